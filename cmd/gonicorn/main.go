@@ -1,0 +1,50 @@
+// Command gonicorn is a production WSGI (PEP 3333) server: a Go master that speaks HTTP/1.1
+// and supervises Python worker processes. It takes gunicorn's flags, signals and log format:
+//
+//	gonicorn -w 4 --threads 8 -b 0.0.0.0:8000 mysite.wsgi:application
+//
+// main parses the configuration and calls run; it is the only place that calls os.Exit.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/gonicorn/gonicorn/internal/arbiter"
+	"github.com/gonicorn/gonicorn/internal/config"
+)
+
+// Exit statuses, as gunicorn's: 1 for a configuration or start-up error, 3 when the
+// application cannot be loaded (WORKER_BOOT_ERROR).
+const (
+	exitConfig  = 1
+	exitAppLoad = 3
+)
+
+func main() {
+	cfg, err := config.Parse(os.Args[1:], os.Getenv)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "gonicorn: error: %v\n", err)
+		fmt.Fprintln(os.Stderr, "Run 'gonicorn --help' for usage.")
+		os.Exit(exitConfig)
+	}
+	switch {
+	case cfg.ShowHelp:
+		fmt.Print(config.Usage(os.Getenv))
+		return
+	case cfg.ShowVersion:
+		fmt.Println("gonicorn (version " + config.Version + ")")
+		return
+	}
+	if err := run(context.Background(), cfg); err != nil {
+		var le *arbiter.LoadError
+		if errors.As(err, &le) {
+			fmt.Fprintf(os.Stderr, "gonicorn: %v\n", err)
+			os.Exit(exitAppLoad)
+		}
+		fmt.Fprintf(os.Stderr, "gonicorn: error: %v\n", err)
+		os.Exit(exitConfig)
+	}
+}

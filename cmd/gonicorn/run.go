@@ -1,0 +1,253 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+
+	"github.com/gonicorn/gonicorn/internal/accesslog"
+	"github.com/gonicorn/gonicorn/internal/arbiter"
+	"github.com/gonicorn/gonicorn/internal/config"
+	"github.com/gonicorn/gonicorn/internal/dispatch"
+	"github.com/gonicorn/gonicorn/internal/errorlog"
+	"github.com/gonicorn/gonicorn/internal/http1"
+	"github.com/gonicorn/gonicorn/internal/server"
+)
+
+// run serves cfg until SIGTERM or SIGINT, then drains gracefully. The order of a stop:
+// close listeners → finish requests in flight and queued (up to --graceful-timeout) → close
+// the workers' sockets and TERM them → KILL what is left → reap.
+func run(ctx context.Context, cfg *config.Config) error {
+	errOut, closeErr, err := openLog(cfg.ErrorLogFile, os.Stderr)
+	if err != nil {
+		return fmt.Errorf("--error-logfile: %w", err)
+	}
+	defer closeErr()
+	level, err := errorlog.ParseLevel(cfg.LogLevel)
+	if err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	sink := errorlog.NewSink(errOut)
+	log := slog.New(errorlog.NewHandler(sink, level))
+
+	var access *accesslog.Format
+	var accessOut io.Writer
+	if cfg.AccessLogFile != "" {
+		if access, err = accesslog.Compile(cfg.AccessLogFormat); err != nil {
+			return fmt.Errorf("--access-logformat: %w", err)
+		}
+		w, closeAccess, err := openLog(cfg.AccessLogFile, os.Stdout)
+		if err != nil {
+			return fmt.Errorf("--access-logfile: %w", err)
+		}
+		defer closeAccess()
+		accessOut = w
+	}
+
+	// Signals are caught before anything starts, so that a TERM during boot is not lost.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT)
+	defer signal.Stop(sigs)
+
+	listeners, err := listen(cfg.Bind)
+	if err != nil {
+		return err
+	}
+	log.Info("Starting gonicorn " + config.Version)
+	for _, ln := range listeners {
+		log.Info(fmt.Sprintf("Listening at: %s (%d)", describe(ln), os.Getpid()))
+	}
+	workerKind := "sync"
+	if cfg.Threads > 1 {
+		workerKind = "gthread"
+	}
+	log.Info("Using worker: " + workerKind)
+
+	pool := dispatch.NewPool(0)
+	arb := arbiter.New(arbiter.Spec{
+		Python: cfg.Python, App: cfg.App, Dir: cfg.Chdir, PythonPath: cfg.PythonPath,
+		Env: cfg.Env, Workers: cfg.Workers, Threads: cfg.Threads,
+	}, pool, log, sink)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	bootDone := make(chan error, 1)
+	go func() { bootDone <- arb.Boot(ctx) }()
+	select {
+	case err := <-bootDone:
+		if err != nil {
+			closeAll(listeners)
+			return err
+		}
+	case sig := <-sigs:
+		log.Info("Handling signal: " + signame(sig) + " during boot")
+		cancel()
+		<-bootDone
+		arb.Stop(0)
+		closeAll(listeners)
+		return nil
+	}
+
+	srv := server.New(server.Config{
+		Limits: http1.Limits{
+			RequestLine: cfg.LimitRequestLine,
+			Fields:      cfg.LimitRequestFields,
+			FieldSize:   cfg.LimitRequestFieldSize,
+		},
+		MaxBody:      cfg.LimitRequestBody,
+		BodyMemory:   cfg.BodyMemory,
+		KeepAlive:    cfg.KeepAlive,
+		RootPath:     cfg.RootPath,
+		Software:     "gonicorn/" + config.Version,
+		AccessLog:    access,
+		AccessWriter: accessOut,
+	}, pool, log)
+
+	serveCtx, stopServing := context.WithCancel(context.Background())
+	defer stopServing()
+	for _, ln := range listeners {
+		go srv.Serve(serveCtx, ln)
+	}
+	arbDone := make(chan error, 1)
+	go func() { arbDone <- arb.Run(ctx) }()
+
+	var runErr error
+	graceful := true
+	select {
+	case sig := <-sigs:
+		log.Info("Handling signal: " + signame(sig))
+		graceful = sig == syscall.SIGTERM || sig == syscall.SIGINT
+	case runErr = <-arbDone:
+		arbDone = nil
+	}
+
+	// Drain: stop accepting, let requests in flight and queued finish.
+	grace := cfg.GracefulTimeout
+	if !graceful {
+		grace = 0
+	}
+	drainCtx, cancelDrain := context.WithTimeout(context.Background(), grace)
+	if err := srv.Shutdown(drainCtx); err != nil {
+		log.Warn("graceful timeout reached; closing remaining connections")
+	}
+	cancelDrain()
+	pool.Close()
+	stopServing()
+	cancel()
+	if arbDone != nil {
+		if err := <-arbDone; err != nil && runErr == nil {
+			runErr = err
+		}
+	}
+	arb.Stop(grace)
+	removeUnixSockets(cfg.Bind)
+	log.Info("Shutting down: Master")
+	return runErr
+}
+
+func signame(sig os.Signal) string {
+	switch sig {
+	case syscall.SIGTERM:
+		return "term"
+	case syscall.SIGINT:
+		return "int"
+	case syscall.SIGQUIT:
+		return "quit"
+	}
+	return sig.String()
+}
+
+// openLog opens a log destination: "-" is the given standard stream, anything else a file
+// opened for appending.
+func openLog(path string, std *os.File) (io.Writer, func(), error) {
+	if path == "" || path == "-" {
+		return std, func() {}, nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, func() { f.Close() }, nil
+}
+
+// listen opens every --bind address. On error the ones already open are closed.
+func listen(binds []string) ([]net.Listener, error) {
+	var lns []net.Listener
+	for _, b := range binds {
+		ln, err := listenOne(b)
+		if err != nil {
+			closeAll(lns)
+			return nil, err
+		}
+		lns = append(lns, ln)
+	}
+	return lns, nil
+}
+
+func listenOne(s string) (net.Listener, error) {
+	b, err := config.ParseBind(s)
+	if err != nil {
+		return nil, err
+	}
+	switch b.Network {
+	case "unix":
+		// A stale socket file from an earlier run is replaced, as gunicorn does; any other
+		// kind of file is left alone and reported.
+		if st, err := os.Lstat(b.Address); err == nil {
+			if st.Mode()&os.ModeSocket == 0 {
+				return nil, fmt.Errorf("--bind %s: %s exists and is not a socket", s, b.Address)
+			}
+			os.Remove(b.Address)
+		}
+		ln, err := net.Listen("unix", b.Address)
+		if err != nil {
+			return nil, fmt.Errorf("--bind %s: %w", s, err)
+		}
+		ln.(*net.UnixListener).SetUnlinkOnClose(true)
+		return ln, nil
+	case "fd":
+		fd, _ := strconv.Atoi(b.Address)
+		f := os.NewFile(uintptr(fd), "fd://"+b.Address)
+		defer f.Close()
+		ln, err := net.FileListener(f)
+		if err != nil {
+			return nil, fmt.Errorf("--bind %s: not a listening socket: %w", s, err)
+		}
+		return ln, nil
+	}
+	ln, err := net.Listen("tcp", b.Address)
+	if err != nil {
+		return nil, fmt.Errorf("--bind %s: %w", s, err)
+	}
+	return ln, nil
+}
+
+func describe(ln net.Listener) string {
+	a := ln.Addr()
+	if a.Network() == "unix" {
+		return "unix:" + a.String()
+	}
+	return "http://" + a.String()
+}
+
+func closeAll(lns []net.Listener) {
+	for _, ln := range lns {
+		ln.Close()
+	}
+}
+
+func removeUnixSockets(binds []string) {
+	for _, s := range binds {
+		if b, err := config.ParseBind(s); err == nil && b.Network == "unix" {
+			if st, err := os.Lstat(b.Address); err == nil && st.Mode()&os.ModeSocket != 0 {
+				os.Remove(b.Address)
+			}
+		}
+	}
+}

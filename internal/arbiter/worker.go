@@ -1,0 +1,258 @@
+package arbiter
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/gonicorn/gonicorn/internal/dispatch"
+	"github.com/gonicorn/gonicorn/internal/wire"
+	"github.com/gonicorn/gonicorn/python"
+)
+
+// LoadError reports that the application could not be imported or created. The server stops
+// with exit status 3 (gunicorn's WORKER_BOOT_ERROR) instead of respawning in a loop.
+type LoadError struct {
+	App       string
+	Traceback string // the Python traceback, as the worker printed it
+}
+
+func (e *LoadError) Error() string {
+	return fmt.Sprintf("failed to load application %q:\n%s", e.App, strings.TrimRight(e.Traceback, "\n"))
+}
+
+// worker is one Python worker process and its slots. It is created by spawn and owned by the
+// arbiter's Run goroutine.
+type worker struct {
+	id    int // 1-based age order, for logs
+	cmd   *exec.Cmd
+	pid   int
+	group *dispatch.Group
+	start time.Time
+
+	exited  chan struct{} // closed when the process was reaped
+	waitErr error         // process exit status; valid after exited is closed
+	output  sync.WaitGroup
+}
+
+// spawn starts one worker process and completes the readiness handshake on every slot. It
+// returns a *LoadError if the application failed to load.
+func (a *Arbiter) spawn(ctx context.Context, id int) (*worker, error) {
+	threads := a.spec.Threads
+	parents := make([]*net.UnixConn, 0, threads)
+	children := make([]*os.File, 0, threads)
+	closeAll := func() {
+		for _, c := range parents {
+			c.Close()
+		}
+		for _, f := range children {
+			f.Close()
+		}
+	}
+	fds := make([]string, threads)
+	for i := 0; i < threads; i++ {
+		pc, cf, err := socketpair(i)
+		if err != nil {
+			closeAll()
+			return nil, err
+		}
+		parents = append(parents, pc)
+		children = append(children, cf)
+		fds[i] = strconv.Itoa(3 + i) // ExtraFiles start at fd 3
+	}
+
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		closeAll()
+		return nil, fmt.Errorf("spawning worker %d: output pipe: %w", id, err)
+	}
+	cmd := exec.Command(a.spec.Python, "-c", python.Source)
+	cmd.Dir = a.spec.Dir
+	cmd.Env = a.workerEnv(fds)
+	cmd.Stdout, cmd.Stderr = outW, outW
+	cmd.ExtraFiles = children
+	cmd.SysProcAttr = procAttr()
+	err = cmd.Start()
+	outW.Close()
+	for _, f := range children {
+		f.Close()
+	}
+	children = nil
+	if err != nil {
+		outR.Close()
+		closeAll()
+		return nil, fmt.Errorf("spawning worker %d with --python %q: %w", id, a.spec.Python, err)
+	}
+	w := &worker{id: id, cmd: cmd, pid: cmd.Process.Pid, start: time.Now(), exited: make(chan struct{})}
+	w.output.Add(1)
+	go w.copyOutput(outR, a.sink)
+	go func() {
+		w.waitErr = cmd.Wait()
+		w.output.Wait()
+		close(w.exited)
+	}()
+
+	slots := make([]*dispatch.Slot, threads)
+	for i, c := range parents {
+		slots[i] = &dispatch.Slot{Conn: c, Reader: wire.NewReader(c)}
+	}
+	if err := a.handshake(ctx, w, slots); err != nil {
+		w.kill()
+		<-w.exited
+		closeAll()
+		return nil, err
+	}
+	w.group = dispatch.NewGroup(w.pid, slots)
+	return w, nil
+}
+
+// handshake sends the marshal test vector on every slot and waits for each thread's ready
+// frame.
+func (a *Arbiter) handshake(ctx context.Context, w *worker, slots []*dispatch.Slot) error {
+	deadline := time.Now().Add(a.spec.BootTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	vector := wire.VectorFrame()
+	for _, s := range slots {
+		if _, err := s.Conn.Write(vector); err != nil {
+			return fmt.Errorf("worker %d (pid:%d): sending handshake: %w", w.id, w.pid, err)
+		}
+	}
+	// Reads are unblocked by the deadline, by ctx, or by the process exiting (EOF).
+	stop := context.AfterFunc(ctx, func() {
+		for _, s := range slots {
+			s.Conn.SetReadDeadline(time.Now())
+		}
+	})
+	defer stop()
+	for i, s := range slots {
+		s.Conn.SetReadDeadline(deadline)
+		f, err := s.Reader.Next()
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				return fmt.Errorf("worker %d (pid:%d) not ready after %v", w.id, w.pid, a.spec.BootTimeout)
+			}
+			<-w.exited
+			return fmt.Errorf("worker %d (pid:%d) failed to boot (%v): %w", w.id, w.pid, w.waitErr, err)
+		}
+		if f.Kind != wire.Ready {
+			return fmt.Errorf("worker %d (pid:%d) slot %d: handshake answered with frame %q, want %q", w.id, w.pid, i, f.Kind, wire.Ready)
+		}
+		info, err := wire.DecodeReady(f.Payload)
+		if err != nil {
+			return fmt.Errorf("worker %d (pid:%d) slot %d: %w", w.id, w.pid, i, err)
+		}
+		if !info.OK {
+			return &LoadError{App: a.spec.App, Traceback: info.Error}
+		}
+		if i == 0 {
+			a.log.Debug("worker ready", "pid", w.pid, "python", info.Python)
+		}
+	}
+	for _, s := range slots {
+		s.Conn.SetReadDeadline(time.Time{})
+	}
+	return nil
+}
+
+func (a *Arbiter) workerEnv(fds []string) []string {
+	env := append(os.Environ(), a.spec.Env...)
+	multi := "0"
+	if a.spec.Workers > 1 {
+		multi = "1"
+	}
+	return append(env,
+		"PYTHONUNBUFFERED=1",
+		"GONICORN_APP="+a.spec.App,
+		"GONICORN_FDS="+strings.Join(fds, ","),
+		"GONICORN_PYTHONPATH="+strings.Join(a.spec.PythonPath, string(os.PathListSeparator)),
+		"GONICORN_MULTIPROCESS="+multi,
+	)
+}
+
+// socketpair returns the master's end as a *net.UnixConn and the worker's end as a file to
+// inherit.
+func socketpair(i int) (*net.UnixConn, *os.File, error) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("socketpair for slot %d: %w", i, err)
+	}
+	pf := os.NewFile(uintptr(fds[0]), "gonicorn-slot")
+	defer pf.Close() // FileConn dups it
+	c, err := net.FileConn(pf)
+	if err != nil {
+		syscall.Close(fds[1])
+		return nil, nil, fmt.Errorf("socketpair for slot %d: %w", i, err)
+	}
+	return c.(*net.UnixConn), os.NewFile(uintptr(fds[1]), "gonicorn-worker-slot"), nil
+}
+
+// copyOutput logs every line the worker prints, tagged with its pid, until the pipe closes.
+func (w *worker) copyOutput(r io.ReadCloser, sink interface{ WorkerLine(int, []byte) }) {
+	defer w.output.Done()
+	defer r.Close()
+	br := bufio.NewReaderSize(r, 64<<10)
+	for {
+		line, err := br.ReadSlice('\n')
+		if len(line) > 0 {
+			sink.WorkerLine(w.pid, trimNewline(line))
+		}
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			return
+		}
+	}
+}
+
+func trimNewline(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func (w *worker) signal(sig syscall.Signal) {
+	select {
+	case <-w.exited:
+	default:
+		w.cmd.Process.Signal(sig)
+	}
+}
+
+func (w *worker) kill() { w.signal(syscall.SIGKILL) }
+
+// closeSlots closes the master's ends of the worker's sockets: its threads read EOF and
+// the process exits.
+func (w *worker) closeSlots() {
+	if w.group == nil {
+		return
+	}
+	for _, s := range w.group.Slots {
+		s.Conn.Close()
+	}
+}
+
+// exitReason describes how the worker process ended, in gunicorn's words.
+func (w *worker) exitReason() string {
+	var ee *exec.ExitError
+	if errors.As(w.waitErr, &ee) {
+		if st, ok := ee.Sys().(syscall.WaitStatus); ok && st.Signaled() {
+			return fmt.Sprintf("was sent %v", st.Signal())
+		}
+		return fmt.Sprintf("exited with code %d", ee.ExitCode())
+	}
+	if w.waitErr != nil {
+		return w.waitErr.Error()
+	}
+	return "exited with code 0"
+}

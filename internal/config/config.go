@@ -1,0 +1,338 @@
+// Package config holds gonicorn's settings: one table of settings yields the command-line
+// flags (with gunicorn's names and defaults), the GONICORN_CMD_ARGS environment variable,
+// --help and the settings reference in docs/settings.md. Nothing here reads or writes
+// package-level state: Parse takes the environment as an argument so tests can pass their own.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// Version is the gonicorn release, printed by --version and sent as SERVER_SOFTWARE.
+const Version = "0.1.0"
+
+// Config is the validated configuration of one gonicorn run. The zero value is not useful;
+// get one from Parse.
+type Config struct {
+	// App is the WSGI application, "module[:callable]" (APP_MODULE); the callable may be
+	// "name()" to call a factory once per worker.
+	App string
+
+	Bind            []string      // listen addresses: HOST:PORT, [::1]:PORT, unix:PATH, fd://N
+	Workers         int           // worker processes, >= 1
+	Threads         int           // threads (= slots) per worker, >= 1
+	Chdir           string        // directory the workers run in and import the app from; "" = current
+	PythonPath      []string      // directories put first on sys.path
+	Env             []string      // KEY=VALUE pairs added to the workers' environment
+	Python          string        // interpreter that runs the workers
+	GracefulTimeout time.Duration // how long a graceful stop waits for requests in flight
+	RootPath        string        // SCRIPT_NAME the app is mounted at; "" = the root
+
+	AccessLogFile   string // "" = no access log; "-" = stdout
+	AccessLogFormat string // gunicorn's atoms, see internal/accesslog
+	ErrorLogFile    string // "-" = stderr
+	LogLevel        string // debug, info, warning, error, critical
+
+	LimitRequestLine      int   // bytes of the request line; 0 = the default
+	LimitRequestFields    int   // number of header fields
+	LimitRequestFieldSize int   // bytes of one header line
+	LimitRequestBody      int64 // bytes of a request body; 0 = unlimited
+	BodyMemory            int64 // request bodies above this many bytes are spooled to a temp file
+	KeepAlive             time.Duration
+
+	ShowVersion bool // --version: print and exit
+	ShowHelp    bool // --help: print and exit
+}
+
+// Setting is one row of the settings table: a flag with gunicorn's name, its default and its
+// help text. The same row documents the setting in --help and docs/settings.md.
+type Setting struct {
+	Name    string // long flag name, without dashes
+	Short   string // one-letter flag, or ""
+	Meta    string // placeholder shown in help, e.g. "INT"
+	Default string // the default as the user sees it
+	Help    string
+
+	register func(fs *pflag.FlagSet, c *Config, s *Setting)
+}
+
+// Settings returns the table of settings, with defaults taken from getenv where gunicorn
+// does so (PORT, WEB_CONCURRENCY, VIRTUAL_ENV).
+func Settings(getenv func(string) string) []Setting {
+	defBind := "127.0.0.1:8000"
+	if p := getenv("PORT"); p != "" {
+		defBind = "0.0.0.0:" + p
+	}
+	defWorkers := "1"
+	if w := getenv("WEB_CONCURRENCY"); w != "" {
+		defWorkers = w
+	}
+	defPython := "python3"
+	if v := getenv("VIRTUAL_ENV"); v != "" {
+		defPython = v + "/bin/python"
+	}
+	str := func(field func(*Config) *string) func(*pflag.FlagSet, *Config, *Setting) {
+		return func(fs *pflag.FlagSet, c *Config, s *Setting) {
+			fs.StringVarP(field(c), s.Name, s.Short, s.Default, s.Help)
+		}
+	}
+	// Integers are parsed by hand (not pflag's IntVar) so that a bad environment default
+	// such as WEB_CONCURRENCY=abc is reported with the variable's name.
+	intv := func(field func(*Config) *int) func(*pflag.FlagSet, *Config, *Setting) {
+		return func(fs *pflag.FlagSet, c *Config, s *Setting) {
+			fs.VarP(&intValue{p: field(c), s: s.Default}, s.Name, s.Short, s.Help)
+		}
+	}
+	seconds := func(field func(*Config) *time.Duration) func(*pflag.FlagSet, *Config, *Setting) {
+		return func(fs *pflag.FlagSet, c *Config, s *Setting) {
+			fs.VarP(&secondsValue{p: field(c), s: s.Default}, s.Name, s.Short, s.Help)
+		}
+	}
+	list := func(field func(*Config) *[]string) func(*pflag.FlagSet, *Config, *Setting) {
+		return func(fs *pflag.FlagSet, c *Config, s *Setting) {
+			fs.StringArrayVarP(field(c), s.Name, s.Short, nil, s.Help)
+		}
+	}
+	return []Setting{
+		{Name: "bind", Short: "b", Meta: "ADDRESS", Default: defBind,
+			Help:     "Socket to bind: HOST:PORT, [::1]:PORT, unix:PATH or fd://N. Repeatable. Default 127.0.0.1:8000, or 0.0.0.0:$PORT when PORT is set.",
+			register: list(func(c *Config) *[]string { return &c.Bind })},
+		{Name: "workers", Short: "w", Meta: "INT", Default: defWorkers,
+			Help:     "Number of worker processes. Default $WEB_CONCURRENCY or 1.",
+			register: intv(func(c *Config) *int { return &c.Workers })},
+		{Name: "threads", Meta: "INT", Default: "1",
+			Help:     "Threads per worker process; each thread serves one request at a time.",
+			register: intv(func(c *Config) *int { return &c.Threads })},
+		{Name: "chdir", Meta: "DIR", Default: "",
+			Help:     "Directory to load the app from (the workers' working directory).",
+			register: str(func(c *Config) *string { return &c.Chdir })},
+		{Name: "pythonpath", Meta: "DIRS", Default: "",
+			Help: "Comma-separated directories to add to the Python path.",
+			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
+				fs.Var(&commaList{p: &c.PythonPath}, s.Name, s.Help)
+			}},
+		{Name: "env", Short: "e", Meta: "KEY=VALUE", Default: "",
+			Help:     "Set an environment variable in the workers. Repeatable.",
+			register: list(func(c *Config) *[]string { return &c.Env })},
+		{Name: "python", Meta: "PATH", Default: defPython,
+			Help:     "Python interpreter for the workers. Default $VIRTUAL_ENV/bin/python, else python3 on PATH.",
+			register: str(func(c *Config) *string { return &c.Python })},
+		{Name: "graceful-timeout", Meta: "SECONDS", Default: "30",
+			Help:     "On SIGTERM/SIGINT, how long requests in flight may take before workers are killed.",
+			register: seconds(func(c *Config) *time.Duration { return &c.GracefulTimeout })},
+		{Name: "keep-alive", Meta: "SECONDS", Default: "75",
+			Help:     "How long an idle keep-alive connection is kept open (longer than the 60 s idle timeout of common load balancers).",
+			register: seconds(func(c *Config) *time.Duration { return &c.KeepAlive })},
+		{Name: "root-path", Meta: "PATH", Default: "",
+			Help:     "SCRIPT_NAME the app is mounted at (also taken from -e SCRIPT_NAME=... or the SCRIPT_NAME environment variable).",
+			register: str(func(c *Config) *string { return &c.RootPath })},
+		{Name: "access-logfile", Meta: "FILE", Default: "",
+			Help:     "Access log file; '-' means stdout. Off by default.",
+			register: str(func(c *Config) *string { return &c.AccessLogFile })},
+		{Name: "access-logformat", Meta: "FORMAT", Default: `%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"`,
+			Help:     "Access log format, with gunicorn's atoms (h l u t r m U q H s B b f a T M D L p, {header}i, {header}o, {var}e).",
+			register: str(func(c *Config) *string { return &c.AccessLogFormat })},
+		{Name: "error-logfile", Meta: "FILE", Default: "-",
+			Help:     "Error log file; '-' means stderr.",
+			register: str(func(c *Config) *string { return &c.ErrorLogFile })},
+		{Name: "log-level", Meta: "LEVEL", Default: "info",
+			Help:     "Error log level: debug, info, warning, error, critical.",
+			register: str(func(c *Config) *string { return &c.LogLevel })},
+		{Name: "limit-request-line", Meta: "INT", Default: "8190",
+			Help:     "Maximum size of the HTTP request line in bytes (414 above it).",
+			register: intv(func(c *Config) *int { return &c.LimitRequestLine })},
+		{Name: "limit-request-fields", Meta: "INT", Default: "100",
+			Help:     "Maximum number of request header fields (431 above it).",
+			register: intv(func(c *Config) *int { return &c.LimitRequestFields })},
+		{Name: "limit-request-field_size", Meta: "INT", Default: "8190",
+			Help:     "Maximum size of one request header line in bytes (431 above it).",
+			register: intv(func(c *Config) *int { return &c.LimitRequestFieldSize })},
+		{Name: "limit-request-body", Meta: "BYTES", Default: "1073741824",
+			Help: "Maximum size of a request body in bytes (413 above it); 0 means unlimited.",
+			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
+				fs.Var(&int64Value{p: &c.LimitRequestBody, s: s.Default}, s.Name, s.Help)
+			}},
+		{Name: "version", Default: "",
+			Help: "Print the version and exit.",
+			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
+				fs.BoolVar(&c.ShowVersion, s.Name, false, s.Help)
+			}},
+		{Name: "help", Short: "h", Default: "",
+			Help: "Show this help and exit.",
+			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
+				fs.BoolVarP(&c.ShowHelp, s.Name, s.Short, false, s.Help)
+			}},
+	}
+}
+
+// FlagSet returns the flags of the settings table bound to c, with defaults applied.
+func FlagSet(c *Config, getenv func(string) string) *pflag.FlagSet {
+	fs := pflag.NewFlagSet("gonicorn", pflag.ContinueOnError)
+	fs.SortFlags = false
+	fs.SetInterspersed(true)
+	settings := Settings(getenv)
+	for i := range settings {
+		settings[i].register(fs, c, &settings[i])
+	}
+	return fs
+}
+
+// Parse builds the configuration from GONICORN_CMD_ARGS (read like gunicorn's
+// GUNICORN_CMD_ARGS: split on whitespace, applied before the command line, so the command
+// line wins) and the command-line args (without the program name). Errors name the flag and
+// the value.
+func Parse(args []string, getenv func(string) string) (*Config, error) {
+	c := &Config{}
+	fs := FlagSet(c, getenv)
+	fs.Usage = func() {}
+	all := append(strings.Fields(getenv("GONICORN_CMD_ARGS")), args...)
+	if err := fs.Parse(all); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			c.ShowHelp = true
+			return c, nil
+		}
+		return nil, err
+	}
+	if c.ShowHelp || c.ShowVersion {
+		return c, nil
+	}
+	// The defaults of integer flags are validated here, so that WEB_CONCURRENCY=x is an error
+	// that names the variable.
+	for _, name := range []string{"workers", "threads", "limit-request-line", "limit-request-fields", "limit-request-field_size", "limit-request-body", "graceful-timeout", "keep-alive"} {
+		f := fs.Lookup(name)
+		if err := f.Value.(interface{ finish() error }).finish(); err != nil {
+			return nil, fmt.Errorf("invalid value %q for --%s: %w%s", f.Value.String(), name, err, envHint(name, f.Changed))
+		}
+	}
+	switch pos := fs.Args(); len(pos) {
+	case 0:
+		return nil, errors.New("missing APP_MODULE: usage: gonicorn [OPTIONS] module[:callable]")
+	case 1:
+		c.App = pos[0]
+	default:
+		return nil, fmt.Errorf("expected one APP_MODULE, got %d arguments: %q", len(pos), pos)
+	}
+	if len(c.Bind) == 0 {
+		c.Bind = []string{fs.Lookup("bind").DefValue}
+		if s := defaultOf(getenv, "bind"); s != "" {
+			c.Bind = []string{s}
+		}
+	}
+	if c.RootPath == "" {
+		c.RootPath = getenv("SCRIPT_NAME")
+		for _, kv := range c.Env {
+			if v, ok := strings.CutPrefix(kv, "SCRIPT_NAME="); ok {
+				c.RootPath = v
+			}
+		}
+	}
+	c.BodyMemory = 1 << 20
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func defaultOf(getenv func(string) string, name string) string {
+	for _, s := range Settings(getenv) {
+		if s.Name == name {
+			return s.Default
+		}
+	}
+	return ""
+}
+
+func envHint(name string, changed bool) string {
+	if changed {
+		return ""
+	}
+	switch name {
+	case "workers":
+		return " (from WEB_CONCURRENCY)"
+	}
+	return ""
+}
+
+// validate checks the values that flags parsing cannot: ranges, formats, combinations.
+func (c *Config) validate() error {
+	if c.Workers < 1 {
+		return fmt.Errorf("invalid value %d for --workers: must be at least 1", c.Workers)
+	}
+	if c.Threads < 1 {
+		return fmt.Errorf("invalid value %d for --threads: must be at least 1", c.Threads)
+	}
+	if c.LimitRequestBody < 0 {
+		return fmt.Errorf("invalid value %d for --limit-request-body: must be 0 (unlimited) or positive", c.LimitRequestBody)
+	}
+	for name, v := range map[string]int{"limit-request-line": c.LimitRequestLine, "limit-request-fields": c.LimitRequestFields, "limit-request-field_size": c.LimitRequestFieldSize} {
+		if v < 0 {
+			return fmt.Errorf("invalid value %d for --%s: must not be negative", v, name)
+		}
+	}
+	for _, b := range c.Bind {
+		if _, err := ParseBind(b); err != nil {
+			return err
+		}
+	}
+	for _, kv := range c.Env {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return fmt.Errorf("invalid value %q for --env: want KEY=VALUE", kv)
+		}
+	}
+	if c.RootPath != "" && (!strings.HasPrefix(c.RootPath, "/") || strings.HasSuffix(c.RootPath, "/")) {
+		return fmt.Errorf("invalid value %q for --root-path (SCRIPT_NAME): must start with '/' and not end with '/'", c.RootPath)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warning", "error", "critical":
+	default:
+		return fmt.Errorf("invalid value %q for --log-level: want debug, info, warning, error or critical", c.LogLevel)
+	}
+	if mod, _, _ := strings.Cut(c.App, ":"); mod == "" {
+		return fmt.Errorf("invalid APP_MODULE %q: want module[:callable]", c.App)
+	}
+	return nil
+}
+
+// Bind is a parsed --bind address.
+type Bind struct {
+	Network string // "tcp", "unix" or "fd"
+	Address string // host:port, socket path, or the fd number
+}
+
+// ParseBind parses one --bind value.
+func ParseBind(s string) (Bind, error) {
+	switch {
+	case strings.HasPrefix(s, "unix:"):
+		p := strings.TrimPrefix(s, "unix:")
+		if p == "" {
+			return Bind{}, fmt.Errorf("invalid value %q for --bind: empty unix socket path", s)
+		}
+		return Bind{Network: "unix", Address: p}, nil
+	case strings.HasPrefix(s, "fd://"):
+		n, err := strconv.Atoi(strings.TrimPrefix(s, "fd://"))
+		if err != nil || n < 0 {
+			return Bind{}, fmt.Errorf("invalid value %q for --bind: fd://N needs a file descriptor number", s)
+		}
+		return Bind{Network: "fd", Address: strconv.Itoa(n)}, nil
+	}
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		// gunicorn accepts a bare host and uses port 8000.
+		if !strings.Contains(s, ":") || (strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]")) {
+			host, port = strings.Trim(s, "[]"), "8000"
+		} else {
+			return Bind{}, fmt.Errorf("invalid value %q for --bind: %v", s, err)
+		}
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		return Bind{}, fmt.Errorf("invalid value %q for --bind: bad port %q", s, port)
+	}
+	return Bind{Network: "tcp", Address: net.JoinHostPort(host, port)}, nil
+}

@@ -1,0 +1,54 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Usage returns the --help text, generated from the settings table.
+func Usage(getenv func(string) string) string {
+	var b strings.Builder
+	b.WriteString("usage: gonicorn [OPTIONS] APP_MODULE\n\n")
+	b.WriteString("Serve the WSGI application APP_MODULE (module[:callable]; callable defaults to\n")
+	b.WriteString("'application', then 'app'; 'name()' calls a factory once per worker).\n\n")
+	b.WriteString("Options (also read from GONICORN_CMD_ARGS):\n")
+	for _, s := range Settings(getenv) {
+		flag := "--" + s.Name
+		if s.Short != "" {
+			flag = "-" + s.Short + ", " + flag
+		}
+		if s.Meta != "" {
+			flag += " " + s.Meta
+		}
+		help := s.Help
+		if s.Default != "" && !strings.Contains(help, "Default") {
+			help += fmt.Sprintf(" [%s]", s.Default)
+		}
+		fmt.Fprintf(&b, "  %-34s %s\n", flag, help)
+	}
+	b.WriteString("\nSignals: TERM, INT graceful stop (finish requests in flight, up to --graceful-timeout);\nQUIT fast stop.\n")
+	return b.String()
+}
+
+// Markdown returns the settings reference (docs/settings.md), generated from the table with
+// the built-in defaults (an empty environment).
+func Markdown() string {
+	var b strings.Builder
+	b.WriteString("# Settings\n\n")
+	b.WriteString("Generated from the settings table in `internal/config` (`go test ./internal/config -update` rewrites it).\n")
+	b.WriteString("Every flag may also be given in the `GONICORN_CMD_ARGS` environment variable, which is read first,\n")
+	b.WriteString("so the command line wins.\n\n")
+	b.WriteString("| flag | default | meaning |\n|---|---|---|\n")
+	for _, s := range Settings(func(string) string { return "" }) {
+		flag := "`--" + s.Name + "`"
+		if s.Short != "" {
+			flag = "`-" + s.Short + "`, " + flag
+		}
+		def := s.Default
+		if def != "" {
+			def = "`" + strings.ReplaceAll(def, "|", `\|`) + "`"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", flag, def, strings.ReplaceAll(s.Help, "|", `\|`))
+	}
+	return b.String()
+}

@@ -1,0 +1,411 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/gonicorn/gonicorn/internal/http1"
+	"github.com/gonicorn/gonicorn/internal/wire"
+)
+
+// conn is one client connection. Its goroutine (serve) owns every field.
+//
+// Life of a request:
+//  1. Read and parse the request head (readHead), strictly, with limits and a timeout.
+//  2. Read the whole body: into the request frame when small, else into an unlinked temp
+//     file (readBody). Nothing of the app is involved yet, so a slow upload costs only this
+//     goroutine.
+//  3. Take a worker slot from the pool (waiting in its queue if none is free), send the
+//     request frame, and relay the worker's answer to the client (respond) through a
+//     clientWriter that never blocks on the client.
+//  4. Release the slot when the worker reports the end, then wait for the client to take
+//     the rest of the response, log the request, and loop for the next one (keep-alive).
+type conn struct {
+	srv *Server
+	c   net.Conn
+
+	buf  []byte // input buffer; buf[r:w] is read but not yet parsed
+	r, w int
+
+	req   http1.Request
+	frame []byte // the request frame being built
+	out   []byte // response bytes being assembled before a flush
+
+	scratch, key, join []byte   // reused by appendEnviron
+	num                [20]byte // scratch for number formatting
+	startHeaders       [][2][]byte
+
+	remoteHost, remotePort string
+	localHost, localPort   string
+
+	idle atomic.Bool // waiting for the first byte of a request; Shutdown may close it
+}
+
+const (
+	initialBufSize = 4 << 10
+	maxFrameBody   = 1 << 20 // bodies up to this size travel inline in the request frame
+)
+
+func (s *Server) newConn(c net.Conn) *conn {
+	cn := &conn{srv: s, c: c}
+	cn.remoteHost, cn.remotePort = hostPort(c.RemoteAddr())
+	cn.localHost, cn.localPort = hostPort(c.LocalAddr())
+	if cn.localHost == "" {
+		cn.localHost = "localhost"
+	}
+	return cn
+}
+
+func hostPort(a net.Addr) (string, string) {
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		return a.IP.String(), strconv.Itoa(a.Port)
+	case *net.UnixAddr:
+		return "", ""
+	}
+	return "", ""
+}
+
+func (cn *conn) serve(ctx context.Context) {
+	defer cn.c.Close()
+	for {
+		keep := cn.serveOne(ctx)
+		if !keep {
+			return
+		}
+	}
+}
+
+// serveOne handles one request and reports whether the connection stays open.
+func (cn *conn) serveOne(ctx context.Context) bool {
+	s := cn.srv
+	start, err := cn.readHead()
+	if err != nil {
+		var he *http1.Error
+		if errors.As(err, &he) {
+			cn.writeError(he.Status, he.Reason)
+		}
+		return false
+	}
+	req := &cn.req
+
+	// RFC 9110 §10.1.1: a body limit is checked before 100-continue is sent.
+	if req.ContentLength > 0 && s.cfg.MaxBody > 0 && req.ContentLength > s.cfg.MaxBody {
+		cn.writeError(413, "request body too large")
+		return false
+	}
+	body, err := cn.readBody(req)
+	if err != nil {
+		var he *http1.Error
+		if errors.As(err, &he) {
+			cn.writeError(he.Status, he.Reason)
+		}
+		return false
+	}
+	defer body.close()
+
+	slot, err := s.pool.Acquire(ctx)
+	if err != nil {
+		cn.writeError(503, "no worker available")
+		return false
+	}
+	if err := cn.sendRequest(slot.Conn, body); err != nil {
+		s.log.Error("sending request to worker", "pid", slot.Group.PID, "err", err)
+		s.pool.Discard(slot)
+		cn.writeError(502, "worker failed")
+		return false
+	}
+	res := cn.respond(slot)
+	if s.access != nil {
+		cn.logAccess(start, res, slot.Group.PID)
+	}
+	return res.keepAlive && !s.shuttingDown.Load()
+}
+
+// readHead reads until a complete request head is parsed into cn.req. It returns the time
+// the request started (its first byte arrived) or the error that ends the connection.
+func (cn *conn) readHead() (time.Time, error) {
+	s := cn.srv
+	if cn.buf == nil {
+		cn.buf = make([]byte, initialBufSize)
+	}
+	var start time.Time
+	for {
+		if cn.r < cn.w {
+			if start.IsZero() {
+				// The head must arrive within --header-timeout of its first byte.
+				start = time.Now()
+				cn.c.SetReadDeadline(start.Add(s.cfg.HeaderTimeout))
+			}
+			n, err := http1.ParseHead(cn.buf[cn.r:cn.w], &s.cfg.Limits, &cn.req)
+			if err == nil {
+				cn.r += n
+				return start, nil
+			}
+			if err != http1.ErrNeedMore {
+				return start, err
+			}
+		}
+		// Make room: move unparsed bytes to the front, grow up to the head limit.
+		if cn.r > 0 {
+			cn.w = copy(cn.buf, cn.buf[cn.r:cn.w])
+			cn.r = 0
+		}
+		if cn.w == len(cn.buf) {
+			if len(cn.buf) >= s.maxHead {
+				return start, &http1.Error{Status: 431, Reason: "request header fields too large"}
+			}
+			nb := make([]byte, min(2*len(cn.buf), s.maxHead))
+			copy(nb, cn.buf[:cn.w])
+			cn.buf = nb
+		}
+		if cn.w == 0 {
+			// Idle keep-alive: wait up to --keep-alive for the next request. A graceful
+			// stop wakes idle connections (see Server.Shutdown).
+			cn.c.SetReadDeadline(time.Now().Add(s.cfg.KeepAlive))
+			cn.idle.Store(true)
+			if s.shuttingDown.Load() {
+				return start, io.EOF
+			}
+		}
+		n, err := cn.c.Read(cn.buf[cn.w:])
+		cn.idle.Store(false)
+		cn.w += n
+		if n > 0 {
+			continue
+		}
+		if cn.w > 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+			return start, &http1.Error{Status: 408, Reason: "request header timeout"}
+		}
+		if err == nil {
+			err = io.ErrNoProgress
+		}
+		return start, err
+	}
+}
+
+// body is a fully read request body: in memory (inline) or in an unlinked temp file.
+type body struct {
+	inline []byte   // when file is nil
+	file   *os.File // large bodies
+	n      int64    // length; -1 when the request has none
+}
+
+func (b *body) close() {
+	if b.file != nil {
+		b.file.Close()
+	}
+}
+
+// fill reads more input into the buffer (after the parsed head) and returns how many bytes
+// arrived.
+func (cn *conn) fill() (int, error) {
+	if cn.r > 0 && cn.r == cn.w {
+		cn.r, cn.w = 0, 0
+	}
+	if cn.w == len(cn.buf) {
+		if cn.r > 0 {
+			cn.w = copy(cn.buf, cn.buf[cn.r:cn.w])
+			cn.r = 0
+		} else {
+			nb := make([]byte, 2*len(cn.buf))
+			copy(nb, cn.buf[:cn.w])
+			cn.buf = nb
+		}
+	}
+	cn.c.SetReadDeadline(time.Now().Add(cn.srv.cfg.BodyTimeout))
+	n, err := cn.c.Read(cn.buf[cn.w:])
+	cn.w += n
+	if n > 0 {
+		return n, nil
+	}
+	if err == nil {
+		err = io.ErrNoProgress
+	}
+	return 0, err
+}
+
+// Read makes conn an io.Reader of the bytes after the parsed head (buffered first), used by
+// the chunked decoder and the body copy.
+func (cn *conn) Read(p []byte) (int, error) {
+	if cn.r == cn.w {
+		if _, err := cn.fill(); err != nil {
+			return 0, err
+		}
+	}
+	n := copy(p, cn.buf[cn.r:cn.w])
+	cn.r += n
+	return n, nil
+}
+
+func (cn *conn) sendContinue(req *http1.Request) {
+	// RFC 9110 §10.1.1: answer 100 (Continue) only when the body was not sent already.
+	if req.Expect100 && req.Minor >= 1 && cn.r == cn.w {
+		io.WriteString(cn.c, "HTTP/1.1 100 Continue\r\n\r\n")
+	}
+}
+
+// readBody reads the whole request body. Small bodies go to memory, large ones to an
+// unlinked temp file.
+func (cn *conn) readBody(req *http1.Request) (*body, error) {
+	s := cn.srv
+	switch {
+	case req.Chunked:
+		cn.sendContinue(req)
+		return cn.readChunked()
+	case req.ContentLength < 0:
+		return &body{n: -1}, nil
+	case req.ContentLength == 0:
+		return &body{n: 0}, nil
+	}
+	cn.sendContinue(req)
+	n := req.ContentLength
+	if n <= s.cfg.BodyMemory {
+		b := make([]byte, n)
+		if _, err := io.ReadFull(cn, b); err != nil {
+			return nil, bodyReadError(err)
+		}
+		return &body{inline: b, n: n}, nil
+	}
+	f, err := s.tempFile("gonicorn-body-*")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := io.CopyN(f, cn, n); err != nil {
+		f.Close()
+		return nil, bodyReadError(err)
+	}
+	return &body{file: f, n: n}, nil
+}
+
+func (cn *conn) readChunked() (*body, error) {
+	s := cn.srv
+	br := bufio.NewReaderSize(cn, 16<<10)
+	cr := http1.NewChunkedReader(br, &s.cfg.Limits)
+	defer cn.unread(br)
+	var inline []byte
+	var file *os.File
+	var total int64
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := cr.Read(buf)
+		total += int64(n)
+		if s.cfg.MaxBody > 0 && total > s.cfg.MaxBody {
+			if file != nil {
+				file.Close()
+			}
+			return nil, &http1.Error{Status: 413, Reason: "request body too large"}
+		}
+		if n > 0 {
+			if file == nil && int64(len(inline)+n) > s.cfg.BodyMemory {
+				f, ferr := s.tempFile("gonicorn-body-*")
+				if ferr != nil {
+					return nil, ferr
+				}
+				file = f
+				if _, ferr := file.Write(inline); ferr != nil {
+					file.Close()
+					return nil, ferr
+				}
+				inline = nil
+			}
+			if file != nil {
+				if _, ferr := file.Write(buf[:n]); ferr != nil {
+					file.Close()
+					return nil, ferr
+				}
+			} else {
+				inline = append(inline, buf[:n]...)
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if file != nil {
+				file.Close()
+			}
+			return nil, bodyReadError(err)
+		}
+	}
+	if file != nil {
+		return &body{file: file, n: total}, nil
+	}
+	return &body{inline: inline, n: total}, nil
+}
+
+// unread gives back the bytes br read past the chunked body (a pipelined next request) by
+// putting them in front of the connection's unparsed input.
+func (cn *conn) unread(br *bufio.Reader) {
+	n := br.Buffered()
+	if n == 0 {
+		return
+	}
+	rest, _ := br.Peek(n)
+	tail := cn.buf[cn.r:cn.w]
+	nb := make([]byte, max(len(cn.buf), n+len(tail)))
+	copy(nb, rest)
+	copy(nb[n:], tail)
+	cn.buf, cn.r, cn.w = nb, 0, n+len(tail)
+}
+
+// bodyReadError maps a failed body read to the client fault to answer, if any.
+func bodyReadError(err error) error {
+	var he *http1.Error
+	if errors.As(err, &he) {
+		return he
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return &http1.Error{Status: 408, Reason: "request body timeout"}
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return &http1.Error{Status: 400, Reason: "incomplete request body"}
+	}
+	return err
+}
+
+// sendRequest writes the request frame to a worker slot: the environ and, inline or as a
+// passed file descriptor, the body.
+func (cn *conn) sendRequest(sc *net.UnixConn, b *body) error {
+	var hdr [wire.HeaderSize]byte
+	f := cn.frame[:0]
+	if b.file == nil {
+		f = append(f, make([]byte, wire.HeaderSize+4)...)
+		f = cn.appendEnviron(f, &cn.req, b.n)
+		envLen := len(f) - wire.HeaderSize - 4
+		putUint32(f[wire.HeaderSize:], uint32(envLen))
+		f = append(f, b.inline...)
+		copy(f, wire.AppendHeader(hdr[:0], wire.Request, len(f)-wire.HeaderSize))
+		cn.frame = f
+		_, err := sc.Write(f)
+		cn.trimFrame()
+		return err
+	}
+	if _, err := b.file.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	f = append(f, make([]byte, wire.HeaderSize)...)
+	f = cn.appendEnviron(f, &cn.req, b.n)
+	copy(f, wire.AppendHeader(hdr[:0], wire.RequestFile, len(f)-wire.HeaderSize))
+	cn.frame = f
+	return wire.WriteWithFD(sc, f, int(b.file.Fd()))
+}
+
+// trimFrame drops a frame buffer that grew for a big inline body, so an idle connection
+// does not keep a megabyte.
+func (cn *conn) trimFrame() {
+	if cap(cn.frame) > 64<<10 {
+		cn.frame = nil
+	}
+}
+
+func putUint32(b []byte, v uint32) {
+	b[0], b[1], b[2], b[3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
+}

@@ -1,0 +1,304 @@
+// Package server is gonicorn's HTTP/1.1 front: it accepts connections, reads each request
+// completely (strictly parsed by package http1), hands it to a free worker slot from the
+// dispatch pool, and relays the worker's answer to the client with correct framing.
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gonicorn/gonicorn/internal/accesslog"
+	"github.com/gonicorn/gonicorn/internal/dispatch"
+	"github.com/gonicorn/gonicorn/internal/http1"
+)
+
+// Config is what the front needs to know. Zero durations and sizes take the defaults below.
+type Config struct {
+	Limits        http1.Limits
+	MaxBody       int64         // request body limit in bytes; 0 = unlimited
+	BodyMemory    int64         // bodies above this are spooled to a temp file; default 1 MiB
+	OutputMemory  int           // response bytes a slow client may owe before they go to a temp file; default 1 MiB
+	KeepAlive     time.Duration // idle time between requests; default 75 s
+	HeaderTimeout time.Duration // time to receive a request head from its first byte; default 30 s
+	BodyTimeout   time.Duration // longest pause while a body is uploading; default 30 s
+	WriteTimeout  time.Duration // longest time a client may take nothing of the response; default 60 s
+	RootPath      string        // SCRIPT_NAME
+	Software      string        // SERVER_SOFTWARE
+	TempDir       string        // for spooled bodies and responses; "" = os.TempDir()
+
+	AccessLog    *accesslog.Format // nil = no access log
+	AccessWriter io.Writer
+}
+
+// Server serves HTTP/1.1 on any number of listeners, with one pool of worker slots.
+type Server struct {
+	cfg     Config
+	pool    *dispatch.Pool
+	log     *slog.Logger
+	access  *accesslog.Format
+	maxHead int // bytes of a request head we are willing to buffer
+
+	shuttingDown atomic.Bool
+	dateCache    atomic.Pointer[dateEntry]
+	accessMu     sync.Mutex // serialises access log writes
+
+	mu        sync.Mutex // guards conns and listeners
+	conns     map[*conn]struct{}
+	listeners []net.Listener
+	wg        sync.WaitGroup // one per connection goroutine
+}
+
+// New returns a server; it listens on nothing until Serve.
+func New(cfg Config, pool *dispatch.Pool, log *slog.Logger) *Server {
+	if cfg.BodyMemory <= 0 {
+		cfg.BodyMemory = 1 << 20
+	}
+	if cfg.OutputMemory <= 0 {
+		cfg.OutputMemory = 1 << 20
+	}
+	if cfg.KeepAlive <= 0 {
+		cfg.KeepAlive = 75 * time.Second
+	}
+	if cfg.HeaderTimeout <= 0 {
+		cfg.HeaderTimeout = 30 * time.Second
+	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = 30 * time.Second
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = 60 * time.Second
+	}
+	if cfg.Software == "" {
+		cfg.Software = "gonicorn"
+	}
+	maxHead := cfg.Limits.HeaderBlock
+	if maxHead <= 0 {
+		maxHead = 64 << 10
+	}
+	// The buffer must hold a full request line plus the header block.
+	maxHead += max(cfg.Limits.RequestLine, 8190) + 4
+	return &Server{cfg: cfg, pool: pool, log: log, access: cfg.AccessLog, maxHead: maxHead,
+		conns: make(map[*conn]struct{})}
+}
+
+// Serve accepts connections on ln until it is closed (by Shutdown); each connection gets
+// its own goroutine, awaited by Shutdown.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	s.mu.Lock()
+	if s.shuttingDown.Load() {
+		s.mu.Unlock()
+		ln.Close()
+		return nil
+	}
+	s.listeners = append(s.listeners, ln)
+	s.mu.Unlock()
+	var delay time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if s.shuttingDown.Load() || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			// Out of fds and the like: back off instead of spinning (as net/http does).
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			s.log.Error("accept failed", "addr", ln.Addr().String(), "err", err, "retry_in", delay)
+			time.Sleep(delay)
+			continue
+		}
+		delay = 0
+		if tc, ok := c.(*net.TCPConn); ok {
+			tc.SetNoDelay(true)
+		}
+		cn := s.newConn(c)
+		s.mu.Lock()
+		if s.shuttingDown.Load() {
+			s.mu.Unlock()
+			c.Close()
+			return nil
+		}
+		s.conns[cn] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go func() {
+			defer s.wg.Done()
+			cn.serve(ctx)
+			s.mu.Lock()
+			delete(s.conns, cn)
+			s.mu.Unlock()
+		}()
+	}
+}
+
+// Shutdown stops accepting, closes idle keep-alive connections, and waits for requests in
+// flight (and those already queued for a slot) to finish. When ctx ends first it closes every
+// connection and returns ctx's error.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.shuttingDown.Store(true)
+	for _, ln := range s.listeners {
+		ln.Close()
+	}
+	s.listeners = nil
+	s.mu.Unlock()
+
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		s.closeIdle()
+		select {
+		case <-done:
+			return nil
+		case <-ctx.Done():
+			s.mu.Lock()
+			for cn := range s.conns {
+				cn.c.Close()
+			}
+			s.mu.Unlock()
+			<-done
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// closeIdle wakes connections waiting for a next request so that they close.
+func (s *Server) closeIdle() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for cn := range s.conns {
+		if cn.idle.Load() {
+			cn.c.SetReadDeadline(time.Now())
+		}
+	}
+}
+
+func (s *Server) tempFile(pattern string) (*os.File, error) {
+	f, err := os.CreateTemp(s.cfg.TempDir, pattern)
+	if err != nil {
+		return nil, err
+	}
+	os.Remove(f.Name()) // unlinked at once: nothing to clean up, whatever happens
+	return f, nil
+}
+
+type dateEntry struct {
+	sec int64
+	b   []byte
+}
+
+// date returns the Date header value (RFC 9110 §6.6.1), formatted once per second.
+func (s *Server) date() []byte {
+	now := time.Now()
+	if d := s.dateCache.Load(); d != nil && d.sec == now.Unix() {
+		return d.b
+	}
+	d := &dateEntry{sec: now.Unix(), b: now.UTC().AppendFormat(nil, "Mon, 02 Jan 2006 15:04:05 GMT")}
+	s.dateCache.Store(d)
+	return d.b
+}
+
+// errorResponse appends a complete error response that closes the connection. The body
+// is the status text only: rejected input is never echoed back.
+func (s *Server) errorResponse(b []byte, status int, reason string, method []byte) []byte {
+	text := statusText(status)
+	body := text + "\n"
+	b = append(b, "HTTP/1.1 "...)
+	b = strconv.AppendInt(b, int64(status), 10)
+	b = append(b, ' ')
+	b = append(b, text...)
+	b = append(b, "\r\nServer: gonicorn\r\nDate: "...)
+	b = append(b, s.date()...)
+	b = append(b, "\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: "...)
+	b = strconv.AppendInt(b, int64(len(body)), 10)
+	if status == 503 {
+		b = append(b, "\r\nRetry-After: 1"...)
+	}
+	b = append(b, "\r\n\r\n"...)
+	if string(method) != "HEAD" {
+		b = append(b, body...)
+	}
+	return b
+}
+
+// writeError answers a client fault and the connection is closed after it.
+func (cn *conn) writeError(status int, reason string) {
+	cn.c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	cn.c.Write(cn.srv.errorResponse(cn.out[:0], status, reason, nil))
+	cn.srv.log.Debug("rejected request", "status", status, "reason", reason, "remote", cn.remoteHost)
+}
+
+func statusText(code int) string {
+	switch code {
+	case 400:
+		return "Bad Request"
+	case 408:
+		return "Request Timeout"
+	case 413:
+		return "Content Too Large"
+	case 414:
+		return "URI Too Long"
+	case 431:
+		return "Request Header Fields Too Large"
+	case 500:
+		return "Internal Server Error"
+	case 501:
+		return "Not Implemented"
+	case 502:
+		return "Bad Gateway"
+	case 503:
+		return "Service Unavailable"
+	case 504:
+		return "Gateway Timeout"
+	case 505:
+		return "HTTP Version Not Supported"
+	}
+	return "Error"
+}
+
+// logAccess writes the access log line of the request just answered.
+func (cn *conn) logAccess(start time.Time, res result, pid int) {
+	req := &cn.req
+	e := accesslog.Entry{
+		RemoteAddr: cn.remoteHost,
+		Method:     req.Method, Target: req.Target, Path: req.Path, Query: req.Query,
+		Proto:     []byte(protoString(req)),
+		Status:    res.status,
+		BytesSent: res.bodyBytes,
+		Start:     start,
+		Duration:  time.Since(start),
+		WorkerPID: pid,
+		RequestHeader: func(name string) []byte {
+			if i := findHeader(req.Headers, name); i >= 0 {
+				return req.Headers[i].Value
+			}
+			return nil
+		},
+		ResponseHeader: func(name string) []byte {
+			for _, h := range res.headers {
+				if asciiEqualFold(h[0], name) {
+					return h[1]
+				}
+			}
+			return nil
+		},
+	}
+	s := cn.srv
+	s.accessMu.Lock()
+	line := s.access.Append(cn.scratch[:0], &e)
+	s.cfg.AccessWriter.Write(line)
+	s.accessMu.Unlock()
+	cn.scratch = line[:0]
+}

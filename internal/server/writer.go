@@ -1,0 +1,265 @@
+package server
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// clientWriter writes response bytes to a client without ever blocking the caller, so that a
+// worker slot is released as soon as the application is done, however slowly the client
+// reads (DESIGN: "a slow reader costs a goroutine, never a Python worker").
+//
+// Life of a write:
+//  1. While nothing is pending, Write tries the socket directly with one non-blocking
+//     write(2). Usually everything fits in the socket buffer and that is all.
+//  2. What does not fit is kept in memory, up to memCap bytes, then in an unlinked temp
+//     file, and a drain goroutine starts writing it out with blocking writes.
+//  3. Later Writes append behind the pending bytes, so order is kept.
+//  4. Wait blocks until everything is written (or the client failed); the connection
+//     goroutine calls it after the slot was released, before the next request.
+type clientWriter struct {
+	c            net.Conn
+	raw          syscall.RawConn // nil when the conn offers none: then writes block
+	memCap       int             // bytes kept in memory before spilling to a file
+	stallTimeout time.Duration   // a blocking write that makes no progress this long fails
+	tempDir      string
+
+	mu       sync.Mutex
+	err      error    // sticky: the first write error; guarded by mu
+	mem      [][]byte // pending in-memory blocks, in order; guarded by mu
+	memBytes int      // sum of len(mem); guarded by mu
+	file     *os.File // spill file once mem is full; guarded by mu
+	fileR    int64    // read offset in file; guarded by mu
+	fileW    int64    // write offset in file; guarded by mu
+	draining bool     // a drain goroutine runs; guarded by mu
+	drained  chan struct{}
+	written  int64 // bytes handed to Write that were accepted, for the access log
+}
+
+func newClientWriter(c net.Conn, memCap int, stall time.Duration, tempDir string) *clientWriter {
+	w := &clientWriter{c: c, memCap: memCap, stallTimeout: stall, tempDir: tempDir}
+	if sc, ok := c.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			w.raw = raw
+		}
+	}
+	return w
+}
+
+// errWouldBlock is what a non-blocking write returns when the socket buffer is full.
+var errWouldBlock = errors.New("would block")
+
+// tryWrite writes as much of p as the socket takes now, without waiting.
+func (w *clientWriter) tryWrite(p []byte) (int, error) {
+	if w.raw == nil {
+		return 0, errWouldBlock
+	}
+	var n int
+	var werr error
+	err := w.raw.Write(func(fd uintptr) bool {
+		for n < len(p) {
+			m, e := syscall.Write(int(fd), p[n:])
+			if e == syscall.EINTR {
+				continue
+			}
+			if e == syscall.EAGAIN {
+				werr = errWouldBlock
+				return true
+			}
+			if e != nil {
+				werr = e
+				return true
+			}
+			n += m
+		}
+		return true
+	})
+	if err != nil {
+		return n, err
+	}
+	return n, werr
+}
+
+// Write queues p for the client. It never blocks on the client; it fails only if the client
+// already failed (or the spill file cannot be written).
+func (w *clientWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return 0, w.err
+	}
+	total := len(p)
+	if !w.draining {
+		n, err := w.tryWrite(p)
+		p = p[n:]
+		if err != nil && err != errWouldBlock {
+			w.err = err
+			return n, err
+		}
+		if len(p) == 0 {
+			w.written += int64(total)
+			return total, nil
+		}
+	}
+	if err := w.appendLocked(p); err != nil {
+		w.err = err
+		return 0, err
+	}
+	w.written += int64(total)
+	if !w.draining {
+		w.draining = true
+		w.drained = make(chan struct{})
+		go w.drain()
+	}
+	return total, nil
+}
+
+func (w *clientWriter) appendLocked(p []byte) error {
+	if w.file == nil && w.memBytes+len(p) <= w.memCap {
+		w.mem = append(w.mem, append([]byte(nil), p...))
+		w.memBytes += len(p)
+		return nil
+	}
+	if w.file == nil {
+		f, err := os.CreateTemp(w.tempDir, "gonicorn-response-*")
+		if err != nil {
+			return err
+		}
+		os.Remove(f.Name()) // unlinked: gone when closed, whatever happens
+		w.file, w.fileR, w.fileW = f, 0, 0
+	}
+	n, err := w.file.WriteAt(p, w.fileW)
+	w.fileW += int64(n)
+	return err
+}
+
+// drain writes the pending bytes with blocking writes until none are left. It is started by
+// Write and ends by itself; Wait waits for it.
+func (w *clientWriter) drain() {
+	buf := make([]byte, 0, 64<<10)
+	for {
+		w.mu.Lock()
+		var chunk []byte
+		fromFile := false
+		switch {
+		case len(w.mem) > 0:
+			chunk = w.mem[0]
+		case w.file != nil && w.fileR < w.fileW:
+			n, err := w.file.ReadAt(buf[:min(int64(cap(buf)), w.fileW-w.fileR)], w.fileR)
+			if err != nil && err != io.EOF {
+				w.err = err
+			}
+			chunk, fromFile = buf[:n], true
+		}
+		if len(chunk) == 0 || w.err != nil {
+			w.releaseFileLocked()
+			w.mem, w.memBytes = nil, 0
+			w.draining = false
+			close(w.drained)
+			w.mu.Unlock()
+			return
+		}
+		w.mu.Unlock()
+
+		n, err := w.writeBlocking(chunk)
+
+		w.mu.Lock()
+		if fromFile {
+			w.fileR += int64(n)
+		} else if n == len(chunk) {
+			w.mem[0] = nil
+			w.mem = w.mem[1:]
+			w.memBytes -= n
+		} else {
+			w.mem[0] = chunk[n:]
+			w.memBytes -= n
+		}
+		if err != nil {
+			w.err = err
+		}
+		w.mu.Unlock()
+	}
+}
+
+// writeBlocking writes p, failing when the client takes nothing for stallTimeout.
+func (w *clientWriter) writeBlocking(p []byte) (int, error) {
+	done := 0
+	for done < len(p) {
+		if w.stallTimeout > 0 {
+			w.c.SetWriteDeadline(time.Now().Add(w.stallTimeout))
+		}
+		n, err := w.c.Write(p[done:])
+		done += n
+		if err != nil {
+			if n > 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+				continue // progress was made: a slow reader, not a stalled one
+			}
+			return done, err
+		}
+	}
+	return done, nil
+}
+
+func (w *clientWriter) releaseFileLocked() {
+	if w.file != nil {
+		w.file.Close()
+		w.file = nil
+	}
+}
+
+// Pending reports whether bytes wait to be written.
+func (w *clientWriter) Pending() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.draining
+}
+
+// Wait blocks until all queued bytes were written or the client failed, and returns the
+// first error.
+func (w *clientWriter) Wait() error {
+	w.mu.Lock()
+	ch := w.drained
+	draining := w.draining
+	w.mu.Unlock()
+	if draining {
+		<-ch
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stallTimeout > 0 && w.raw != nil {
+		w.c.SetWriteDeadline(time.Time{})
+	}
+	return w.err
+}
+
+// Err returns the sticky write error, if any.
+func (w *clientWriter) Err() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+// ReadFrom sends the contents of r (a file from the worker) after the pending bytes, with
+// sendfile when r is a file and the conn supports it. It blocks: the caller released its slot
+// already.
+func (w *clientWriter) ReadFrom(r io.Reader) (int64, error) {
+	if err := w.Wait(); err != nil {
+		return 0, err
+	}
+	if w.stallTimeout > 0 {
+		w.c.SetWriteDeadline(time.Now().Add(w.stallTimeout))
+	}
+	n, err := io.Copy(w.c, r) // *net.TCPConn/*net.UnixConn use sendfile/splice for files
+	w.mu.Lock()
+	w.written += n
+	if err != nil && w.err == nil {
+		w.err = err
+	}
+	w.mu.Unlock()
+	return n, err
+}
