@@ -42,6 +42,7 @@ import struct
 import sys
 import threading
 import traceback
+from time import perf_counter
 
 # Frame header: uint32 LE payload length, 1 byte kind.
 HDR = struct.Struct('<IB')
@@ -61,6 +62,10 @@ MAX_PAYLOAD = (1 << 20) + 64  # largest frame the master accepts from us
 RECV_SIZE = 1 << 16         # bytes per ordinary recv
 ANC_SIZE = socket.CMSG_SPACE(8 * array.array('i').itemsize)
 RECV_FLAGS = getattr(socket, 'MSG_CMSG_CLOEXEC', 0)
+# An answer is held back for a pipelined next request only when this one
+# took less than this (seconds): a fast app delays it by about as much, a
+# slow one would add head-of-line latency, so its answer goes out at once.
+HOLD_IF_FASTER = 0.002
 IOV_MAX = 512               # buffers per sendmsg (Linux allows 1024)
 
 # The known test vector (docs/protocol.md, "The vector frame"). The master
@@ -97,6 +102,7 @@ class Link:
         self.pos = 0
         self.fds = []      # fds received with SCM_RIGHTS, in order
         self.eof = False
+        self.held = []     # finished answers not sent yet (see hold_answer)
 
     def _recv(self, size, flags=0):
         """One recvmsg; returns the data (b'' at EOF) and queues fds."""
@@ -156,6 +162,8 @@ class Link:
                 if avail:
                     raise ProtocolError('EOF inside a frame')
                 return None
+            if self.held:
+                self.send([])  # about to wait: send the answers held back
             self._append(self._recv(RECV_SIZE))
 
     def _read_big(self, total):
@@ -172,6 +180,17 @@ class Link:
                 raise ProtocolError('EOF inside a frame')
             have += n
         return mv[HDR_SIZE:]
+
+    def hold_answer(self, parts):
+        """Holds back a finished answer when the next request is already
+        buffered, so that the answers to pipelined requests go out in one
+        send (DESIGN.md, performance notes). next_frame sends them before
+        it would block; any other send sends them first."""
+        if len(self.buf) - self.pos >= HDR_SIZE and \
+                self.buf[self.pos + 4] in (R, B):
+            self.held.extend(parts)
+        else:
+            self.send(parts)
 
     def take_fd(self):
         if not self.fds:
@@ -196,6 +215,9 @@ class Link:
     def send(self, parts, fd=None):
         """Sends all buffers in parts (bytes-like) with as few sendmsg calls
         as possible; fd, if given, rides on the first byte."""
+        if self.held:
+            parts = self.held + parts
+            self.held = []
         anc = []
         if fd is not None:
             anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
@@ -421,6 +443,7 @@ def handle_request(link, app, environ):
     Raises LinkBroken when the socket failed (after close() was called)."""
     resp = Response(link)
     inp = environ['wsgi.input']
+    started = perf_counter()
     try:
         result = None
         tail = []
@@ -437,7 +460,10 @@ def handle_request(link, app, environ):
                 close()
             inp.close()
         tail.append(E_FRAME)
-        link.send(tail)
+        if perf_counter() - started < HOLD_IF_FASTER:
+            link.hold_answer(tail)
+        else:
+            link.send(tail)
     except Exception:
         text = traceback.format_exc()
         try:
@@ -582,6 +608,14 @@ def load_app(spec):
 def main():
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the master decides
     faulthandler.register(signal.SIGUSR1, all_threads=True)
+    if os.environ.get('GONICORN_SCHED') == 'batch':
+        # SCHED_BATCH: a woken worker does not preempt the master at once, so
+        # the master queues several requests before the worker runs them
+        # and answers them in one send (docs/architecture.md, "Scheduling").
+        try:
+            os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+        except (AttributeError, OSError):
+            pass
     fds = [int(s) for s in os.environ.get('GONICORN_FDS', '').split(',') if s]
     if not fds:
         sys.stderr.write('gonicorn worker: GONICORN_FDS is empty\n')

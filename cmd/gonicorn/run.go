@@ -20,6 +20,10 @@ import (
 	"github.com/gonicorn/gonicorn/internal/server"
 )
 
+// pipelineDepth is how many requests a busy worker slot may have queued on its socket when
+// every slot is busy (see package dispatch). Measured with the shared benchmark harness.
+const pipelineDepth = 4
+
 // run serves cfg until SIGTERM or SIGINT, then drains gracefully. The order of a stop:
 // close listeners → finish requests in flight and queued (up to --graceful-timeout) → close
 // the workers' sockets and TERM them → KILL what is left → reap.
@@ -69,10 +73,10 @@ func run(ctx context.Context, cfg *config.Config) error {
 	}
 	log.Info("Using worker: " + workerKind)
 
-	pool := dispatch.NewPool(0)
+	pool := dispatch.NewPool(0, pipelineDepth)
 	arb := arbiter.New(arbiter.Spec{
 		Python: cfg.Python, App: cfg.App, Dir: cfg.Chdir, PythonPath: cfg.PythonPath,
-		Env: cfg.Env, Workers: cfg.Workers, Threads: cfg.Threads,
+		Env: cfg.Env, Workers: cfg.Workers, Threads: cfg.Threads, Sched: cfg.WorkerSched,
 	}, pool, log, sink)
 
 	ctx, cancel := context.WithCancel(ctx)

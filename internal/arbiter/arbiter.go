@@ -25,6 +25,7 @@ type Spec struct {
 	Env        []string // extra KEY=VALUE environment entries
 	Workers    int      // processes
 	Threads    int      // slots per process
+	Sched      string   // "batch" runs workers with SCHED_BATCH (see python/gonicorn_worker.py)
 
 	BootTimeout time.Duration // how long a worker may take to import the app; 0 = 5 minutes
 }

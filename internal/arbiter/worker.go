@@ -178,6 +178,7 @@ func (a *Arbiter) workerEnv(fds []string) []string {
 		"GONICORN_FDS="+strings.Join(fds, ","),
 		"GONICORN_PYTHONPATH="+strings.Join(a.spec.PythonPath, string(os.PathListSeparator)),
 		"GONICORN_MULTIPROCESS="+multi,
+		"GONICORN_SCHED="+a.spec.Sched,
 	)
 }
 

@@ -34,6 +34,7 @@ type Config struct {
 	Python          string        // interpreter that runs the workers
 	GracefulTimeout time.Duration // how long a graceful stop waits for requests in flight
 	RootPath        string        // SCRIPT_NAME the app is mounted at; "" = the root
+	WorkerSched     string        // Linux scheduling policy of the workers: "batch" or "normal"
 
 	AccessLogFile   string // "" = no access log; "-" = stdout
 	AccessLogFormat string // gunicorn's atoms, see internal/accesslog
@@ -130,6 +131,9 @@ func Settings(getenv func(string) string) []Setting {
 		{Name: "keep-alive", Meta: "SECONDS", Default: "75",
 			Help:     "How long an idle keep-alive connection is kept open (longer than the 60 s idle timeout of common load balancers).",
 			register: seconds(func(c *Config) *time.Duration { return &c.KeepAlive })},
+		{Name: "worker-sched", Meta: "POLICY", Default: "batch",
+			Help:     "Linux scheduling policy of the workers: 'batch' (SCHED_BATCH: a woken worker does not preempt the master, so requests are batched under load) or 'normal'.",
+			register: str(func(c *Config) *string { return &c.WorkerSched })},
 		{Name: "root-path", Meta: "PATH", Default: "",
 			Help:     "SCRIPT_NAME the app is mounted at (also taken from -e SCRIPT_NAME=... or the SCRIPT_NAME environment variable).",
 			register: str(func(c *Config) *string { return &c.RootPath })},
@@ -288,6 +292,9 @@ func (c *Config) validate() error {
 	}
 	if c.RootPath != "" && (!strings.HasPrefix(c.RootPath, "/") || strings.HasSuffix(c.RootPath, "/")) {
 		return fmt.Errorf("invalid value %q for --root-path (SCRIPT_NAME): must start with '/' and not end with '/'", c.RootPath)
+	}
+	if c.WorkerSched != "batch" && c.WorkerSched != "normal" {
+		return fmt.Errorf("invalid value %q for --worker-sched: want batch or normal", c.WorkerSched)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warning", "error", "critical":

@@ -1,9 +1,17 @@
 // Package dispatch hands fully read requests to free worker slots.
 //
-// A slot is one Python worker thread and its socketpair; it serves one request at a time.
-// Requests that find no free slot wait in one FIFO queue. When several slots are free, the
-// one whose worker process has the fewest busy slots is chosen (least-loaded first), which
-// spreads load over processes before it stacks threads of one process behind the GIL.
+// A slot is one Python worker thread and its socketpair. A request goes to a free slot; when
+// several are free, the one whose worker process has the fewest requests in flight is chosen
+// (least-loaded first), which spreads load over processes before it stacks threads of one
+// process behind the GIL.
+//
+// When every slot is busy, a request that would otherwise wait in the queue may instead be
+// pipelined behind the request a slot is running, up to Depth requests per slot: the worker
+// then finds it already buffered when it finishes, and answers several requests per wake-up.
+// That saves two context switches and two syscalls per request under load (DESIGN.md,
+// performance notes). A small depth bounds head-of-line blocking behind a slow request.
+// Answers on one slot come back in the order the requests were written; Turn keeps the
+// readers in that order.
 package dispatch
 
 import (
@@ -21,12 +29,46 @@ var ErrQueueFull = errors.New("dispatch: request queue is full")
 // ErrClosed is returned by Acquire after Close.
 var ErrClosed = errors.New("dispatch: pool is closed")
 
-// Slot is one worker thread's end of the protocol. It is owned by whoever acquired it until
-// Release or Discard.
+// Slot is one worker thread's end of the protocol. Each request that acquired it writes its
+// frame with Send and reads its answer when its Turn comes, then calls Release or Discard.
 type Slot struct {
 	Conn   *net.UnixConn // master's end of the socketpair
-	Reader *wire.Reader  // frames from the worker thread
+	Reader *wire.Reader  // frames from the worker thread; used by the reader whose turn it is
 	Group  *Group        // the worker process this slot belongs to
+
+	inflight int // requests acquired and not yet released; guarded by the Pool's mu
+
+	wmu  sync.Mutex    // serialises request writes, so write order is answer order
+	tail chan struct{} // closed when the last written request's answer was read; guarded by wmu
+}
+
+// Turn is a request's place in its slot's pipeline.
+type Turn struct {
+	prev chan struct{} // closed when the previous answer was read; nil if none
+	mine chan struct{} // closed by Done
+}
+
+// Wait blocks until the answers of the requests written before this one were read.
+func (t Turn) Wait() {
+	if t.prev != nil {
+		<-t.prev
+	}
+}
+
+// Done lets the next request on the slot read its answer.
+func (t Turn) Done() { close(t.mine) }
+
+// Send writes one request with write, in the slot's pipeline order, and returns its turn.
+// If write fails the stream is broken and the caller must Discard the slot.
+func (s *Slot) Send(write func(*net.UnixConn) error) (Turn, error) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if err := write(s.Conn); err != nil {
+		return Turn{}, err
+	}
+	t := Turn{prev: s.tail, mine: make(chan struct{})}
+	s.tail = t.mine
+	return t, nil
 }
 
 // Group is the set of slots of one worker process.
@@ -39,7 +81,7 @@ type Group struct {
 	OnBroken func()
 
 	// The fields below are guarded by the Pool's mu.
-	busy    int  // slots handed out and not yet released
+	busy    int  // requests in flight on the group's slots
 	retired bool // no new requests; Drained closes when busy reaches 0
 	broken  bool // OnBroken was called
 	drained chan struct{}
@@ -60,9 +102,10 @@ func (g *Group) Drained() <-chan struct{} { return g.drained }
 // Pool is the set of slots that may take requests, and the queue of requests waiting for one.
 type Pool struct {
 	maxQueue int // waiters allowed; 0 = unlimited
+	depth    int // requests per slot at most (1 = no pipelining)
 
 	mu      sync.Mutex
-	idle    []*Slot   // free slots of groups that are not retired
+	slots   []*Slot   // slots of groups that are neither retired nor broken
 	waiters []*waiter // FIFO; a nil entry was cancelled
 	waiting int       // non-nil entries in waiters
 	closed  bool
@@ -71,14 +114,15 @@ type Pool struct {
 type waiter struct{ ch chan *Slot } // buffered(1): Release never blocks
 
 // NewPool returns an empty pool whose queue holds at most maxQueue waiting requests
-// (0 = unlimited).
-func NewPool(maxQueue int) *Pool { return &Pool{maxQueue: maxQueue} }
+// (0 = unlimited) and that pipelines up to depth requests per slot (values below 1 mean 1).
+func NewPool(maxQueue, depth int) *Pool { return &Pool{maxQueue: maxQueue, depth: max(depth, 1)} }
 
 // Add makes the slots of g available.
 func (p *Pool) Add(g *Group) {
 	p.mu.Lock()
+	p.slots = append(p.slots, g.Slots...)
 	for _, s := range g.Slots {
-		p.putLocked(s)
+		p.handOffLocked(s)
 	}
 	p.mu.Unlock()
 }
@@ -131,29 +175,29 @@ func (p *Pool) Acquire(ctx context.Context) (*Slot, error) {
 	}
 }
 
-// takeLocked removes and returns the idle slot of the least busy group, or nil.
+// takeLocked picks the slot for a new request, or nil if every slot is at full depth: the
+// least busy slot, ties going to the least busy worker process.
 func (p *Pool) takeLocked() *Slot {
-	best := -1
-	for i, s := range p.idle {
-		if best < 0 || s.Group.busy < p.idle[best].Group.busy {
-			best = i
+	var best *Slot
+	for _, s := range p.slots {
+		if s.inflight >= p.depth {
+			continue
+		}
+		if best == nil || s.inflight < best.inflight ||
+			s.inflight == best.inflight && s.Group.busy < best.Group.busy {
+			best = s
 		}
 	}
-	if best < 0 {
-		return nil
+	if best != nil {
+		best.inflight++
+		best.Group.busy++
 	}
-	s := p.idle[best]
-	last := len(p.idle) - 1
-	p.idle[best] = p.idle[last]
-	p.idle[last] = nil
-	p.idle = p.idle[:last]
-	s.Group.busy++
-	return s
+	return best
 }
 
-// putLocked gives s to the first waiter or puts it back on the idle list.
-func (p *Pool) putLocked(s *Slot) {
-	for len(p.waiters) > 0 {
+// handOffLocked gives room on s to waiters, first come first served.
+func (p *Pool) handOffLocked(s *Slot) {
+	for len(p.waiters) > 0 && s.inflight < p.depth {
 		w := p.waiters[0]
 		p.waiters[0] = nil
 		p.waiters = p.waiters[1:]
@@ -161,27 +205,34 @@ func (p *Pool) putLocked(s *Slot) {
 			continue
 		}
 		p.waiting--
+		s.inflight++
 		s.Group.busy++
 		w.ch <- s
-		return
 	}
-	p.idle = append(p.idle, s)
 }
 
 // Release returns a slot after its request finished cleanly.
 func (p *Pool) Release(s *Slot) {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	g := s.Group
+	s.inflight--
 	g.busy--
 	if g.retired || g.broken || p.closed {
 		if g.busy == 0 && g.retired {
 			closeOnce(g.drained)
 		}
-		p.mu.Unlock()
 		return
 	}
-	p.putLocked(s)
-	p.mu.Unlock()
+	p.handOffLocked(s)
+}
+
+// Alone reports whether s carries no request but the caller's, so that a cancel frame cannot
+// reach a pipelined request by mistake.
+func (p *Pool) Alone(s *Slot) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return s.inflight == 1
 }
 
 // Discard takes back a slot whose worker broke the protocol or died. The slot is never used
@@ -189,6 +240,7 @@ func (p *Pool) Release(s *Slot) {
 func (p *Pool) Discard(s *Slot) {
 	p.mu.Lock()
 	g := s.Group
+	s.inflight--
 	g.busy--
 	first := !g.broken
 	p.removeGroupLocked(g)
@@ -214,23 +266,29 @@ func (p *Pool) Retire(g *Group) {
 }
 
 func (p *Pool) removeGroupLocked(g *Group) {
-	kept := p.idle[:0]
-	for _, s := range p.idle {
+	kept := p.slots[:0]
+	for _, s := range p.slots {
 		if s.Group != g {
 			kept = append(kept, s)
 		}
 	}
-	for i := len(kept); i < len(p.idle); i++ {
-		p.idle[i] = nil
+	for i := len(kept); i < len(p.slots); i++ {
+		p.slots[i] = nil
 	}
-	p.idle = kept
+	p.slots = kept
 }
 
-// Idle reports how many slots are free.
+// Idle reports how many slots have no request.
 func (p *Pool) Idle() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return len(p.idle)
+	n := 0
+	for _, s := range p.slots {
+		if s.inflight == 0 {
+			n++
+		}
+	}
+	return n
 }
 
 // Queued reports how many requests wait for a slot.
@@ -253,7 +311,7 @@ func (p *Pool) Close() {
 			w.ch <- nil
 		}
 	}
-	p.waiters, p.waiting, p.idle = nil, 0, nil
+	p.waiters, p.waiting, p.slots = nil, 0, nil
 }
 
 func closeOnce(ch chan struct{}) {

@@ -111,18 +111,28 @@ func (cn *conn) serveOne(ctx context.Context) bool {
 	}
 	defer body.close()
 
+	// The frame is built before a slot is taken: a slot is held only while the worker is.
+	if err := cn.buildRequest(body); err != nil {
+		s.log.Error("preparing request body", "err", err)
+		cn.writeError(500, "internal server error")
+		return false
+	}
 	slot, err := s.pool.Acquire(ctx)
 	if err != nil {
 		cn.writeError(503, "no worker available")
 		return false
 	}
-	if err := cn.sendRequest(slot.Conn, body); err != nil {
+	turn, err := slot.Send(func(sc *net.UnixConn) error { return cn.sendRequest(sc, body) })
+	cn.trimFrame()
+	if err != nil {
 		s.log.Error("sending request to worker", "pid", slot.Group.PID, "err", err)
 		s.pool.Discard(slot)
 		cn.writeError(502, "worker failed")
 		return false
 	}
+	turn.Wait()
 	res := cn.respond(slot)
+	turn.Done()
 	if s.access != nil {
 		cn.logAccess(start, res, slot.Group.PID)
 	}
@@ -371,9 +381,10 @@ func bodyReadError(err error) error {
 	return err
 }
 
-// sendRequest writes the request frame to a worker slot: the environ and, inline or as a
-// passed file descriptor, the body.
-func (cn *conn) sendRequest(sc *net.UnixConn, b *body) error {
+// buildRequest builds the request frame for the current request in cn.frame: the environ
+// and, for a body in memory, the body (an R frame); for a body in a file, a B frame whose file
+// descriptor sendRequest attaches.
+func (cn *conn) buildRequest(b *body) error {
 	var hdr [wire.HeaderSize]byte
 	f := cn.frame[:0]
 	if b.file == nil {
@@ -384,9 +395,7 @@ func (cn *conn) sendRequest(sc *net.UnixConn, b *body) error {
 		f = append(f, b.inline...)
 		copy(f, wire.AppendHeader(hdr[:0], wire.Request, len(f)-wire.HeaderSize))
 		cn.frame = f
-		_, err := sc.Write(f)
-		cn.trimFrame()
-		return err
+		return nil
 	}
 	if _, err := b.file.Seek(0, io.SeekStart); err != nil {
 		return err
@@ -395,7 +404,16 @@ func (cn *conn) sendRequest(sc *net.UnixConn, b *body) error {
 	f = cn.appendEnviron(f, &cn.req, b.n)
 	copy(f, wire.AppendHeader(hdr[:0], wire.RequestFile, len(f)-wire.HeaderSize))
 	cn.frame = f
-	return wire.WriteWithFD(sc, f, int(b.file.Fd()))
+	return nil
+}
+
+// sendRequest writes the frame built by buildRequest to a worker slot.
+func (cn *conn) sendRequest(sc *net.UnixConn, b *body) error {
+	if b.file == nil {
+		_, err := sc.Write(cn.frame)
+		return err
+	}
+	return wire.WriteWithFD(sc, cn.frame, int(b.file.Fd()))
 }
 
 // trimFrame drops a frame buffer that grew for a big inline body, so an idle connection

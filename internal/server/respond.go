@@ -93,7 +93,7 @@ func (cn *conn) respond(slot *dispatch.Slot) result {
 			s.pool.Discard(slot)
 			return rs.abort(502, "worker protocol error")
 		}
-		if !rs.cancelled && w.Err() != nil {
+		if !rs.cancelled && w.Err() != nil && s.pool.Alone(slot) {
 			// The client is gone: tell the worker to stop iterating; it still ends with E/X.
 			rs.cancelled = true
 			var hdr [wire.HeaderSize]byte
