@@ -18,6 +18,7 @@ import sys
 import tempfile
 import textwrap
 import threading
+import time
 import traceback
 import unittest
 from unittest import mock
@@ -233,6 +234,39 @@ class TestResponses(InProcess):
         self.assertEqual(marshal.loads(frames[0][1]),
                          ('200 OK', [('Content-Type', 'text/plain')]))
         self.assertEqual(go.buf, b'')
+
+    def test_pipelined_answers_in_one_send(self):
+        # Three requests written at once: the worker answers the fast ones
+        # together (hold_answer), so one read holds all three responses.
+        go = self.start(hello)
+        go.send(request_frame(base_environ()) * 3)
+        select.select([go.sock], [], [], TIMEOUT)
+        go.recv_some()
+        kinds = [k for k, _ in go.frames_buffered()]
+        self.assertEqual(kinds, ['S', 'D', 'D', 'E'] * 3)
+
+    def test_slow_answer_not_held(self):
+        # A request that took longer than HOLD_IF_FASTER is answered at
+        # once, even with the next request buffered: the next one (which
+        # blocks until the test saw the first answer) must not delay it.
+        first_seen = threading.Event()
+        calls = []
+
+        def app(environ, start_response):
+            calls.append(1)
+            if len(calls) == 1:
+                time.sleep(gw.HOLD_IF_FASTER * 2)
+            else:
+                first_seen.wait(TIMEOUT)
+            start_response('200 OK', [])
+            return [b'x']
+
+        go = self.start(app)
+        go.send(request_frame(base_environ()) * 2)
+        first = go.response()
+        first_seen.set()
+        self.assertEqual(first[-1][0], 'E')
+        self.assertEqual(go.response()[-1][0], 'E')
 
     def test_environ(self):
         seen = {}
