@@ -33,6 +33,9 @@ type conn struct {
 
 	buf  []byte // input buffer; buf[r:w] is read but not yet parsed
 	r, w int
+	// pinned is the end of the current request's head in buf: req's slices point into
+	// buf[:pinned], so reading the body (fill) must not overwrite it. 0 between requests.
+	pinned int
 
 	req   http1.Request
 	frame []byte // the request frame being built
@@ -41,6 +44,8 @@ type conn struct {
 	scratch, key, join []byte   // reused by appendEnviron
 	num                [20]byte // scratch for number formatting
 	startHeaders       [][2][]byte
+	accessHeaders      [][2][]byte // copy of the response headers for the access log
+	accessBytes        []byte      // backing store of accessHeaders
 
 	remoteHost, remotePort string
 	localHost, localPort   string
@@ -131,8 +136,7 @@ func (cn *conn) serveOne(ctx context.Context) bool {
 		return false
 	}
 	turn.Wait()
-	res := cn.respond(slot)
-	turn.Done()
+	res := cn.respond(slot, turn) // ends the turn once the worker's answer was read
 	if s.access != nil {
 		cn.logAccess(start, res, slot.Group.PID)
 	}
@@ -147,6 +151,7 @@ func (cn *conn) readHead() (time.Time, error) {
 		cn.buf = make([]byte, initialBufSize)
 	}
 	var start time.Time
+	cn.pinned = 0 // the previous request is done with its head
 	for {
 		if cn.r < cn.w {
 			if start.IsZero() {
@@ -157,6 +162,7 @@ func (cn *conn) readHead() (time.Time, error) {
 			n, err := http1.ParseHead(cn.buf[cn.r:cn.w], &s.cfg.Limits, &cn.req)
 			if err == nil {
 				cn.r += n
+				cn.pinned = cn.r
 				return start, nil
 			}
 			if err != http1.ErrNeedMore {
@@ -215,16 +221,18 @@ func (b *body) close() {
 }
 
 // fill reads more input into the buffer (after the parsed head) and returns how many bytes
-// arrived.
+// arrived. It reuses only buf[pinned:]: the head before it is still referenced by cn.req
+// until the request frame is built, after the body was read.
 func (cn *conn) fill() (int, error) {
-	if cn.r > 0 && cn.r == cn.w {
-		cn.r, cn.w = 0, 0
+	if cn.r > cn.pinned && cn.r == cn.w {
+		cn.r, cn.w = cn.pinned, cn.pinned
 	}
 	if cn.w == len(cn.buf) {
-		if cn.r > 0 {
-			cn.w = copy(cn.buf, cn.buf[cn.r:cn.w])
-			cn.r = 0
+		if cn.r > cn.pinned {
+			cn.w = cn.pinned + copy(cn.buf[cn.pinned:], cn.buf[cn.r:cn.w])
+			cn.r = cn.pinned
 		} else {
+			// A new buffer: the old one keeps the head for cn.req.
 			nb := make([]byte, 2*len(cn.buf))
 			copy(nb, cn.buf[:cn.w])
 			cn.buf = nb
@@ -363,7 +371,7 @@ func (cn *conn) unread(br *bufio.Reader) {
 	nb := make([]byte, max(len(cn.buf), n+len(tail)))
 	copy(nb, rest)
 	copy(nb[n:], tail)
-	cn.buf, cn.r, cn.w = nb, 0, n+len(tail)
+	cn.buf, cn.r, cn.w, cn.pinned = nb, 0, n+len(tail), 0 // the old buf keeps the head
 }
 
 // bodyReadError maps a failed body read to the client fault to answer, if any.

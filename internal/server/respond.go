@@ -40,7 +40,7 @@ type response struct {
 }
 
 // respond relays the worker's frames for the current request to the client and releases
-// (or discards) the slot. Each frame, in the order the worker sends them:
+// (or discards) the slot and ends its turn. Each frame, in the order the worker sends them:
 //
 //	S  status and headers: validated, framing chosen, the head queued
 //	D  a body block: framed and handed to the client writer at once, unless more frames
@@ -48,8 +48,20 @@ type response struct {
 //	F  a file descriptor: sent with sendfile after the slot was released
 //	E  the end: the slot is released, the rest is flushed
 //	X  the app failed: 500 if nothing was sent, else the connection is closed
-func (cn *conn) respond(slot *dispatch.Slot) result {
+func (cn *conn) respond(slot *dispatch.Slot, turn dispatch.Turn) result {
 	s := cn.srv
+	// free gives the slot back (or discards it) and passes the turn to the next request
+	// pipelined on the slot, as soon as the worker's answer was read: what is left is
+	// between this connection and its client, and a slow client must not hold up the
+	// worker's next request.
+	free := func(discard bool) {
+		if discard {
+			s.pool.Discard(slot)
+		} else {
+			s.pool.Release(slot)
+		}
+		turn.Done()
+	}
 	w := newClientWriter(cn.c, s.cfg.OutputMemory, s.cfg.WriteTimeout, s.cfg.TempDir)
 	rs := &response{cn: cn, req: &cn.req, w: w, remaining: -1}
 	rs.res.keepAlive = cn.req.KeepAlive
@@ -59,38 +71,40 @@ func (cn *conn) respond(slot *dispatch.Slot) result {
 		f, err := rd.Next()
 		if err != nil {
 			s.log.Error("worker failed mid-request", "pid", slot.Group.PID, "err", err)
-			s.pool.Discard(slot)
+			free(true)
 			return rs.abort(502, "worker failed")
 		}
 		switch f.Kind {
 		case wire.Start:
 			if rs.started {
-				s.pool.Discard(slot)
+				free(true)
 				return rs.abort(502, "worker protocol error")
 			}
 			rs.start(f.Payload, rd)
 		case wire.Data:
 			if !rs.started {
-				s.pool.Discard(slot)
+				free(true)
 				return rs.abort(502, "worker protocol error")
 			}
 			rs.data(f.Payload, rd.Buffered() == 0)
 		case wire.File:
 			fd, err := rd.TakeFD()
 			if err != nil || len(f.Payload) != 16 || !rs.started {
-				s.pool.Discard(slot)
+				free(true)
 				return rs.abort(502, "worker protocol error")
 			}
 			rs.setFile(fd, f.Payload)
 		case wire.End:
-			s.pool.Release(slot)
+			free(false)
 			return rs.end()
 		case wire.Error:
-			s.pool.Release(slot)
+			// Logged before free: the payload lives in the reader's buffer, which the next
+			// request's turn reuses.
 			s.log.Error("Error handling request " + string(cn.req.Target) + "\n" + string(bytes.TrimRight(f.Payload, "\n")))
+			free(false)
 			return rs.fail()
 		default:
-			s.pool.Discard(slot)
+			free(true)
 			return rs.abort(502, "worker protocol error")
 		}
 		if !rs.cancelled && w.Err() != nil && s.pool.Alone(slot) {
@@ -116,7 +130,23 @@ func (rs *response) start(payload []byte, rd *wire.Reader) {
 	}
 	code, _ := strconv.Atoi(string(status[:3]))
 	rs.res.status = code
-	rs.res.headers = headers
+	if s.access != nil {
+		// Copied for {h}o atoms: headers point into the reader's buffer, which the next
+		// request pipelined on the slot reuses once this answer was read.
+		cn.accessHeaders = cn.accessHeaders[:0]
+		cn.accessBytes = cn.accessBytes[:0]
+		for _, h := range headers {
+			cn.accessBytes = append(cn.accessBytes, h[0]...)
+			cn.accessBytes = append(cn.accessBytes, h[1]...)
+		}
+		off := 0
+		for _, h := range headers {
+			n, v := len(h[0]), len(h[1])
+			cn.accessHeaders = append(cn.accessHeaders, [2][]byte{cn.accessBytes[off : off+n], cn.accessBytes[off+n : off+n+v]})
+			off += n + v
+		}
+		rs.res.headers = cn.accessHeaders
+	}
 	rs.noBody = cn.req.Method != nil && string(cn.req.Method) == "HEAD" || code < 200 || code == 204 || code == 304
 
 	b := cn.out
@@ -316,8 +346,9 @@ func (rs *response) end() result {
 	if rs.chunked {
 		cn.out = append(cn.out, "0\r\n\r\n"...)
 	}
-	if rs.remaining > 0 {
+	if rs.remaining > 0 && !rs.noBody {
 		// Shorter than its Content-Length: only closing tells the client (RFC 9112 §6.3).
+		// (HEAD, 204, 304: the Content-Length describes a body that is never sent.)
 		rs.close = true
 	}
 	rs.flush()
