@@ -172,6 +172,12 @@ func (a *Arbiter) workerEnv(fds []string) []string {
 	if a.spec.Workers > 1 {
 		multi = "1"
 	}
+	// glibc returns freed memory at the top of the heap to the kernel above 128 KiB, so a
+	// worker handling 64 KiB bodies grows and shrinks its heap (brk + page faults) on every
+	// request; measured on echo64k, that halved the rate. A user's own setting wins.
+	if !hasEnv(env, "MALLOC_TRIM_THRESHOLD_") {
+		env = append(env, "MALLOC_TRIM_THRESHOLD_=4194304")
+	}
 	return append(env,
 		"PYTHONUNBUFFERED=1",
 		"GONICORN_APP="+a.spec.App,
@@ -180,6 +186,16 @@ func (a *Arbiter) workerEnv(fds []string) []string {
 		"GONICORN_MULTIPROCESS="+multi,
 		"GONICORN_SCHED="+a.spec.Sched,
 	)
+}
+
+// hasEnv reports whether env sets key.
+func hasEnv(env []string, key string) bool {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, key+"=") {
+			return true
+		}
+	}
+	return false
 }
 
 // socketpair returns the master's end as a *net.UnixConn and the worker's end as a file to

@@ -54,8 +54,8 @@ type conn struct {
 }
 
 const (
+	smallFrame     = 16 << 10 // request frames up to this size use the connection's buffer
 	initialBufSize = 4 << 10
-	maxFrameBody   = 1 << 20 // bodies up to this size travel inline in the request frame
 )
 
 func (s *Server) newConn(c net.Conn) *conn {
@@ -209,9 +209,10 @@ func (cn *conn) readHead() (time.Time, error) {
 
 // body is a fully read request body: in memory (inline) or in an unlinked temp file.
 type body struct {
-	inline []byte   // when file is nil
+	inline []byte   // when file is nil and framed is false
 	file   *os.File // large bodies
 	n      int64    // length; -1 when the request has none
+	framed bool     // the body is already in cn.frame, after the environ
 }
 
 func (b *body) close() {
@@ -253,6 +254,19 @@ func (cn *conn) fill() (int, error) {
 // Read makes conn an io.Reader of the bytes after the parsed head (buffered first), used by
 // the chunked decoder and the body copy.
 func (cn *conn) Read(p []byte) (int, error) {
+	if cn.r == cn.w && len(p) >= initialBufSize {
+		// Nothing buffered and a big read: straight from the socket into p, as bufio
+		// does, rather than 4 KiB at a time through buf.
+		cn.c.SetReadDeadline(time.Now().Add(cn.srv.cfg.BodyTimeout))
+		n, err := cn.c.Read(p)
+		if n > 0 {
+			return n, nil
+		}
+		if err == nil {
+			err = io.ErrNoProgress
+		}
+		return 0, err
+	}
 	if cn.r == cn.w {
 		if _, err := cn.fill(); err != nil {
 			return 0, err
@@ -286,11 +300,14 @@ func (cn *conn) readBody(req *http1.Request) (*body, error) {
 	cn.sendContinue(req)
 	n := req.ContentLength
 	if n <= s.cfg.BodyMemory {
-		b := make([]byte, n)
-		if _, err := io.ReadFull(cn, b); err != nil {
+		// The body is read straight into the request frame, after the environ.
+		cn.beginFrame(wire.Request, n, int(n))
+		start := len(cn.frame)
+		cn.frame = cn.frame[:start+int(n)]
+		if _, err := io.ReadFull(cn, cn.frame[start:]); err != nil {
 			return nil, bodyReadError(err)
 		}
-		return &body{inline: b, n: n}, nil
+		return &body{n: n, framed: true}, nil
 	}
 	f, err := s.tempFile("gonicorn-body-*")
 	if err != nil {
@@ -389,30 +406,61 @@ func bodyReadError(err error) error {
 	return err
 }
 
-// buildRequest builds the request frame for the current request in cn.frame: the environ
+// buildRequest completes the request frame for the current request in cn.frame: the environ
 // and, for a body in memory, the body (an R frame); for a body in a file, a B frame whose file
 // descriptor sendRequest attaches.
 func (cn *conn) buildRequest(b *body) error {
+	switch {
+	case b.framed:
+	case b.file == nil:
+		cn.beginFrame(wire.Request, b.n, len(b.inline))
+		cn.frame = append(cn.frame, b.inline...)
+	default:
+		if _, err := b.file.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		cn.beginFrame(wire.RequestFile, b.n, 0)
+	}
 	var hdr [wire.HeaderSize]byte
-	f := cn.frame[:0]
-	if b.file == nil {
-		f = append(f, make([]byte, wire.HeaderSize+4)...)
-		f = cn.appendEnviron(f, &cn.req, b.n)
-		envLen := len(f) - wire.HeaderSize - 4
-		putUint32(f[wire.HeaderSize:], uint32(envLen))
-		f = append(f, b.inline...)
-		copy(f, wire.AppendHeader(hdr[:0], wire.Request, len(f)-wire.HeaderSize))
-		cn.frame = f
-		return nil
+	kind := wire.Request
+	if b.file != nil {
+		kind = wire.RequestFile
 	}
-	if _, err := b.file.Seek(0, io.SeekStart); err != nil {
-		return err
-	}
-	f = append(f, make([]byte, wire.HeaderSize)...)
-	f = cn.appendEnviron(f, &cn.req, b.n)
-	copy(f, wire.AppendHeader(hdr[:0], wire.RequestFile, len(f)-wire.HeaderSize))
-	cn.frame = f
+	copy(cn.frame, wire.AppendHeader(hdr[:0], kind, len(cn.frame)-wire.HeaderSize))
 	return nil
+}
+
+// beginFrame starts a request frame in cn.frame: room for the header, then (for an R frame)
+// the environ's length and the environ. The caller appends the inline body, if any, and
+// buildRequest writes the header. extra is the body size to reserve room for.
+func (cn *conn) beginFrame(kind wire.Kind, bodyLen int64, extra int) {
+	f := cn.frameBuffer(wire.HeaderSize + 4 + 2048 + extra)
+	f = append(f, make([]byte, wire.HeaderSize)...)
+	if kind == wire.Request {
+		f = append(f, 0, 0, 0, 0)
+	}
+	start := len(f)
+	f = cn.appendEnviron(f, &cn.req, bodyLen)
+	if kind == wire.Request {
+		putUint32(f[wire.HeaderSize:], uint32(len(f)-start))
+	}
+	cn.frame = f
+}
+
+// frameBuffer returns an empty buffer with room for n bytes: the connection's own for small
+// frames, a pooled one for big bodies, so that neither every request allocates a body-sized
+// buffer nor every idle connection keeps one.
+func (cn *conn) frameBuffer(n int) []byte {
+	if n <= smallFrame {
+		if cap(cn.frame) < smallFrame {
+			cn.frame = make([]byte, 0, smallFrame)
+		}
+		return cn.frame[:0]
+	}
+	if p, ok := cn.srv.bigFrames.Get().(*[]byte); ok && cap(*p) >= n {
+		return (*p)[:0]
+	}
+	return make([]byte, 0, n)
 }
 
 // sendRequest writes the frame built by buildRequest to a worker slot.
@@ -424,10 +472,11 @@ func (cn *conn) sendRequest(sc *net.UnixConn, b *body) error {
 	return wire.WriteWithFD(sc, cn.frame, int(b.file.Fd()))
 }
 
-// trimFrame drops a frame buffer that grew for a big inline body, so an idle connection
-// does not keep a megabyte.
+// trimFrame hands a big frame buffer back to the pool once it was sent.
 func (cn *conn) trimFrame() {
-	if cap(cn.frame) > 64<<10 {
+	if cap(cn.frame) > smallFrame {
+		f := cn.frame[:0]
+		cn.srv.bigFrames.Put(&f)
 		cn.frame = nil
 	}
 }

@@ -49,6 +49,7 @@ type Server struct {
 	shuttingDown atomic.Bool
 	dateCache    atomic.Pointer[dateEntry]
 	accessMu     sync.Mutex // serialises access log writes
+	bigFrames    sync.Pool  // *[]byte request frames for bodies above smallFrame
 
 	mu        sync.Mutex // guards conns and listeners
 	conns     map[*conn]struct{}
