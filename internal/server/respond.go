@@ -271,8 +271,10 @@ func (rs *response) data(p []byte, last bool) {
 			cn.out = append(cn.out, "\r\n"...)
 		}
 		if len(p) > 32<<10 {
-			rs.flush()
-			rs.w.Write(p)
+			// A big block is not copied: it goes out behind the queued bytes in one writev.
+			rs.flushed = true
+			rs.w.WriteTwo(cn.out, p)
+			cn.out = cn.out[:0]
 		} else {
 			cn.out = append(cn.out, p...)
 		}
