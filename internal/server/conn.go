@@ -41,6 +41,9 @@ type conn struct {
 	frame []byte // the request frame being built
 	out   []byte // response bytes being assembled before a flush
 
+	cw   *clientWriter // writes to the client; created with the first response
+	resp response      // the response being relayed; reset per request
+
 	scratch, key, join []byte   // reused by appendEnviron
 	num                [20]byte // scratch for number formatting
 	startHeaders       [][2][]byte
@@ -117,7 +120,7 @@ func (cn *conn) serveOne(ctx context.Context) bool {
 	defer body.close()
 
 	// The frame is built before a slot is taken: a slot is held only while the worker is.
-	if err := cn.buildRequest(body); err != nil {
+	if err := cn.buildRequest(&body); err != nil {
 		s.log.Error("preparing request body", "err", err)
 		cn.writeError(500, "internal server error")
 		return false
@@ -127,7 +130,7 @@ func (cn *conn) serveOne(ctx context.Context) bool {
 		cn.writeError(503, "no worker available")
 		return false
 	}
-	turn, err := slot.Send(func(sc *net.UnixConn) error { return cn.sendRequest(sc, body) })
+	turn, err := slot.Send(func(sc *net.UnixConn) error { return cn.sendRequest(sc, &body) })
 	cn.trimFrame()
 	if err != nil {
 		s.log.Error("sending request to worker", "pid", slot.Group.PID, "err", err)
@@ -286,16 +289,16 @@ func (cn *conn) sendContinue(req *http1.Request) {
 
 // readBody reads the whole request body. Small bodies go to memory, large ones to an
 // unlinked temp file.
-func (cn *conn) readBody(req *http1.Request) (*body, error) {
+func (cn *conn) readBody(req *http1.Request) (body, error) {
 	s := cn.srv
 	switch {
 	case req.Chunked:
 		cn.sendContinue(req)
 		return cn.readChunked()
 	case req.ContentLength < 0:
-		return &body{n: -1}, nil
+		return body{n: -1}, nil
 	case req.ContentLength == 0:
-		return &body{n: 0}, nil
+		return body{n: 0}, nil
 	}
 	cn.sendContinue(req)
 	n := req.ContentLength
@@ -305,22 +308,22 @@ func (cn *conn) readBody(req *http1.Request) (*body, error) {
 		start := len(cn.frame)
 		cn.frame = cn.frame[:start+int(n)]
 		if _, err := io.ReadFull(cn, cn.frame[start:]); err != nil {
-			return nil, bodyReadError(err)
+			return body{}, bodyReadError(err)
 		}
-		return &body{n: n, framed: true}, nil
+		return body{n: n, framed: true}, nil
 	}
 	f, err := s.tempFile("gonicorn-body-*")
 	if err != nil {
-		return nil, err
+		return body{}, err
 	}
 	if _, err := io.CopyN(f, cn, n); err != nil {
 		f.Close()
-		return nil, bodyReadError(err)
+		return body{}, bodyReadError(err)
 	}
-	return &body{file: f, n: n}, nil
+	return body{file: f, n: n}, nil
 }
 
-func (cn *conn) readChunked() (*body, error) {
+func (cn *conn) readChunked() (body, error) {
 	s := cn.srv
 	br := bufio.NewReaderSize(cn, 16<<10)
 	cr := http1.NewChunkedReader(br, &s.cfg.Limits)
@@ -336,25 +339,25 @@ func (cn *conn) readChunked() (*body, error) {
 			if file != nil {
 				file.Close()
 			}
-			return nil, &http1.Error{Status: 413, Reason: "request body too large"}
+			return body{}, &http1.Error{Status: 413, Reason: "request body too large"}
 		}
 		if n > 0 {
 			if file == nil && int64(len(inline)+n) > s.cfg.BodyMemory {
 				f, ferr := s.tempFile("gonicorn-body-*")
 				if ferr != nil {
-					return nil, ferr
+					return body{}, ferr
 				}
 				file = f
 				if _, ferr := file.Write(inline); ferr != nil {
 					file.Close()
-					return nil, ferr
+					return body{}, ferr
 				}
 				inline = nil
 			}
 			if file != nil {
 				if _, ferr := file.Write(buf[:n]); ferr != nil {
 					file.Close()
-					return nil, ferr
+					return body{}, ferr
 				}
 			} else {
 				inline = append(inline, buf[:n]...)
@@ -367,13 +370,13 @@ func (cn *conn) readChunked() (*body, error) {
 			if file != nil {
 				file.Close()
 			}
-			return nil, bodyReadError(err)
+			return body{}, bodyReadError(err)
 		}
 	}
 	if file != nil {
-		return &body{file: file, n: total}, nil
+		return body{file: file, n: total}, nil
 	}
-	return &body{inline: inline, n: total}, nil
+	return body{inline: inline, n: total}, nil
 }
 
 // unread gives back the bytes br read past the chunked body (a pipelined next request) by

@@ -62,8 +62,12 @@ func (cn *conn) respond(slot *dispatch.Slot, turn dispatch.Turn) result {
 		}
 		turn.Done()
 	}
-	w := newClientWriter(cn.c, s.cfg.OutputMemory, s.cfg.WriteTimeout, s.cfg.TempDir)
-	rs := &response{cn: cn, req: &cn.req, w: w, remaining: -1}
+	if cn.cw == nil {
+		cn.cw = newClientWriter(cn.c, s.cfg.OutputMemory, s.cfg.WriteTimeout, s.cfg.TempDir)
+	}
+	w := cn.cw
+	cn.resp = response{cn: cn, req: &cn.req, w: w, remaining: -1}
+	rs := &cn.resp
 	rs.res.keepAlive = cn.req.KeepAlive
 	cn.out = cn.out[:0]
 	rd := slot.Reader
