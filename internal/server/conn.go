@@ -9,9 +9,11 @@ import (
 	"os"
 	"strconv"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gonicorn/gonicorn/internal/http1"
+	"github.com/gonicorn/gonicorn/internal/rawio"
 	"github.com/gonicorn/gonicorn/internal/wire"
 )
 
@@ -30,6 +32,7 @@ import (
 type conn struct {
 	srv *Server
 	c   net.Conn
+	raw syscall.RawConn // c's raw conn, nil if it has none
 
 	buf  []byte // input buffer; buf[r:w] is read but not yet parsed
 	r, w int
@@ -65,10 +68,28 @@ func (s *Server) newConn(c net.Conn) *conn {
 	cn := &conn{srv: s, c: c}
 	cn.remoteHost, cn.remotePort = hostPort(c.RemoteAddr())
 	cn.localHost, cn.localPort = hostPort(c.LocalAddr())
+	if sc, ok := c.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			cn.raw = raw
+		}
+	}
 	if cn.localHost == "" {
 		cn.localHost = "localhost"
 	}
 	return cn
+}
+
+// read reads from the client like net.Conn.Read, with a raw system call where possible
+// (see package rawio).
+func (cn *conn) read(p []byte) (int, error) {
+	if cn.raw == nil {
+		return cn.c.Read(p)
+	}
+	n, err := rawio.Read(cn.raw, p)
+	if err == nil && n == 0 && len(p) > 0 {
+		return 0, io.EOF
+	}
+	return n, err
 }
 
 func hostPort(a net.Addr) (string, string) {
@@ -194,7 +215,7 @@ func (cn *conn) readHead() (time.Time, error) {
 				return start, io.EOF
 			}
 		}
-		n, err := cn.c.Read(cn.buf[cn.w:])
+		n, err := cn.read(cn.buf[cn.w:])
 		cn.idle.Store(false)
 		cn.w += n
 		if n > 0 {
@@ -243,7 +264,7 @@ func (cn *conn) fill() (int, error) {
 		}
 	}
 	cn.c.SetReadDeadline(time.Now().Add(cn.srv.cfg.BodyTimeout))
-	n, err := cn.c.Read(cn.buf[cn.w:])
+	n, err := cn.read(cn.buf[cn.w:])
 	cn.w += n
 	if n > 0 {
 		return n, nil
@@ -261,7 +282,7 @@ func (cn *conn) Read(p []byte) (int, error) {
 		// Nothing buffered and a big read: straight from the socket into p, as bufio
 		// does, rather than 4 KiB at a time through buf.
 		cn.c.SetReadDeadline(time.Now().Add(cn.srv.cfg.BodyTimeout))
-		n, err := cn.c.Read(p)
+		n, err := cn.read(p)
 		if n > 0 {
 			return n, nil
 		}
@@ -469,6 +490,10 @@ func (cn *conn) frameBuffer(n int) []byte {
 // sendRequest writes the frame built by buildRequest to a worker slot.
 func (cn *conn) sendRequest(sc *net.UnixConn, b *body) error {
 	if b.file == nil {
+		if raw, err := sc.SyscallConn(); err == nil {
+			_, err := rawio.Write(raw, cn.frame)
+			return err
+		}
 		_, err := sc.Write(cn.frame)
 		return err
 	}

@@ -38,7 +38,9 @@ func (c *conn) appendEnviron(b []byte, req *http1.Request, bodyLen int64) []byte
 	// SERVER_NAME/PORT come from the Host header when there is one (like gunicorn), else
 	// from the listening socket.
 	serverName, serverPort := c.localHost, c.localPort
-	if i := findHeader(req.Headers, "Host"); i >= 0 {
+	// An empty Host (allowed by RFC 9112 §3.2) names nothing: PEP 3333 wants SERVER_NAME
+	// never empty, and gunicorn ignores it too.
+	if i := findHeader(req.Headers, "Host"); i >= 0 && len(req.Headers[i].Value) > 0 {
 		serverName, serverPort = splitHost(req.Headers[i].Value, serverPort)
 	}
 	b = pairString(b, "SERVER_NAME", serverName)
@@ -150,15 +152,24 @@ func splitHost(h []byte, _ string) (string, string) {
 	if len(s) > 0 && s[0] == '[' {
 		if i := lastIndexByte(s, ']'); i > 0 {
 			if i+1 < len(s) && s[i+1] == ':' {
-				return s[:i+1], s[i+2:]
+				return s[:i+1], portOr80(s[i+2:])
 			}
 			return s[:i+1], "80"
 		}
 	}
 	if i := lastIndexByte(s, ':'); i >= 0 {
-		return s[:i], s[i+1:]
+		return s[:i], portOr80(s[i+1:])
 	}
 	return s, "80"
+}
+
+// portOr80 returns p, or 80 if it is empty: "host:" has the scheme's default port (RFC 3986
+// §3.2.3), and PEP 3333 wants SERVER_PORT never empty.
+func portOr80(p string) string {
+	if p == "" {
+		return "80"
+	}
+	return p
 }
 
 func lastIndexByte(s string, c byte) int {

@@ -3,12 +3,14 @@ package server
 import (
 	"errors"
 	"io"
+	"math"
 	"net"
 	"os"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/gonicorn/gonicorn/internal/rawio"
 	"golang.org/x/sys/unix"
 )
 
@@ -61,30 +63,11 @@ func (w *clientWriter) tryWrite(p []byte) (int, error) {
 	if w.raw == nil {
 		return 0, errWouldBlock
 	}
-	var n int
-	var werr error
-	err := w.raw.Write(func(fd uintptr) bool {
-		for n < len(p) {
-			m, e := syscall.Write(int(fd), p[n:])
-			if e == syscall.EINTR {
-				continue
-			}
-			if e == syscall.EAGAIN {
-				werr = errWouldBlock
-				return true
-			}
-			if e != nil {
-				werr = e
-				return true
-			}
-			n += m
-		}
-		return true
-	})
-	if err != nil {
-		return n, err
+	n, err := rawio.TryWrite(w.raw, p)
+	if err == nil && n < len(p) {
+		err = errWouldBlock
 	}
-	return n, werr
+	return n, err
 }
 
 // WriteTwo writes a then b, as Write(a) and Write(b) would, but with one writev(2) when
@@ -207,6 +190,10 @@ func (w *clientWriter) drain() {
 		if len(chunk) == 0 || w.err != nil {
 			w.releaseFileLocked()
 			w.mem, w.memBytes = nil, 0
+			// The next Write tries the socket directly, and the raw write honours the
+			// deadline too: left set, it would fail a streamed block that the
+			// application took longer than stallTimeout to produce.
+			w.clearDeadlineLocked()
 			w.draining = false
 			close(w.drained)
 			w.mu.Unlock()
@@ -292,22 +279,53 @@ func (w *clientWriter) Err() error {
 	return w.err
 }
 
+// readFromStep is how much of a file ReadFrom sends under one write deadline.
+const readFromStep = 64 << 10
+
 // ReadFrom sends the contents of r (a file from the worker) after the pending bytes, with
 // sendfile when r is a file and the conn supports it. It blocks: the caller released its slot
 // already.
+//
+// The file goes in steps of readFromStep bytes, each under a fresh deadline, so that
+// stallTimeout bounds a client's pause, not the whole file: one deadline for all of it would
+// fail a big file sent to a slow but steady client. Each step is one *io.LimitedReader over
+// the file itself, which net still sends with sendfile (it unwraps one, not two).
 func (w *clientWriter) ReadFrom(r io.Reader) (int64, error) {
 	if err := w.Wait(); err != nil {
 		return 0, err
 	}
-	if w.stallTimeout > 0 {
-		w.c.SetWriteDeadline(time.Now().Add(w.stallTimeout))
+	lr, ok := r.(*io.LimitedReader)
+	if !ok {
+		lr = &io.LimitedReader{R: r, N: math.MaxInt64}
 	}
-	n, err := io.Copy(w.c, r) // *net.TCPConn/*net.UnixConn use sendfile/splice for files
+	var n int64
+	var err error
+	for lr.N > 0 {
+		if w.stallTimeout > 0 {
+			w.c.SetWriteDeadline(time.Now().Add(w.stallTimeout))
+		}
+		step := &io.LimitedReader{R: lr.R, N: min(lr.N, readFromStep)}
+		var m int64
+		m, err = io.Copy(w.c, step) // *net.TCPConn/*net.UnixConn use sendfile/splice for files
+		n += m
+		lr.N -= m
+		if err != nil || step.N > 0 { // failed, or the file ended
+			break
+		}
+	}
 	w.mu.Lock()
 	w.written += n
 	if err != nil && w.err == nil {
 		w.err = err
 	}
+	w.clearDeadlineLocked() // see drain
 	w.mu.Unlock()
 	return n, err
+}
+
+// clearDeadlineLocked removes the write deadline that the blocking writes set.
+func (w *clientWriter) clearDeadlineLocked() {
+	if w.stallTimeout > 0 {
+		w.c.SetWriteDeadline(time.Time{})
+	}
 }

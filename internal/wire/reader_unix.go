@@ -9,6 +9,8 @@ import (
 	"io"
 	"net"
 	"syscall"
+
+	"github.com/gonicorn/gonicorn/internal/rawio"
 )
 
 // readSize is the initial buffer size: room for many small frames per
@@ -27,7 +29,8 @@ var oobSize = syscall.CmsgSpace(8 * 4)
 // concurrent use; one goroutine owns it.
 type Reader struct {
 	c    *net.UnixConn
-	buf  []byte // buf[r:w] is unread; len(buf) is the capacity in use
+	rc   syscall.RawConn // c's raw conn, for recvmsg without a runtime hand-off (see rawio)
+	buf  []byte          // buf[r:w] is unread; len(buf) is the capacity in use
 	r, w int
 	cur  int    // size of the frame returned by the last Next, consumed by the next
 	oob  []byte // control message space for each read
@@ -36,7 +39,11 @@ type Reader struct {
 
 // NewReader returns a Reader for c. It has no side effects.
 func NewReader(c *net.UnixConn) *Reader {
-	return &Reader{c: c}
+	r := &Reader{c: c}
+	if rc, err := c.SyscallConn(); err == nil {
+		r.rc = rc
+	}
+	return r
 }
 
 // Frame is one frame read by a Reader.
@@ -91,7 +98,16 @@ func (r *Reader) fill(n int) error {
 		r.oob = make([]byte, oobSize)
 	}
 	for r.w-r.r < n {
-		m, oobn, flags, _, err := r.c.ReadMsgUnix(r.buf[r.w:], r.oob)
+		var m, oobn, flags int
+		var err error
+		if r.rc != nil {
+			m, oobn, flags, err = rawio.Recvmsg(r.rc, r.buf[r.w:], r.oob, syscall.MSG_CMSG_CLOEXEC)
+			if err == nil && m == 0 && oobn == 0 {
+				err = io.EOF
+			}
+		} else {
+			m, oobn, flags, _, err = r.c.ReadMsgUnix(r.buf[r.w:], r.oob)
+		}
 		r.w += m
 		if oobn > 0 {
 			if perr := r.queueFDs(r.oob[:oobn]); perr != nil {

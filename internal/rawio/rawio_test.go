@@ -1,0 +1,125 @@
+package rawio
+
+import (
+	"bytes"
+	"net"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// pair returns two connected unix stream sockets as *net.UnixConn (non-blocking, on the
+// netpoller), like the worker links.
+func pair(t *testing.T) (*net.UnixConn, *net.UnixConn) {
+	t.Helper()
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := func(fd int) *net.UnixConn {
+		f := os.NewFile(uintptr(fd), "pair")
+		defer f.Close()
+		c, err := net.FileConn(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c.(*net.UnixConn)
+	}
+	return conn(fds[0]), conn(fds[1])
+}
+
+func raw(t *testing.T, c *net.UnixConn) syscall.RawConn {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rc
+}
+
+func TestWriteThenReadWaits(t *testing.T) {
+	a, b := pair(t)
+	got := make(chan []byte)
+	go func() {
+		buf := make([]byte, 16)
+		n, err := Read(raw(t, b), buf) // waits: nothing written yet
+		if err != nil {
+			t.Error(err)
+		}
+		got <- buf[:n]
+	}()
+	time.Sleep(20 * time.Millisecond)
+	if n, err := Write(raw(t, a), []byte("hello")); n != 5 || err != nil {
+		t.Fatalf("Write = %d, %v; want 5, nil", n, err)
+	}
+	if g := <-got; string(g) != "hello" {
+		t.Errorf("Read = %q; want %q", g, "hello")
+	}
+}
+
+func TestTryWriteStopsWhenFull(t *testing.T) {
+	a, b := pair(t)
+	big := bytes.Repeat([]byte("x"), 8<<20)
+	n, err := TryWrite(raw(t, a), big)
+	if err != nil || n <= 0 || n >= len(big) {
+		t.Fatalf("TryWrite(8 MiB) into an unread socket = %d, %v; want a partial write and no error", n, err)
+	}
+	// Write waits until the reader makes room.
+	done := make(chan error)
+	go func() {
+		_, err := Write(raw(t, a), big[n:])
+		done <- err
+	}()
+	buf := make([]byte, 1<<20)
+	total := 0
+	for total < len(big) {
+		m, err := Read(raw(t, b), buf)
+		if err != nil || m == 0 {
+			t.Fatalf("Read after %d bytes = %d, %v", total, m, err)
+		}
+		total += m
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Write = %v", err)
+	}
+}
+
+func TestReadDeadlineAndEOF(t *testing.T) {
+	a, b := pair(t)
+	b.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	if _, err := Read(raw(t, b), make([]byte, 4)); !os.IsTimeout(err) {
+		t.Fatalf("Read past the deadline = %v; want a timeout", err)
+	}
+	b.SetReadDeadline(time.Time{})
+	a.Close()
+	if n, err := Read(raw(t, b), make([]byte, 4)); n != 0 || err != nil {
+		t.Fatalf("Read at EOF = %d, %v; want 0, nil (read(2)'s EOF)", n, err)
+	}
+}
+
+func TestRecvmsgPassesFDs(t *testing.T) {
+	a, b := pair(t)
+	f, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, _, err := a.WriteMsgUnix([]byte("F"), syscall.UnixRights(int(f.Fd())), nil); err != nil {
+		t.Fatal(err)
+	}
+	buf, oob := make([]byte, 8), make([]byte, syscall.CmsgSpace(4*4))
+	n, oobn, flags, err := Recvmsg(raw(t, b), buf, oob, syscall.MSG_CMSG_CLOEXEC)
+	if err != nil || n != 1 || buf[0] != 'F' || flags&syscall.MSG_CTRUNC != 0 {
+		t.Fatalf("Recvmsg = %d, %d, %#x, %v; want 1 byte 'F'", n, oobn, flags, err)
+	}
+	msgs, err := syscall.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("control messages = %v, %v; want one", msgs, err)
+	}
+	fds, err := syscall.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 1 {
+		t.Fatalf("ParseUnixRights = %v, %v; want one fd", fds, err)
+	}
+	syscall.Close(fds[0])
+}
