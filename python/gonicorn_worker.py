@@ -399,12 +399,15 @@ class Response:
                 raise TypeError('response block must be bytes, not %s'
                                 % type(block).__name__)
             if block:
+                # A cancel is looked for before each block but the first: a
+                # one-block response (Django's HttpResponse) then costs no
+                # extra recv, and a stream stops at its next block.
+                if self.sent and link.cancelled():
+                    return []
                 parts = []
                 self._head(parts)
                 data_frames(parts, block)
                 link.send(parts)
-                if link.cancelled():
-                    return []
         parts = []
         self._head(parts)  # an empty body still needs S
         return parts

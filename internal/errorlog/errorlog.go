@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -99,7 +100,13 @@ func (h *Handler) Handle(_ context.Context, r slog.Record) error {
 	b := appendPrefix(make([]byte, 0, 128), r.Time, h.sink.pid, levelName(r.Level))
 	b = append(b, r.Message...)
 	appendAttr := func(a slog.Attr) bool {
-		b = fmt.Appendf(b, " %s=%v", a.Key, a.Value)
+		// A value with spaces, quotes or line breaks is quoted, so that one record is
+		// always one line and key=value pairs stay unambiguous.
+		v := a.Value.Resolve().String()
+		if strings.ContainsAny(v, " \t\r\n\"=") || v == "" {
+			v = strconv.Quote(v)
+		}
+		b = fmt.Appendf(b, " %s=%s", a.Key, v)
 		return true
 	}
 	for _, a := range h.attrs {

@@ -88,7 +88,10 @@ func TestHandlerFormat(t *testing.T) {
 		{utc, slog.LevelError, "failed", []slog.Attr{
 			slog.String("path", "/x"), slog.Any("err", errors.New("broken pipe")),
 			slog.Duration("after", 1500*time.Millisecond), slog.Bool("retry", false)},
-			"[2026-11-26 16:52:49 +0000] [%d] [ERROR] failed path=/x err=broken pipe after=1.5s retry=false"},
+			"[2026-11-26 16:52:49 +0000] [%d] [ERROR] failed path=/x err=\"broken pipe\" after=1.5s retry=false"},
+		// Values with spaces, quotes, '=' or line breaks are quoted: one record, one line.
+		{utc, slog.LevelError, "bad", []slog.Attr{slog.String("v", "a\nb"), slog.String("q", `x"y`), slog.String("e", "")},
+			`[2026-11-26 16:52:49 +0000] [%d] [ERROR] bad v="a\nb" q="x\"y" e=""`},
 		{utc, slog.LevelInfo, "", nil, "[2026-11-26 16:52:49 +0000] [%d] [INFO] "},
 	}
 	for _, tt := range tests {
