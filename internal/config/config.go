@@ -88,7 +88,7 @@ func Settings(getenv func(string) string) []Setting {
 	// such as WEB_CONCURRENCY=abc is reported with the variable's name.
 	intv := func(field func(*Config) *int) func(*pflag.FlagSet, *Config, *Setting) {
 		return func(fs *pflag.FlagSet, c *Config, s *Setting) {
-			fs.VarP(&intValue{p: field(c), s: s.Default}, s.Name, s.Short, s.Help)
+			fs.VarP(&intValue[int]{p: field(c), s: s.Default}, s.Name, s.Short, s.Help)
 		}
 	}
 	seconds := func(field func(*Config) *time.Duration) func(*pflag.FlagSet, *Config, *Setting) {
@@ -161,7 +161,7 @@ func Settings(getenv func(string) string) []Setting {
 		{Name: "limit-request-body", Meta: "BYTES", Default: "1073741824",
 			Help: "Maximum size of a request body in bytes (413 above it); 0 means unlimited.",
 			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
-				fs.Var(&int64Value{p: &c.LimitRequestBody, s: s.Default}, s.Name, s.Help)
+				fs.Var(&intValue[int64]{p: &c.LimitRequestBody, s: s.Default}, s.Name, s.Help)
 			}},
 		{Name: "version", Default: "",
 			Help: "Print the version and exit.",

@@ -11,60 +11,38 @@ import (
 // the value) and lazily for their default, in finish, because a default may come from the
 // environment (WEB_CONCURRENCY) and must be reported as such.
 
-type intValue struct {
-	p   *int
+// intValue is an integer flag (int or int64).
+type intValue[T int | int64] struct {
+	p   *T
 	s   string
 	set bool
 }
 
-func (v *intValue) String() string { return v.s }
-func (v *intValue) Type() string   { return "int" }
-func (v *intValue) Set(s string) error {
-	n, err := strconv.Atoi(strings.TrimSpace(s))
+func (v *intValue[T]) String() string { return v.s }
+func (v *intValue[T]) Type() string   { return "int" }
+func (v *intValue[T]) Set(s string) error {
+	n, err := parseInt[T](s)
 	if err != nil {
-		return fmt.Errorf("not an integer")
+		return err
 	}
 	v.s, *v.p, v.set = s, n, true
 	return nil
 }
-func (v *intValue) finish() error {
+func (v *intValue[T]) finish() error {
 	if v.set {
 		return nil
 	}
-	n, err := strconv.Atoi(strings.TrimSpace(v.s))
-	if err != nil {
-		return fmt.Errorf("not an integer")
-	}
+	n, err := parseInt[T](v.s)
 	*v.p = n
-	return nil
+	return err
 }
 
-type int64Value struct {
-	p   *int64
-	s   string
-	set bool
-}
-
-func (v *int64Value) String() string { return v.s }
-func (v *int64Value) Type() string   { return "int" }
-func (v *int64Value) Set(s string) error {
+func parseInt[T int | int64](s string) (T, error) {
 	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-	if err != nil {
-		return fmt.Errorf("not an integer")
+	if err != nil || int64(T(n)) != n {
+		return 0, fmt.Errorf("not an integer")
 	}
-	v.s, *v.p, v.set = s, n, true
-	return nil
-}
-func (v *int64Value) finish() error {
-	if v.set {
-		return nil
-	}
-	n, err := strconv.ParseInt(v.s, 10, 64)
-	if err != nil {
-		return fmt.Errorf("not an integer")
-	}
-	*v.p = n
-	return nil
+	return T(n), nil
 }
 
 // secondsValue is a duration given in (possibly fractional) seconds, as gunicorn takes them.

@@ -41,38 +41,13 @@ func Read(rc syscall.RawConn, p []byte) (int, error) {
 }
 
 // Write writes all of p, waiting for writability as needed.
-func Write(rc syscall.RawConn, p []byte) (int, error) {
-	done := 0
-	var errno syscall.Errno
-	err := rc.Write(func(fd uintptr) bool {
-		for done < len(p) {
-			n, e := rawRW(syscall.SYS_WRITE, fd, p[done:])
-			switch e {
-			case 0:
-				done += n
-				continue
-			case syscall.EINTR:
-				continue
-			case syscall.EAGAIN:
-				return false
-			}
-			errno = e
-			return true
-		}
-		return true
-	})
-	if err != nil {
-		return done, err
-	}
-	if errno != 0 {
-		return done, errno
-	}
-	return done, nil
-}
+func Write(rc syscall.RawConn, p []byte) (int, error) { return write(rc, p, true) }
 
 // TryWrite writes as much of p as the socket takes now; it never waits. A full socket
 // buffer is not an error: the caller sees n < len(p).
-func TryWrite(rc syscall.RawConn, p []byte) (int, error) {
+func TryWrite(rc syscall.RawConn, p []byte) (int, error) { return write(rc, p, false) }
+
+func write(rc syscall.RawConn, p []byte, wait bool) (int, error) {
 	done := 0
 	var errno syscall.Errno
 	err := rc.Write(func(fd uintptr) bool {
@@ -85,7 +60,7 @@ func TryWrite(rc syscall.RawConn, p []byte) (int, error) {
 			case syscall.EINTR:
 				continue
 			case syscall.EAGAIN:
-				return true
+				return !wait // false: the poller waits for writability and calls again
 			}
 			errno = e
 			return true

@@ -37,18 +37,12 @@ func AppendDictEnd(b []byte) []byte { return append(b, typeNull) }
 // s (PEP 3333 native string: latin-1, no transcoding). It uses 'z' below 256
 // bytes and 'a' above; CPython builds a one-byte-kind str from either.
 // len(s) must be below 2 GiB.
-func AppendString(b []byte, s string) []byte {
-	if len(s) < 256 {
-		b = append(b, typeShortASCII, byte(len(s)))
-	} else {
-		b = append(b, typeASCII)
-		b = binary.LittleEndian.AppendUint32(b, uint32(len(s)))
-	}
-	return append(b, s...)
-}
+func AppendString(b []byte, s string) []byte { return appendStr(b, s) }
 
 // AppendBytes is AppendString for a byte slice.
-func AppendBytes(b []byte, s []byte) []byte {
+func AppendBytes(b []byte, s []byte) []byte { return appendStr(b, s) }
+
+func appendStr[T string | []byte](b []byte, s T) []byte {
 	if len(s) < 256 {
 		b = append(b, typeShortASCII, byte(len(s)))
 	} else {
