@@ -227,6 +227,9 @@ class Link:
                 batch = parts[:IOV_MAX]
                 n = self.sock.sendmsg(batch, anc)
                 anc = []
+                if n == sum(map(len, batch)):  # the usual case: all of it
+                    parts = parts[IOV_MAX:]
+                    continue
                 # Drop what was sent; keep the rest of a partial send.
                 i = 0
                 while i < len(batch) and n >= len(batch[i]):
