@@ -63,13 +63,11 @@ type corpusEcho struct {
 }
 
 // corpusNotRun lists the cases that need a gunicorn setting gonicorn does not have (their
-// gunicorn_cfg has a key other than the limit_* ones, which map onto our flags), with the
-// reason. They are logged, not skipped: CI fails on any skipped test.
+// gunicorn_cfg has a key that corpusFlags cannot map onto our flags), with the reason. They are logged, not skipped: CI fails on any skipped test.
 var corpusNotRun = map[string]string{
 	"valid/028":                  "strip_header_spaces=True: gonicorn has no such setting; RFC 9112 §5.1 forbids whitespace before the colon (400)",
 	"valid/031compat":            "permit_unconventional_http_method + casefold_http_method: no such settings; methods are case-sensitive tokens (RFC 9110 §9.1)",
 	"valid/031compat2":           "permit_unconventional_http_method: no such setting",
-	"valid/040_compat":           "header_map=dangerous: no such setting; names with '_' are always dropped (gunicorn's default header_map=drop)",
 	"valid/compat_obs_fold":      "permit_obsolete_folding=True: no such setting; obs-fold is rejected (RFC 9112 §5.2)",
 	"valid/compat_obs_fold_huge": "permit_obsolete_folding=True: no such setting; obs-fold is rejected (RFC 9112 §5.2)",
 	"valid/pp_01":                "proxy_protocol=auto: gonicorn does not speak the PROXY protocol",
@@ -78,9 +76,6 @@ var corpusNotRun = map[string]string{
 	"valid/pp_04":                "proxy_protocol=auto: gonicorn does not speak the PROXY protocol",
 	"valid/pp_05":                "proxy_protocol=auto: gonicorn does not speak the PROXY protocol",
 	"invalid/013":                "permit_obsolete_folding=True (with limit_request_field_size=14): no such setting",
-	"invalid/019":                "forwarded_allow_ips=*: gonicorn does not interpret X-Forwarded-Proto / X-Forwarded-Ssl",
-	"invalid/040":                "header_map=refuse: no such setting; names with '_' are dropped, not refused",
-	"invalid/chunked_07":         "header_map=refuse: no such setting; names with '_' are dropped, not refused",
 	"invalid/pp_01":              "proxy_protocol=auto: gonicorn does not speak the PROXY protocol",
 	"invalid/pp_02":              "proxy_protocol=auto: gonicorn does not speak the PROXY protocol",
 	"invalid/pp_03":              "proxy_protocol=auto: gonicorn does not speak the PROXY protocol",
@@ -112,6 +107,13 @@ var corpusLimitFlags = map[string]string{
 	"limit_request_line":       "--limit-request-line",
 	"limit_request_fields":     "--limit-request-fields",
 	"limit_request_field_size": "--limit-request-field_size", // 0 = the default, as in gunicorn
+}
+
+// corpusPolicyFlags maps the other gunicorn_cfg settings gonicorn has onto our flags: a
+// string value is passed as is, a list (forwarded_allow_ips) joined with commas.
+var corpusPolicyFlags = map[string]string{
+	"header_map":          "--header-map",          // invalid/040, invalid/chunked_07, valid/040_compat
+	"forwarded_allow_ips": "--forwarded-allow-ips", // invalid/019
 }
 
 func loadCorpusCases(t *testing.T) []corpusCase {
@@ -147,12 +149,34 @@ func corpusFlags(c *corpusCase) (flags []string, ok bool) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		flag, isLimit := corpusLimitFlags[k]
-		n, isNum := c.Cfg[k].(float64)
-		if !isLimit || !isNum {
+		if flag, ok := corpusLimitFlags[k]; ok {
+			n, isNum := c.Cfg[k].(float64)
+			if !isNum {
+				return nil, false
+			}
+			flags = append(flags, flag, fmt.Sprint(int(n)))
+			continue
+		}
+		flag, ok := corpusPolicyFlags[k]
+		if !ok {
 			return nil, false
 		}
-		flags = append(flags, flag, fmt.Sprint(int(n)))
+		switch v := c.Cfg[k].(type) {
+		case string:
+			flags = append(flags, flag, v)
+		case []any:
+			items := make([]string, 0, len(v))
+			for _, item := range v {
+				s, isStr := item.(string)
+				if !isStr {
+					return nil, false
+				}
+				items = append(items, s)
+			}
+			flags = append(flags, flag, strings.Join(items, ","))
+		default:
+			return nil, false
+		}
 	}
 	return append(flags, corpusExtraFlags[c.Name]...), true
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/gonicorn/gonicorn/internal/dispatch"
 	"github.com/gonicorn/gonicorn/internal/errorlog"
 	"github.com/gonicorn/gonicorn/internal/http1"
+	"github.com/gonicorn/gonicorn/internal/proxy"
 	"github.com/gonicorn/gonicorn/internal/server"
 )
 
@@ -77,6 +78,8 @@ func run(ctx context.Context, cfg *config.Config) error {
 	arb := arbiter.New(arbiter.Spec{
 		Python: cfg.Python, App: cfg.App, Dir: cfg.Chdir, PythonPath: cfg.PythonPath,
 		Env: cfg.Env, Workers: cfg.Workers, Threads: cfg.Threads, Sched: cfg.WorkerSched,
+		MaxRequests: cfg.MaxRequests, MaxRequestsJitter: cfg.MaxRequestsJitter,
+		MaxLifetime: cfg.MaxWorkerLifetime, MaxMemory: int64(cfg.MaxWorkerMemory) << 20,
 	}, pool, log, sink)
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -98,15 +101,22 @@ func run(ctx context.Context, cfg *config.Config) error {
 		return nil
 	}
 
+	trust, err := proxy.ParseTrust(cfg.ForwardedAllowIPs)
+	if err != nil {
+		return fmt.Errorf("--forwarded-allow-ips: %w", err) // config validated it already
+	}
 	srv := server.New(server.Config{
 		Limits: http1.Limits{
 			RequestLine: cfg.LimitRequestLine,
 			Fields:      cfg.LimitRequestFields,
 			FieldSize:   cfg.LimitRequestFieldSize,
+			HeaderMap:   headerMap(cfg.HeaderMap),
 		},
+		Trust:        trust,
 		MaxBody:      cfg.LimitRequestBody,
 		BodyMemory:   cfg.BodyMemory,
 		KeepAlive:    cfg.KeepAlive,
+		Timeout:      cfg.Timeout,
 		RootPath:     cfg.RootPath,
 		Software:     "gonicorn/" + config.Version,
 		AccessLog:    access,
@@ -153,6 +163,17 @@ func run(ctx context.Context, cfg *config.Config) error {
 	removeUnixSockets(cfg.Bind)
 	log.Info("Shutting down: Master")
 	return runErr
+}
+
+// headerMap maps --header-map (validated by package config) onto the parser's policy.
+func headerMap(s string) http1.HeaderMap {
+	switch s {
+	case "refuse":
+		return http1.HeaderMapRefuse
+	case "dangerous":
+		return http1.HeaderMapDangerous
+	}
+	return http1.HeaderMapDrop
 }
 
 func signame(sig os.Signal) string {

@@ -1,15 +1,21 @@
 // Package arbiter supervises the Python worker processes, in gunicorn's words: it spawns
 // workers, waits for their readiness handshake before they get traffic, reaps them when they
-// exit, respawns them (with backoff when they keep dying), and stops them gracefully.
+// exit, respawns them (with backoff when they keep dying), kills a worker whose request ran
+// past --timeout (after a stack dump), recycles workers past --max-requests, their lifetime
+// or their memory limit (replacement first, so no request fails), and stops them gracefully.
 //
-// One goroutine, Run, owns the worker table and selects over worker events and its context.
+// One goroutine, Run, owns the worker table and selects over worker events, recycling
+// wake-ups, the age/memory check ticker and its context.
 package arbiter
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gonicorn/gonicorn/internal/dispatch"
@@ -28,6 +34,16 @@ type Spec struct {
 	Sched      string   // "batch" runs workers with SCHED_BATCH (see python/gonicorn_worker.py)
 
 	BootTimeout time.Duration // how long a worker may take to import the app; 0 = 5 minutes
+
+	// Recycling (gunicorn's max_requests, and what uWSGI and Granian add): a worker past one
+	// of these limits is replaced without a failed request. Its replacement is spawned and
+	// ready first; then the old worker takes no new requests, finishes what it holds and
+	// exits. 0 = no limit.
+	MaxRequests       int           // requests per worker, plus a random 0..MaxRequestsJitter
+	MaxRequestsJitter int           // spreads the restarts of workers booted together
+	MaxLifetime       time.Duration // age of a worker
+	MaxMemory         int64         // resident set size of a worker in bytes, read from /proc every CheckInterval
+	CheckInterval     time.Duration // how often age and memory are checked; 0 = 1 s
 }
 
 // Arbiter runs the workers of one Spec and lends their slots to a dispatch.Pool.
@@ -38,6 +54,7 @@ type Arbiter struct {
 	sink *errorlog.Sink
 
 	events  chan event    // worker exits and finished spawns, to Run
+	wake    chan struct{} // buffered(1): a worker reached MaxRequests; Run looks at w.maxedOut
 	stopped chan struct{} // closed by Stop: nobody reads events any more
 
 	mu      sync.Mutex // guards workers, for Stop after Run returned
@@ -57,6 +74,7 @@ type event struct {
 	w    *worker
 	err  error
 	id   int
+	old  *worker // spawned: the worker being recycled that w replaces; nil for a respawn
 }
 
 // New returns an arbiter; it starts nothing.
@@ -65,7 +83,8 @@ func New(spec Spec, pool *dispatch.Pool, log *slog.Logger, sink *errorlog.Sink) 
 		spec.BootTimeout = 5 * time.Minute
 	}
 	return &Arbiter{spec: spec, pool: pool, log: log, sink: sink,
-		events: make(chan event, 64), stopped: make(chan struct{}), workers: make(map[int]*worker)}
+		events: make(chan event, 64), wake: make(chan struct{}, 1), stopped: make(chan struct{}),
+		workers: make(map[int]*worker)}
 }
 
 // Boot spawns all workers in parallel and returns once every one is ready; the first failure
@@ -116,8 +135,22 @@ func (a *Arbiter) newID() int {
 // adopt puts a ready worker into the table and its slots into the pool.
 func (a *Arbiter) adopt(w *worker) {
 	w.group.OnBroken = func() {
+		if w.timedOut.Load() {
+			return // being killed already; its timeout was logged
+		}
 		a.log.Warn("Worker (pid:" + itoa(w.pid) + ") broke the worker protocol or died mid-request; killing it")
 		w.kill()
+	}
+	w.group.OnTimeout = func(request string) { a.timeout(w, request) }
+	if a.spec.MaxRequests > 0 {
+		w.group.MaxRequests = a.spec.MaxRequests + rand.IntN(a.spec.MaxRequestsJitter+1)
+		w.group.OnMaxRequests = func() {
+			w.maxedOut.Store(true)
+			select {
+			case a.wake <- struct{}{}:
+			default: // Run has a wake-up pending and will see this worker too
+			}
+		}
 	}
 	a.mu.Lock()
 	a.workers[w.pid] = w
@@ -135,6 +168,16 @@ func (a *Arbiter) adopt(w *worker) {
 func (a *Arbiter) Run(ctx context.Context) error {
 	var backoff time.Duration
 	pending := 0 // replacements being spawned
+	var check <-chan time.Time
+	if a.spec.MaxLifetime > 0 || a.spec.MaxMemory > 0 {
+		interval := a.spec.CheckInterval
+		if interval <= 0 {
+			interval = time.Second
+		}
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		check = t.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -161,15 +204,26 @@ func (a *Arbiter) Run(ctx context.Context) error {
 				}
 				a.pool.Retire(ev.w.group)
 				ev.w.closeSlots()
+				switch {
+				case ev.w.state == retired && ev.w.waitErr == nil:
+					a.log.Info("Worker exiting (pid: " + itoa(ev.w.pid) + ")")
+					continue
+				case ev.w.state != serving:
+					// Retired, or recycling: its replacement is ready or on its way.
+					a.log.Error("Worker (pid:" + itoa(ev.w.pid) + ") " + ev.w.exitReason())
+					continue
+				}
 				a.log.Error("Worker (pid:" + itoa(ev.w.pid) + ") " + ev.w.exitReason())
-				// A worker that dies soon after boot is respawned with exponential backoff.
-				if time.Since(ev.w.start) < 5*time.Second {
+				// A worker that dies soon after boot is respawned with exponential backoff
+				// (not one that we killed for a timeout: that is the app's fault, not a
+				// crash loop).
+				if time.Since(ev.w.start) < 5*time.Second && !ev.w.timedOut.Load() {
 					backoff = min(max(2*backoff, 100*time.Millisecond), 10*time.Second)
 				} else {
 					backoff = 0
 				}
 				pending++
-				a.respawnAfter(ctx, backoff)
+				a.respawnAfter(ctx, backoff, nil)
 			case spawned:
 				pending--
 				if ev.err != nil {
@@ -183,18 +237,117 @@ func (a *Arbiter) Run(ctx context.Context) error {
 					// Try again through the same path as an exit, with backoff.
 					backoff = min(max(2*backoff, 100*time.Millisecond), 10*time.Second)
 					pending++
-					a.respawnAfter(ctx, backoff)
+					a.respawnAfter(ctx, backoff, ev.old)
 					continue
 				}
 				a.adopt(ev.w)
+				if ev.old != nil {
+					a.retire(ev.old)
+				}
+			}
+		case <-a.wake:
+			for _, w := range a.table() {
+				if w.state == serving && w.maxedOut.Load() {
+					pending++
+					a.recycle(ctx, w, "served "+itoa(w.group.MaxRequests)+" requests (max-requests)")
+				}
+			}
+		case <-check:
+			for _, w := range a.table() {
+				if w.state == serving {
+					if reason := a.overLimit(w); reason != "" {
+						pending++
+						a.recycle(ctx, w, reason)
+					}
+				}
 			}
 		}
 	}
 }
 
+// table returns the workers in the table; only Run and Stop change it.
+func (a *Arbiter) table() []*worker {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ws := make([]*worker, 0, len(a.workers))
+	for _, w := range a.workers {
+		ws = append(ws, w)
+	}
+	return ws
+}
+
+// overLimit reports why w should be recycled for its age or memory, or "".
+func (a *Arbiter) overLimit(w *worker) string {
+	if a.spec.MaxLifetime > 0 {
+		if age := time.Since(w.start); age > a.spec.MaxLifetime {
+			return fmt.Sprintf("age %.1fs above max-worker-lifetime %v", age.Seconds(), a.spec.MaxLifetime)
+		}
+	}
+	if a.spec.MaxMemory > 0 {
+		rss, err := residentBytes(w.pid)
+		if err != nil {
+			return "" // exiting; its exit event follows
+		}
+		if rss > a.spec.MaxMemory {
+			return fmt.Sprintf("RSS %.1f MiB above max-worker-memory %d MiB", float64(rss)/(1<<20), a.spec.MaxMemory>>20)
+		}
+	}
+	return ""
+}
+
+// recycle starts replacing w: a new worker is spawned (reported as a spawned event with
+// old = w), and w keeps serving until the new one is ready; then retire takes it out. The
+// caller counts the pending spawn.
+func (a *Arbiter) recycle(ctx context.Context, w *worker, reason string) {
+	w.state = recycling
+	a.log.Info("Autorestarting worker (pid:" + itoa(w.pid) + ") after current request: " + reason)
+	a.respawnAfter(ctx, 0, w)
+}
+
+// retire takes a worker that was replaced out of service: it gets no new requests, and once
+// the requests it holds are done its sockets are closed, so it exits. A hung request on it is
+// ended by --timeout.
+func (a *Arbiter) retire(w *worker) {
+	a.mu.Lock()
+	_, known := a.workers[w.pid]
+	a.mu.Unlock()
+	if !known {
+		return // it exited while its replacement booted
+	}
+	w.state = retired
+	a.pool.Retire(w.group)
+	// This goroutine ends when the worker drained or exited (Stop makes every worker exit).
+	go func() {
+		select {
+		case <-w.group.Drained():
+			w.closeSlots()
+		case <-w.exited:
+		}
+	}()
+}
+
+// timeout handles a request that ran longer than --timeout on w (gunicorn's murder of a
+// worker that stopped notifying): it logs WORKER TIMEOUT with the request line, asks the
+// worker to dump its Python stacks (faulthandler on SIGUSR1, into the error log through its
+// stderr), and kills it a moment later. Other requests of the process then get 502; Run
+// replaces it when it is reaped. Called from the request's timer goroutine.
+func (a *Arbiter) timeout(w *worker, request string) {
+	if w.timedOut.Swap(true) {
+		return // another request on the same worker timed out first
+	}
+	a.pool.Retire(w.group) // nothing new for a worker about to be killed
+	a.log.Log(context.Background(), errorlog.LevelCritical, "WORKER TIMEOUT (pid:"+itoa(w.pid)+")", "request", request)
+	w.signal(syscall.SIGUSR1)
+	time.AfterFunc(stackDumpWait, w.kill)
+}
+
+// stackDumpWait is how long a timed-out worker has to print its stacks before SIGKILL.
+const stackDumpWait = 150 * time.Millisecond
+
 // respawnAfter spawns a replacement worker after delay, in its own goroutine, and reports
-// it to Run as a spawned event (also when ctx ends first, so Run can count it).
-func (a *Arbiter) respawnAfter(ctx context.Context, delay time.Duration) {
+// it to Run as a spawned event (also when ctx ends first, so Run can count it). old is the
+// worker being recycled that it replaces, or nil.
+func (a *Arbiter) respawnAfter(ctx context.Context, delay time.Duration, old *worker) {
 	id := a.newID()
 	if delay > 0 {
 		a.log.Info("Respawning worker in " + delay.String())
@@ -203,11 +356,11 @@ func (a *Arbiter) respawnAfter(ctx context.Context, delay time.Duration) {
 		select {
 		case <-time.After(delay):
 		case <-ctx.Done():
-			a.send(event{kind: spawned, err: ctx.Err(), id: id})
+			a.send(event{kind: spawned, err: ctx.Err(), id: id, old: old})
 			return
 		}
 		w, err := a.spawn(ctx, id)
-		a.send(event{kind: spawned, w: w, err: err, id: id})
+		a.send(event{kind: spawned, w: w, err: err, id: id, old: old})
 	}()
 }
 

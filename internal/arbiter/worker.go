@@ -12,8 +12,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/gonicorn/gonicorn/internal/dispatch"
 	"github.com/gonicorn/gonicorn/internal/wire"
@@ -43,7 +46,20 @@ type worker struct {
 	exited  chan struct{} // closed when the process was reaped
 	waitErr error         // process exit status; valid after exited is closed
 	output  sync.WaitGroup
+
+	state    workerState // owned by the Run goroutine (and Boot, before Run)
+	maxedOut atomic.Bool // set when the group reached MaxRequests; Run recycles it
+	timedOut atomic.Bool // a request ran past --timeout; the worker is being killed
 }
+
+// workerState is where a worker is in its life, as the arbiter sees it.
+type workerState int
+
+const (
+	serving   workerState = iota // in the pool
+	recycling                    // past a recycling limit; still serving while its replacement boots
+	retired                      // replaced: no new requests; its sockets close once it drained
+)
 
 // spawn starts one worker process and completes the readiness handshake on every slot. It
 // returns a *LoadError if the application failed to load.
@@ -264,7 +280,14 @@ func (w *worker) exitReason() string {
 	var ee *exec.ExitError
 	if errors.As(w.waitErr, &ee) {
 		if st, ok := ee.Sys().(syscall.WaitStatus); ok && st.Signaled() {
-			return fmt.Sprintf("was sent %v", st.Signal())
+			// gunicorn: "Worker (pid:N) was sent SIGKILL! Perhaps out of memory?"
+			if st.Signal() == syscall.SIGKILL && w.timedOut.Load() {
+				return "was sent SIGKILL after WORKER TIMEOUT"
+			}
+			if st.Signal() == syscall.SIGKILL {
+				return "was sent SIGKILL! Perhaps out of memory?"
+			}
+			return "was sent " + unix.SignalName(st.Signal())
 		}
 		return fmt.Sprintf("exited with code %d", ee.ExitCode())
 	}

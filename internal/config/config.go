@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/gonicorn/gonicorn/internal/proxy"
 )
 
 // Version is the gonicorn release, printed by --version and sent as SERVER_SOFTWARE.
@@ -36,6 +38,13 @@ type Config struct {
 	RootPath        string        // SCRIPT_NAME the app is mounted at; "" = the root
 	WorkerSched     string        // Linux scheduling policy of the workers: "batch" or "normal"
 
+	// Supervision: a hung request, and recycling of workers (0 = off for each).
+	Timeout           time.Duration // a request running longer on a worker gets it killed (504)
+	MaxRequests       int           // requests per worker before it is replaced
+	MaxRequestsJitter int           // random 0..N added to MaxRequests per worker
+	MaxWorkerLifetime time.Duration // age at which a worker is replaced
+	MaxWorkerMemory   int           // MiB of resident memory above which a worker is replaced
+
 	AccessLogFile   string // "" = no access log; "-" = stdout
 	AccessLogFormat string // gunicorn's atoms, see internal/accesslog
 	ErrorLogFile    string // "-" = stderr
@@ -47,6 +56,9 @@ type Config struct {
 	LimitRequestBody      int64 // bytes of a request body; 0 = unlimited
 	BodyMemory            int64 // request bodies above this many bytes are spooled to a temp file
 	KeepAlive             time.Duration
+
+	ForwardedAllowIPs string // proxies whose forwarded headers count: IPs, CIDRs, "*"; see package proxy
+	HeaderMap         string // header names with '_': "drop", "refuse" or "dangerous"
 
 	ShowVersion bool // --version: print and exit
 	ShowHelp    bool // --help: print and exit
@@ -74,6 +86,10 @@ func Settings(getenv func(string) string) []Setting {
 	defWorkers := "1"
 	if w := getenv("WEB_CONCURRENCY"); w != "" {
 		defWorkers = w
+	}
+	defForwarded := proxy.DefaultAllowIPs
+	if v := getenv("FORWARDED_ALLOW_IPS"); v != "" {
+		defForwarded = v
 	}
 	defPython := "python3"
 	if v := getenv("VIRTUAL_ENV"); v != "" {
@@ -128,6 +144,21 @@ func Settings(getenv func(string) string) []Setting {
 		{Name: "graceful-timeout", Meta: "SECONDS", Default: "30",
 			Help:     "On SIGTERM/SIGINT, how long requests in flight may take before workers are killed.",
 			register: seconds(func(c *Config) *time.Duration { return &c.GracefulTimeout })},
+		{Name: "timeout", Short: "t", Meta: "SECONDS", Default: "30",
+			Help:     "A request running longer than this on a worker gets the worker's Python stacks dumped to the error log and the worker killed and replaced; the client gets 504 (or a closed connection if the response had started). 0 disables it.",
+			register: seconds(func(c *Config) *time.Duration { return &c.Timeout })},
+		{Name: "max-requests", Meta: "INT", Default: "0",
+			Help:     "Replace a worker after it served this many requests (plus a random 0..--max-requests-jitter). The replacement is ready before the old worker stops taking requests. 0 disables it.",
+			register: intv(func(c *Config) *int { return &c.MaxRequests })},
+		{Name: "max-requests-jitter", Meta: "INT", Default: "0",
+			Help:     "Random extra requests (0..N) added to --max-requests per worker, so workers do not restart together.",
+			register: intv(func(c *Config) *int { return &c.MaxRequestsJitter })},
+		{Name: "max-worker-lifetime", Meta: "SECONDS", Default: "0",
+			Help:     "Replace a worker once it is this old, the same way as --max-requests. 0 disables it.",
+			register: seconds(func(c *Config) *time.Duration { return &c.MaxWorkerLifetime })},
+		{Name: "max-worker-memory", Meta: "MiB", Default: "0",
+			Help:     "Replace a worker whose resident memory (RSS, checked every second) is above this many MiB, the same way as --max-requests. 0 disables it.",
+			register: intv(func(c *Config) *int { return &c.MaxWorkerMemory })},
 		{Name: "keep-alive", Meta: "SECONDS", Default: "75",
 			Help:     "How long an idle keep-alive connection is kept open (longer than the 60 s idle timeout of common load balancers).",
 			register: seconds(func(c *Config) *time.Duration { return &c.KeepAlive })},
@@ -163,6 +194,12 @@ func Settings(getenv func(string) string) []Setting {
 			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
 				fs.Var(&intValue[int64]{p: &c.LimitRequestBody, s: s.Default}, s.Name, s.Help)
 			}},
+		{Name: "forwarded-allow-ips", Meta: "IPS", Default: defForwarded,
+			Help:     "Comma-separated IP addresses and CIDR networks of the proxies whose X-Forwarded-* and Forwarded headers set the scheme, host, port and client address ('*' = any peer; unix socket peers are always trusted). See docs/proxy.md. Default $FORWARDED_ALLOW_IPS or 127.0.0.1,::1.",
+			register: str(func(c *Config) *string { return &c.ForwardedAllowIPs })},
+		{Name: "header-map", Meta: "POLICY", Default: "drop",
+			Help:     "Header names containing '_', which CGI cannot tell from '-': 'drop' them, 'refuse' the request (400), or pass them to the app ('dangerous').",
+			register: str(func(c *Config) *string { return &c.HeaderMap })},
 		{Name: "version", Default: "",
 			Help: "Print the version and exit.",
 			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
@@ -209,7 +246,7 @@ func Parse(args []string, getenv func(string) string) (*Config, error) {
 	}
 	// The defaults of integer flags are validated here, so that WEB_CONCURRENCY=x is an error
 	// that names the variable.
-	for _, name := range []string{"workers", "threads", "limit-request-line", "limit-request-fields", "limit-request-field_size", "limit-request-body", "graceful-timeout", "keep-alive"} {
+	for _, name := range []string{"workers", "threads", "limit-request-line", "limit-request-fields", "limit-request-field_size", "limit-request-body", "graceful-timeout", "keep-alive", "timeout", "max-requests", "max-requests-jitter", "max-worker-lifetime", "max-worker-memory"} {
 		f := fs.Lookup(name)
 		if err := f.Value.(interface{ finish() error }).finish(); err != nil {
 			return nil, fmt.Errorf("invalid value %q for --%s: %w%s", f.Value.String(), name, err, envHint(name, f.Changed))
@@ -272,6 +309,11 @@ func (c *Config) validate() error {
 	if c.Threads < 1 {
 		return fmt.Errorf("invalid value %d for --threads: must be at least 1", c.Threads)
 	}
+	for name, v := range map[string]int{"max-requests": c.MaxRequests, "max-requests-jitter": c.MaxRequestsJitter, "max-worker-memory": c.MaxWorkerMemory} {
+		if v < 0 {
+			return fmt.Errorf("invalid value %d for --%s: must be 0 (off) or positive", v, name)
+		}
+	}
 	if c.LimitRequestBody < 0 {
 		return fmt.Errorf("invalid value %d for --limit-request-body: must be 0 (unlimited) or positive", c.LimitRequestBody)
 	}
@@ -292,6 +334,14 @@ func (c *Config) validate() error {
 	}
 	if c.RootPath != "" && (!strings.HasPrefix(c.RootPath, "/") || strings.HasSuffix(c.RootPath, "/")) {
 		return fmt.Errorf("invalid value %q for --root-path (SCRIPT_NAME): must start with '/' and not end with '/'", c.RootPath)
+	}
+	if _, err := proxy.ParseTrust(c.ForwardedAllowIPs); err != nil {
+		return fmt.Errorf("invalid value %q for --forwarded-allow-ips: %v", c.ForwardedAllowIPs, err)
+	}
+	switch c.HeaderMap {
+	case "drop", "refuse", "dangerous":
+	default:
+		return fmt.Errorf("invalid value %q for --header-map: want drop, refuse or dangerous", c.HeaderMap)
 	}
 	if c.WorkerSched != "batch" && c.WorkerSched != "normal" {
 		return fmt.Errorf("invalid value %q for --worker-sched: want batch or normal", c.WorkerSched)

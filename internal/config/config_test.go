@@ -27,18 +27,19 @@ func TestParseDefaults(t *testing.T) {
 	if c.App != "app" || c.Workers != 1 || c.Threads != 1 || c.Python != "python3" ||
 		!reflect.DeepEqual(c.Bind, []string{"127.0.0.1:8000"}) || c.GracefulTimeout != 30*time.Second ||
 		c.KeepAlive != 75*time.Second || c.LimitRequestLine != 8190 || c.LimitRequestBody != 1<<30 ||
-		c.ErrorLogFile != "-" || c.AccessLogFile != "" || c.LogLevel != "info" {
+		c.ErrorLogFile != "-" || c.AccessLogFile != "" || c.LogLevel != "info" ||
+		c.ForwardedAllowIPs != "127.0.0.1,::1" || c.HeaderMap != "drop" {
 		t.Errorf("Parse(app) = %+v", c)
 	}
 }
 
 func TestParseEnvironmentDefaults(t *testing.T) {
-	c, err := Parse([]string{"app"}, env("PORT", "9000", "WEB_CONCURRENCY", "3", "VIRTUAL_ENV", "/venv", "SCRIPT_NAME", "/mount"))
+	c, err := Parse([]string{"app"}, env("PORT", "9000", "WEB_CONCURRENCY", "3", "VIRTUAL_ENV", "/venv", "SCRIPT_NAME", "/mount", "FORWARDED_ALLOW_IPS", "10.0.0.0/8"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(c.Bind, []string{"0.0.0.0:9000"}) || c.Workers != 3 || c.Python != "/venv/bin/python" || c.RootPath != "/mount" {
-		t.Errorf("Parse with env = bind %v workers %d python %q root %q", c.Bind, c.Workers, c.Python, c.RootPath)
+	if !reflect.DeepEqual(c.Bind, []string{"0.0.0.0:9000"}) || c.Workers != 3 || c.Python != "/venv/bin/python" || c.RootPath != "/mount" || c.ForwardedAllowIPs != "10.0.0.0/8" {
+		t.Errorf("Parse with env = bind %v workers %d python %q root %q forwarded %q", c.Bind, c.Workers, c.Python, c.RootPath, c.ForwardedAllowIPs)
 	}
 }
 
@@ -84,6 +85,9 @@ func TestParseErrorsNameFlagAndValue(t *testing.T) {
 		{"--graceful-timeout soon app", env(), []string{"graceful-timeout", "soon"}},
 		{"--no-such-flag app", env(), []string{"no-such-flag"}},
 		{"--root-path x/ app", env(), []string{"--root-path", "x/"}},
+		{"--forwarded-allow-ips 10.0.0.1,proxy app", env(), []string{"--forwarded-allow-ips", "proxy"}},
+		{"app", env("FORWARDED_ALLOW_IPS", "10.0.0.0/33"), []string{"--forwarded-allow-ips", "10.0.0.0/33"}},
+		{"--header-map keep app", env(), []string{"--header-map", "keep"}},
 		{"", env(), []string{"APP_MODULE"}},
 		{"a b", env(), []string{"APP_MODULE"}},
 		{":app", env(), []string{":app"}},

@@ -80,7 +80,21 @@ type Group struct {
 	// discarded: the worker broke the protocol or died, and its owner should replace it.
 	OnBroken func()
 
+	// OnTimeout is called by the server, from a timer goroutine, when a request on one of
+	// the group's slots ran longer than --timeout. request is its request line, for the log.
+	// The owner dumps the worker's stacks and kills it; the request's reader then sees EOF.
+	// nil = nothing happens.
+	OnTimeout func(request string)
+
+	// MaxRequests is the number of released requests after which OnMaxRequests is called
+	// (once, outside the pool lock); 0 = no limit. Both are set before the pool gets the
+	// group (Add) and not changed after. The group keeps taking requests until its owner
+	// retires it: a worker's replacement is started first, so no capacity is lost.
+	MaxRequests   int
+	OnMaxRequests func()
+
 	// The fields below are guarded by the Pool's mu.
+	handled int  // requests released cleanly (Release, not Discard)
 	busy    int  // requests in flight on the group's slots
 	retired bool // no new requests; Drained closes when busy reaches 0
 	broken  bool // OnBroken was called
@@ -211,20 +225,26 @@ func (p *Pool) handOffLocked(s *Slot) {
 	}
 }
 
-// Release returns a slot after its request finished cleanly.
+// Release returns a slot after its request finished cleanly, and counts the request
+// against the group's MaxRequests.
 func (p *Pool) Release(s *Slot) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	g := s.Group
 	s.inflight--
 	g.busy--
+	g.handled++
+	limit := g.handled == g.MaxRequests // MaxRequests 0 never matches: handled starts at 1
 	if g.retired || g.broken || p.closed {
 		if g.busy == 0 && g.retired {
 			closeOnce(g.drained)
 		}
-		return
+	} else {
+		p.handOffLocked(s)
 	}
-	p.handOffLocked(s)
+	p.mu.Unlock()
+	if limit && g.OnMaxRequests != nil {
+		g.OnMaxRequests()
+	}
 }
 
 // Alone reports whether s carries no request but the caller's, so that a cancel frame cannot

@@ -151,3 +151,28 @@ func TestTurnOrder(t *testing.T) {
 		t.Errorf("answers read in order %v; want [1 2]", order)
 	}
 }
+
+func TestMaxRequestsCountsCleanReleases(t *testing.T) {
+	p := NewPool(0, 1)
+	g := group(1, 1)
+	g.MaxRequests = 3
+	calls := 0
+	g.OnMaxRequests = func() { calls++ }
+	p.Add(g)
+	p.Discard(acquire(t, p)) // a failed request does not count
+	g2 := group(2, 1)
+	g2.MaxRequests = 3
+	g2.OnMaxRequests = func() { calls += 100 }
+	p.Add(g2)
+	for i := 0; i < 5; i++ {
+		p.Release(acquire(t, p))
+	}
+	// g was discarded, so every request went to g2: the limit fires once, at the third
+	// release, and g2 keeps serving until its owner retires it.
+	if calls != 100 {
+		t.Errorf("OnMaxRequests calls = %d; want g2's once (100) and never g's", calls)
+	}
+	if p.Idle() != 1 {
+		t.Errorf("Idle() = %d after the limit; want 1 (the group serves until retired)", p.Idle())
+	}
+}

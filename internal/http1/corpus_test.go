@@ -75,7 +75,9 @@ func gunicornLimits() Limits {
 }
 
 // corpusLimits maps a case's gunicorn_cfg onto Limits, or reports that
-// the case needs a setting we do not have.
+// the case needs a setting we do not have (or, like forwarded_allow_ips,
+// one that is not the parser's: invalid/019 is checked by package proxy and
+// end to end).
 func corpusLimits(cfg map[string]any) (Limits, bool) {
 	lim := gunicornLimits()
 	for k, v := range cfg {
@@ -87,6 +89,12 @@ func corpusLimits(cfg map[string]any) (Limits, bool) {
 			lim.Fields = int(n)
 		case k == "limit_request_field_size" && isNum:
 			lim.FieldSize = int(n) // 0 means the default, as in gunicorn (limit_header_default_01)
+		case k == "header_map" && v == "drop":
+			lim.HeaderMap = HeaderMapDrop
+		case k == "header_map" && v == "refuse":
+			lim.HeaderMap = HeaderMapRefuse // invalid/040, invalid/chunked_07
+		case k == "header_map" && v == "dangerous":
+			lim.HeaderMap = HeaderMapDangerous // valid/040_compat
 		default:
 			return lim, false
 		}

@@ -49,7 +49,24 @@ type Limits struct {
 	Fields      int // max header field lines (counted before dropping any); 0 means 100; over → 431
 	FieldSize   int // max bytes of one header (or trailer) line incl. CRLF; 0 means 8190; over → 431
 	HeaderBlock int // max bytes of the whole head incl. leading empty lines and the final CRLF; 0 means 65536; over → 431
+
+	// HeaderMap is what to do with a header field whose name contains '_'
+	// (gunicorn's header_map); the zero value drops it. Not a limit, but a
+	// policy of the same parse, so it travels with the limits.
+	HeaderMap HeaderMap
 }
+
+// HeaderMap is the policy for header field names containing '_'. In CGI and
+// WSGI both "X-Foo" and "X_Foo" become HTTP_X_FOO, so a client could make
+// one pose as the other (e.g. a Content_Length a proxy ignored shadowing
+// Content-Length). gunicorn's setting of the same name and values.
+type HeaderMap uint8
+
+const (
+	HeaderMapDrop      HeaderMap = iota // drop the field silently (it still counts towards Fields)
+	HeaderMapRefuse                     // answer 400 (corpus invalid/040, invalid/chunked_07)
+	HeaderMapDangerous                  // keep it: the app sees HTTP_X_FOO (corpus valid/040_compat)
+)
 
 // norm returns l with defaults filled in. l may be nil.
 func (l *Limits) norm() Limits {
@@ -74,7 +91,7 @@ func (l *Limits) norm() Limits {
 
 // Header is one header field line.
 type Header struct {
-	Name  []byte // as received (case preserved); a token without '_'
+	Name  []byte // as received (case preserved); a token, without '_' unless HeaderMapDangerous
 	Value []byte // with leading and trailing OWS removed
 }
 
@@ -92,8 +109,9 @@ type Request struct {
 	Major    int    // HTTP major version, always 1
 	Minor    int    // HTTP minor version, 0 or 1
 	// Headers are the fields in the order received. Names containing '_'
-	// are dropped (gunicorn's header_map=drop: in CGI/WSGI "X_Foo" and
-	// "X-Foo" both become HTTP_X_FOO, so one could spoof the other).
+	// are dropped unless Limits.HeaderMap says otherwise (gunicorn's
+	// header_map=drop: in CGI/WSGI "X_Foo" and "X-Foo" both become
+	// HTTP_X_FOO, so one could spoof the other).
 	Headers       []Header
 	ContentLength int64 // -1 when there is no Content-Length field
 	Chunked       bool  // Transfer-Encoding ends in chunked: read the body with ChunkedReader
@@ -148,6 +166,7 @@ var (
 	errTooManyFields   = &Error{431, "too many header fields"}
 	errFieldTooLong    = &Error{431, "header field too long"}
 	errHeadTooLarge    = &Error{431, "request header too large"}
+	errUnderscore      = &Error{400, "header field name with underscore"}
 )
 
 // ParseHead parses one request head at the start of buf and returns the
@@ -247,7 +266,15 @@ func ParseHead(buf []byte, lim *Limits, req *Request) (int, error) {
 		}
 		pos += i + 1
 		if drop {
-			continue
+			switch l.HeaderMap {
+			case HeaderMapRefuse:
+				return 0, errUnderscore // gunicorn header_map=refuse (corpus invalid/040)
+			case HeaderMapDangerous:
+				// Kept as an ordinary field: it never matches a framing field
+				// in headState.add ("Content_Length" is not "Content-Length").
+			default:
+				continue
+			}
 		}
 		if err := h.add(req, name, value); err != nil {
 			return 0, err
@@ -723,4 +750,12 @@ func (h *headState) finish(req *Request) error {
 		req.KeepAlive = h.keepAlive && !h.close // RFC 9112 §9.3, RFC 2068 §19.7.1
 	}
 	return nil
+}
+
+// ValidHost reports whether h is a valid Host field value, uri-host [ ":" port ]
+// (RFC 9110 §7.2, RFC 3986 §3.2.2-3.2.3), with a non-empty host. Package proxy
+// checks forwarded hosts with it, by the same rule as Host itself.
+func ValidHost(h []byte) bool {
+	host, _, ok := splitHostPort(h)
+	return ok && len(host) > 0
 }

@@ -326,6 +326,44 @@ func TestParseHeadLimits(t *testing.T) {
 	}
 }
 
+// TestParseHeadHeaderMap checks the policy for names with '_' (gunicorn's
+// header_map): in CGI/WSGI "Content_Length" and "Content-Length" are the
+// same key, so by default such a name never reaches the app.
+func TestParseHeadHeaderMap(t *testing.T) {
+	const in = "POST / HTTP/1.1\r\nContent-Length: 2\r\nContent_Length: 99\r\nX_Y: 1\r\n\r\n"
+	tests := []struct {
+		m       HeaderMap
+		status  int    // 0: parsed
+		headers string // "name=value|..." when parsed
+	}{
+		// header_map=drop (the zero value): dropped silently (corpus valid/040).
+		{HeaderMapDrop, 0, "Content-Length=2"},
+		// header_map=refuse: 400, like gunicorn's InvalidHeaderName (corpus invalid/040).
+		{HeaderMapRefuse, 400, ""},
+		// header_map=dangerous: kept, and never taken for a framing field:
+		// Content_Length does not change the body length (corpus valid/040_compat).
+		{HeaderMapDangerous, 0, "Content-Length=2|Content_Length=99|X_Y=1"},
+	}
+	for _, tt := range tests {
+		var req Request
+		_, err := ParseHead([]byte(in), &Limits{HeaderMap: tt.m}, &req)
+		if got := status(err); got != tt.status {
+			t.Errorf("ParseHead(%q, HeaderMap %d) = %v; want status %d", in, tt.m, err, tt.status)
+			continue
+		}
+		if err != nil {
+			continue
+		}
+		var hs []string
+		for _, h := range req.Headers {
+			hs = append(hs, string(h.Name)+"="+string(h.Value))
+		}
+		if got := strings.Join(hs, "|"); got != tt.headers || req.ContentLength != 2 {
+			t.Errorf("ParseHead(%q, HeaderMap %d) = headers %q, Content-Length %d; want %q, 2", in, tt.m, got, req.ContentLength, tt.headers)
+		}
+	}
+}
+
 // TestParseHeadPrefixes feeds every prefix of valid heads: each must give
 // ErrNeedMore, never an error or a result, until the head is complete.
 func TestParseHeadPrefixes(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gonicorn/gonicorn/internal/http1"
+	"github.com/gonicorn/gonicorn/internal/proxy"
 	"github.com/gonicorn/gonicorn/internal/rawio"
 	"github.com/gonicorn/gonicorn/internal/wire"
 )
@@ -56,7 +57,15 @@ type conn struct {
 	remoteHost, remotePort string
 	localHost, localPort   string
 
+	// trustedPeer reports whether the peer is a trusted proxy (--forwarded-allow-ips); set
+	// once by newConn. fwd is what the current request's forwarded headers say (package
+	// proxy); zero unless trustedPeer. See forwarded.go.
+	trustedPeer bool
+	fwd         proxy.Forwarded
+
 	idle atomic.Bool // waiting for the first byte of a request; Shutdown may close it
+
+	wd watchdog // --timeout of the request on a worker; see watchdog.go
 }
 
 const (
@@ -68,6 +77,7 @@ func (s *Server) newConn(c net.Conn) *conn {
 	cn := &conn{srv: s, c: c}
 	cn.remoteHost, cn.remotePort = hostPort(c.RemoteAddr())
 	cn.localHost, cn.localPort = hostPort(c.LocalAddr())
+	cn.trustedPeer = s.cfg.Trust.TrustedPeer(c.RemoteAddr())
 	if sc, ok := c.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
 			cn.raw = raw
@@ -124,6 +134,10 @@ func (cn *conn) serveOne(ctx context.Context) bool {
 		return false
 	}
 	req := &cn.req
+	if err := cn.resolveForwarded(); err != nil {
+		cn.writeError(err.Status, err.Reason)
+		return false
+	}
 
 	// RFC 9110 §10.1.1: a body limit is checked before 100-continue is sent.
 	if req.ContentLength > 0 && s.cfg.MaxBody > 0 && req.ContentLength > s.cfg.MaxBody {
@@ -160,6 +174,8 @@ func (cn *conn) serveOne(ctx context.Context) bool {
 		return false
 	}
 	turn.Wait()
+	// The worker starts on the request now (its turn came): --timeout counts from here.
+	cn.arm(slot)
 	res := cn.respond(slot, turn) // ends the turn once the worker's answer was read
 	if s.access != nil {
 		cn.logAccess(start, res, slot.Group.PID)

@@ -19,7 +19,12 @@ func (c *conn) appendEnviron(b []byte, req *http1.Request, bodyLen int64) []byte
 	b = pair(b, "RAW_URI", req.Target)
 	b = pair(b, "REQUEST_URI", req.Target)
 	b = pair(b, "QUERY_STRING", req.Query)
-	b = pairString(b, "wsgi.url_scheme", "http")
+	// The scheme is http unless a trusted proxy says otherwise (package proxy).
+	scheme, defPort := "http", "80"
+	if c.fwd.Scheme == "https" {
+		scheme, defPort = "https", "443"
+	}
+	b = pairString(b, "wsgi.url_scheme", scheme)
 
 	// PATH_INFO is the percent-decoded path (RFC 3986 §2.1), read as latin-1 (PEP 3333).
 	// With a root path (SCRIPT_NAME), the prefix moves from PATH_INFO to SCRIPT_NAME.
@@ -32,19 +37,52 @@ func (c *conn) appendEnviron(b []byte, req *http1.Request, bodyLen int64) []byte
 	b = pairString(b, "SCRIPT_NAME", script)
 	b = pair(b, "PATH_INFO", path)
 
-	b = pairString(b, "REMOTE_ADDR", c.remoteHost)
-	b = pairString(b, "REMOTE_PORT", c.remotePort)
+	// REMOTE_ADDR/PORT: the peer, or the client a trusted proxy names (port "" when it
+	// gave none: the peer's port would belong to the proxy).
+	if c.fwd.Client != nil {
+		b = pair(b, "REMOTE_ADDR", c.fwd.Client)
+		b = pair(b, "REMOTE_PORT", c.fwd.ClientPort)
+	} else {
+		b = pairString(b, "REMOTE_ADDR", c.remoteHost)
+		b = pairString(b, "REMOTE_PORT", c.remotePort)
+	}
 
 	// SERVER_NAME/PORT come from the Host header when there is one (like gunicorn), else
-	// from the listening socket.
+	// from the listening socket; a trusted proxy's forwarded host and port override both.
 	serverName, serverPort := c.localHost, c.localPort
+	if c.fwd.Scheme != "" {
+		// The client spoke to the proxy, not to our socket: its port means nothing.
+		serverPort = defPort
+	}
 	// An empty Host (allowed by RFC 9112 §3.2) names nothing: PEP 3333 wants SERVER_NAME
 	// never empty, and gunicorn ignores it too.
+	var host []byte
 	if i := findHeader(req.Headers, "Host"); i >= 0 && len(req.Headers[i].Value) > 0 {
-		serverName, serverPort = splitHost(req.Headers[i].Value, serverPort)
+		host = req.Headers[i].Value
+	}
+	if c.fwd.Host != nil {
+		host = c.fwd.Host
+	}
+	if host != nil {
+		serverName, serverPort = splitHost(host, defPort)
+	}
+	if c.fwd.Port != nil {
+		serverPort = string(c.fwd.Port)
 	}
 	b = pairString(b, "SERVER_NAME", serverName)
 	b = pairString(b, "SERVER_PORT", serverPort)
+	// With a forwarded host or port, HTTP_HOST is what the client asked the proxy for (as
+	// werkzeug's ProxyFix writes it), so that apps building URLs from it get them right:
+	// the name, and the port unless it is the scheme's default.
+	rewriteHost := host != nil && (c.fwd.Host != nil || c.fwd.Port != nil)
+	if rewriteHost {
+		v := append(c.key[:0], serverName...)
+		if serverPort != defPort {
+			v = append(append(v, ':'), serverPort...)
+		}
+		c.key = v
+		b = pair(b, "HTTP_HOST", v)
+	}
 	if bodyLen >= 0 {
 		b = wire.AppendString(b, "CONTENT_LENGTH")
 		b = wire.AppendBytes(b, strconv.AppendInt(c.num[:0], bodyLen, 10))
@@ -56,17 +94,15 @@ func (c *conn) appendEnviron(b []byte, req *http1.Request, bodyLen int64) []byte
 	hs := req.Headers
 	for i := range hs {
 		name := hs[i].Name
-		if seenBefore(hs, i) {
+		switch keyOf(name, req.Chunked) {
+		case keyNone:
 			continue
-		}
-		switch {
-		case asciiEqualFold(name, "Content-Length"):
-			continue // CONTENT_LENGTH above is the body the app will read
-		case asciiEqualFold(name, "Transfer-Encoding") && req.Chunked:
-			continue
-		case asciiEqualFold(name, "Content-Type"):
+		case keyContentType:
 			b = wire.AppendString(b, "CONTENT_TYPE")
 		default:
+			if seenBefore(hs, i, req.Chunked) || rewriteHost && asciiEqualFold(name, "Host") {
+				continue
+			}
 			k := append(c.key[:0], "HTTP_"...)
 			for _, ch := range name {
 				switch {
@@ -80,18 +116,64 @@ func (c *conn) appendEnviron(b []byte, req *http1.Request, bodyLen int64) []byte
 			c.key = k
 			b = wire.AppendBytes(b, k)
 		}
-		b = wire.AppendBytes(b, joinedValue(c, hs, i))
+		b = wire.AppendBytes(b, joinedValue(c, hs, i, req.Chunked))
 	}
 	return wire.AppendDictEnd(b)
 }
 
+// What a header field becomes in the environ.
+const (
+	keyHTTP        = iota // HTTP_NAME, '-' written as '_'
+	keyNone               // nothing: Content-Length (CONTENT_LENGTH is the body read), a chunked Transfer-Encoding
+	keyContentType        // CONTENT_TYPE (RFC 3875 §4.1.3)
+)
+
+// keyOf tells what the field name becomes in the environ. CONTENT_LENGTH describes the body
+// the app will read, and a chunked body arrives de-chunked, so neither Content-Length nor
+// its Transfer-Encoding is passed on.
+func keyOf(name []byte, chunked bool) int {
+	switch {
+	case asciiEqualFold(name, "Content-Length"):
+		return keyNone
+	case asciiEqualFold(name, "Transfer-Encoding") && chunked:
+		return keyNone
+	case asciiEqualFold(name, "Content-Type"):
+		return keyContentType
+	}
+	return keyHTTP
+}
+
+// sameHTTPKey reports whether fields i and j of hs both become the same HTTP_* key: their
+// names are equal ignoring case (RFC 9110 §5.1) and with '_' taken for '-', as CGI maps both
+// to '_'. Names with '_' reach here only with --header-map dangerous; without this, X-Foo
+// and X_Foo would write the key twice and Python would keep only the last.
+func sameHTTPKey(hs []http1.Header, i, j int, chunked bool) bool {
+	a, b := hs[i].Name, hs[j].Name
+	if len(a) != len(b) || keyOf(b, chunked) != keyHTTP {
+		return false
+	}
+	for k := 0; k < len(a); k++ {
+		x, y := lower(a[k]), lower(b[k])
+		if x == '_' {
+			x = '-'
+		}
+		if y == '_' {
+			y = '-'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
 // joinedValue returns the value of header i joined with the values of later fields of the
-// same name.
-func joinedValue(c *conn, hs []http1.Header, i int) []byte {
+// same key.
+func joinedValue(c *conn, hs []http1.Header, i int, chunked bool) []byte {
 	v := hs[i].Value
 	joined := false
 	for j := i + 1; j < len(hs); j++ {
-		if asciiEqualFoldBytes(hs[j].Name, hs[i].Name) {
+		if sameHTTPKey(hs, i, j, chunked) {
 			if !joined {
 				c.join = append(c.join[:0], v...)
 				joined = true
@@ -106,10 +188,10 @@ func joinedValue(c *conn, hs []http1.Header, i int) []byte {
 	return v
 }
 
-// seenBefore reports whether a field with the name of hs[i] occurs before i.
-func seenBefore(hs []http1.Header, i int) bool {
+// seenBefore reports whether a field with the HTTP_* key of hs[i] occurs before i.
+func seenBefore(hs []http1.Header, i int, chunked bool) bool {
 	for j := 0; j < i; j++ {
-		if asciiEqualFoldBytes(hs[j].Name, hs[i].Name) {
+		if sameHTTPKey(hs, i, j, chunked) {
 			return true
 		}
 	}
@@ -145,29 +227,29 @@ func findHeader(hs []http1.Header, name string) int {
 	return -1
 }
 
-// splitHost splits a Host header value into name and port; the port defaults to def's
-// scheme default (80 for http).
-func splitHost(h []byte, _ string) (string, string) {
+// splitHost splits a Host header value into name and port; the port defaults to def, the
+// scheme's default (80 for http, 443 for https).
+func splitHost(h []byte, def string) (string, string) {
 	s := string(h)
 	if len(s) > 0 && s[0] == '[' {
 		if i := lastIndexByte(s, ']'); i > 0 {
 			if i+1 < len(s) && s[i+1] == ':' {
-				return s[:i+1], portOr80(s[i+2:])
+				return s[:i+1], portOr(s[i+2:], def)
 			}
-			return s[:i+1], "80"
+			return s[:i+1], def
 		}
 	}
 	if i := lastIndexByte(s, ':'); i >= 0 {
-		return s[:i], portOr80(s[i+1:])
+		return s[:i], portOr(s[i+1:], def)
 	}
-	return s, "80"
+	return s, def
 }
 
-// portOr80 returns p, or 80 if it is empty: "host:" has the scheme's default port (RFC 3986
+// portOr returns p, or def if it is empty: "host:" has the scheme's default port (RFC 3986
 // §3.2.3), and PEP 3333 wants SERVER_PORT never empty.
-func portOr80(p string) string {
+func portOr(p, def string) string {
 	if p == "" {
-		return "80"
+		return def
 	}
 	return p
 }
@@ -187,18 +269,6 @@ func asciiEqualFold(b []byte, s string) bool {
 	}
 	for i := 0; i < len(b); i++ {
 		if lower(b[i]) != lower(s[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func asciiEqualFoldBytes(a, b []byte) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		if lower(a[i]) != lower(b[i]) {
 			return false
 		}
 	}

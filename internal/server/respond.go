@@ -34,6 +34,7 @@ type response struct {
 	remaining int64 // body bytes still allowed by Content-Length; -1 = no length
 	close     bool  // close the connection after this response
 	cancelled bool  // the client failed; the worker was told to stop
+	timedOut  bool  // the request ran past --timeout and its worker was killed: 504, not 502
 	file      *os.File
 	fileCount int64
 	res       result
@@ -55,6 +56,7 @@ func (cn *conn) respond(slot *dispatch.Slot, turn dispatch.Turn) result {
 	// between this connection and its client, and a slow client must not hold up the
 	// worker's next request.
 	free := func(discard bool) {
+		cn.resp.timedOut = cn.disarm()
 		if discard {
 			s.pool.Discard(slot)
 		} else {
@@ -74,8 +76,12 @@ func (cn *conn) respond(slot *dispatch.Slot, turn dispatch.Turn) result {
 	for {
 		f, err := rd.Next()
 		if err != nil {
-			s.log.Error("worker failed mid-request", "pid", slot.Group.PID, "err", err)
 			free(true)
+			if rs.timedOut {
+				// Logged as WORKER TIMEOUT by the arbiter, with the worker's stacks.
+				return rs.abort(504, "worker timeout")
+			}
+			s.log.Error("worker failed mid-request", "pid", slot.Group.PID, "err", err)
 			return rs.abort(502, "worker failed")
 		}
 		switch f.Kind {

@@ -18,6 +18,7 @@ import (
 	"github.com/gonicorn/gonicorn/internal/accesslog"
 	"github.com/gonicorn/gonicorn/internal/dispatch"
 	"github.com/gonicorn/gonicorn/internal/http1"
+	"github.com/gonicorn/gonicorn/internal/proxy"
 )
 
 // Config is what the front needs to know. Zero durations and sizes take the defaults below.
@@ -30,7 +31,9 @@ type Config struct {
 	HeaderTimeout time.Duration // time to receive a request head from its first byte; default 30 s
 	BodyTimeout   time.Duration // longest pause while a body is uploading; default 30 s
 	WriteTimeout  time.Duration // longest time a client may take nothing of the response; default 60 s
+	Timeout       time.Duration // --timeout: longest time a request may run on a worker before it is killed; 0 = none
 	RootPath      string        // SCRIPT_NAME
+	Trust         *proxy.Trust  // peers whose forwarded headers count (--forwarded-allow-ips); nil = none
 	Software      string        // SERVER_SOFTWARE
 	TempDir       string        // for spooled bodies and responses; "" = os.TempDir()
 
@@ -273,7 +276,7 @@ func statusText(code int) string {
 func (cn *conn) logAccess(start time.Time, res result, pid int) {
 	req := &cn.req
 	e := accesslog.Entry{
-		RemoteAddr: cn.remoteHost,
+		RemoteAddr: cn.clientHost(),
 		Method:     req.Method, Target: req.Target, Path: req.Path, Query: req.Query,
 		Proto:     []byte(protoString(req)),
 		Status:    res.status,

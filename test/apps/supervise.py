@@ -1,0 +1,43 @@
+"""WSGI app for test/supervise_test.go: hung requests and leaking workers.
+
+/pid                answers the worker's pid
+/pid?sleep=S        the same after sleeping S seconds
+/hang               prints a line to stderr, then blocks forever in
+                    hang_forever_here (the stack dump must name it)
+/hang-after         sends one block, then blocks forever
+/leak               keeps 5 MiB more (written, so resident), answers the pid
+"""
+import os
+import sys
+import threading
+import time
+from urllib.parse import parse_qs
+
+_never = threading.Event()
+_leaked = []
+
+
+def hang_forever_here():
+    print("supervise: hanging", file=sys.stderr, flush=True)
+    _never.wait()
+
+
+def application(environ, start_response):
+    path = environ["PATH_INFO"]
+    q = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+    text = [("Content-Type", "text/plain")]
+    if path == "/hang":
+        hang_forever_here()
+    if path == "/hang-after":
+        start_response("200 OK", text)
+
+        def body():
+            yield b"block1"
+            hang_forever_here()
+        return body()
+    if path == "/leak":
+        _leaked.append(b"x" * (5 << 20))
+    if "sleep" in q:
+        time.sleep(float(q["sleep"]))
+    start_response("200 OK", text)
+    return [str(os.getpid()).encode()]

@@ -1,0 +1,243 @@
+package e2e
+
+// End-to-end tests of supervision (issue 4): a hung request is ended by --timeout with the
+// worker's stacks in the log, and workers are recycled by --max-requests,
+// --max-worker-lifetime and --max-worker-memory without a failed request
+// (test/apps/supervise.py).
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fetch is a GET on a new connection that reports failures instead of failing the test, for
+// load goroutines.
+func (s *server) fetch(path string) (*response, error) {
+	c, err := net.Dial("tcp", s.addr)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: t\r\n\r\n"); err != nil {
+		return nil, err
+	}
+	return readResponse(bufio.NewReader(c), "GET")
+}
+
+// loadResult is what the clients of runLoad saw.
+type loadResult struct {
+	mu       sync.Mutex
+	ok       int
+	failures []string
+	pids     map[string]bool // worker pids that answered
+}
+
+// runLoad runs clients that GET path in a loop, pausing pause between requests, until at least
+// min requests were answered and done reports true, or the deadline passes.
+func runLoad(s *server, clients int, path string, pause time.Duration, min int, done func() bool, deadline time.Duration) *loadResult {
+	res := &loadResult{pids: map[string]bool{}}
+	end := time.Now().Add(deadline)
+	var wg sync.WaitGroup
+	for i := 0; i < clients; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(end) {
+				res.mu.Lock()
+				enough := res.ok+len(res.failures) >= min
+				res.mu.Unlock()
+				if enough && done() {
+					return
+				}
+				r, err := s.fetch(path)
+				res.mu.Lock()
+				switch {
+				case err != nil:
+					res.failures = append(res.failures, err.Error())
+				case r.status != 200:
+					res.failures = append(res.failures, fmt.Sprintf("status %d: %q", r.status, r.body))
+				default:
+					res.ok++
+					res.pids[string(r.body)] = true
+				}
+				res.mu.Unlock()
+				time.Sleep(pause)
+			}
+		}()
+	}
+	wg.Wait()
+	return res
+}
+
+func (res *loadResult) check(t *testing.T, min int) {
+	t.Helper()
+	if len(res.failures) > 0 {
+		t.Errorf("%d of %d requests failed; first: %s", len(res.failures), res.ok+len(res.failures), res.failures[0])
+	}
+	if res.ok < min {
+		t.Errorf("%d requests answered; want at least %d", res.ok, min)
+	}
+}
+
+func TestTimeoutKillsHungWorker(t *testing.T) {
+	s := pepStart(t, "supervise", "-w", "1", "--timeout", "1")
+	before := s.get("/pid")
+	if before.status != 200 {
+		t.Fatalf("GET /pid = %d", before.status)
+	}
+
+	// A request pipelined on the hung worker's only slot fails with it: 502.
+	hung := make(chan *response, 1)
+	go func() {
+		r, err := s.fetch("/hang")
+		if err != nil {
+			r = &response{status: -1, body: []byte(err.Error())}
+		}
+		hung <- r
+	}()
+	if !s.log.waitFor("supervise: hanging", 5*time.Second) {
+		t.Fatal("the app never reached hang_forever_here")
+	}
+	behind, err := s.fetch("/pid")
+	if err != nil {
+		t.Fatalf("GET /pid behind the hung request: %v", err)
+	}
+	if behind.status != 502 {
+		t.Errorf("GET /pid pipelined behind the hung request = %d; want 502", behind.status)
+	}
+
+	start := time.Now()
+	r := <-hung
+	if r.status != 504 {
+		t.Errorf("GET /hang = %d %q; want 504", r.status, r.body)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("504 came %v after the hang began; want about 1 s (--timeout 1)", d)
+	}
+	for _, want := range []string{
+		"[CRITICAL] WORKER TIMEOUT (pid:" + string(before.body) + ")",
+		`request="GET /hang HTTP/1.1"`,
+		"in hang_forever_here", // faulthandler's stack dump, tagged with the worker's pid
+	} {
+		if !s.log.waitFor(want, 5*time.Second) {
+			t.Errorf("error log lacks %q", want)
+		}
+	}
+
+	// A replacement worker serves the next request.
+	if !s.waitForLogCount("Booting worker", 2, 10*time.Second) {
+		t.Fatal("no replacement worker booted")
+	}
+	after := s.get("/pid")
+	if after.status != 200 || string(after.body) == string(before.body) {
+		t.Errorf("GET /pid after the timeout = %d from pid %s; want 200 from a new worker (old %s)", after.status, after.body, before.body)
+	}
+}
+
+// TestTimeoutAfterResponseStarted checks that a request that times out after its first
+// block only loses its connection: the chunked body has no last chunk (RFC 9112 §7.1).
+func TestTimeoutAfterResponseStarted(t *testing.T) {
+	s := pepStart(t, "supervise", "-w", "1", "--timeout", "1")
+	c := pepDial(t, s)
+	io.WriteString(c, "GET /hang-after HTTP/1.1\r\nHost: t\r\n\r\n")
+	out := readUntilQuiet(c, 5*time.Second)
+	if !strings.HasPrefix(out, "HTTP/1.1 200") || !strings.Contains(out, "block1") {
+		t.Fatalf("response = %q; want a 200 with block1", out)
+	}
+	if strings.Contains(out, "\r\n0\r\n\r\n") || strings.Contains(out, " 504 ") {
+		t.Errorf("response = %q; want it cut short after block1, without a last chunk or a 504", out)
+	}
+	if !s.log.waitFor("WORKER TIMEOUT", 5*time.Second) {
+		t.Error("no WORKER TIMEOUT in the log")
+	}
+	if r := s.get("/pid"); r.status != 200 {
+		t.Errorf("GET /pid after the timeout = %d; want 200", r.status)
+	}
+}
+
+func TestMaxRequestsRecyclesWithoutFailures(t *testing.T) {
+	s := pepStart(t, "supervise", "-w", "2", "--max-requests", "5")
+	// Load continues until workers were replaced during it, so that the recycling is seen
+	// to fail no request.
+	res := runLoad(s, 4, "/pid?sleep=0.005", 0, 60, func() bool { return s.logCount("Worker exiting") >= 2 }, 8*time.Second)
+	res.check(t, 60)
+	if n := s.logCount("Worker exiting"); n < 2 {
+		t.Errorf("%d workers exited under load; want at least 2", n)
+	}
+	for _, want := range []string{"Autorestarting worker (pid:", "served 5 requests (max-requests)"} {
+		if !strings.Contains(s.log.String(), want) {
+			t.Errorf("error log lacks %q", want)
+		}
+	}
+	if n := s.logCount("Booting worker"); n < 4 {
+		t.Errorf("%d workers booted; want at least 4 (2 + replacements)", n)
+	}
+	if len(res.pids) < 3 {
+		t.Errorf("answers came from %d worker pids; want at least 3", len(res.pids))
+	}
+}
+
+func TestMaxWorkerLifetime(t *testing.T) {
+	s := pepStart(t, "supervise", "-w", "2", "--max-worker-lifetime", "2")
+	res := runLoad(s, 2, "/pid", 20*time.Millisecond, 20, func() bool { return s.logCount("Worker exiting") >= 2 }, 8*time.Second)
+	res.check(t, 20)
+	if n := s.logCount("Worker exiting"); n < 2 {
+		t.Errorf("%d workers exited; want at least 2 recycled by age", n)
+	}
+	if !strings.Contains(s.log.String(), "above max-worker-lifetime 2s") {
+		t.Error("error log lacks the lifetime recycling line")
+	}
+}
+
+func TestMaxWorkerMemory(t *testing.T) {
+	s := pepStart(t, "supervise", "-w", "1", "--max-worker-memory", "60")
+	res := runLoad(s, 1, "/leak", 50*time.Millisecond, 10, func() bool { return s.logCount("Worker exiting") >= 1 }, 8*time.Second)
+	res.check(t, 10)
+	if !s.log.waitFor("MiB above max-worker-memory 60 MiB", time.Second) {
+		t.Error("error log lacks the memory recycling line with the RSS")
+	}
+	if n := s.logCount("Worker exiting"); n < 1 {
+		t.Error("the leaking worker was not replaced")
+	}
+}
+
+// TestTimeoutOtherThreadsGet502 checks the documented cost of a timeout with --threads > 1:
+// a request another thread of the killed worker is running fails with 502.
+func TestTimeoutOtherThreadsGet502(t *testing.T) {
+	s := pepStart(t, "supervise", "-w", "1", "--threads", "2", "--timeout", "2")
+	hung := make(chan *response, 1)
+	go func() {
+		r, err := s.fetch("/hang")
+		if err != nil {
+			r = &response{status: -1, body: []byte(err.Error())}
+		}
+		hung <- r
+	}()
+	if !s.log.waitFor("supervise: hanging", 5*time.Second) {
+		t.Fatal("the app never reached hang_forever_here")
+	}
+	// The second request starts half a second later, so that the hung one reaches its
+	// timeout (at 2 s) and the worker is killed (150 ms later) well before this one's own
+	// timeout (at 2.5 s): it fails because its process was killed, not for its own time.
+	time.Sleep(500 * time.Millisecond)
+	other, err := s.fetch("/pid?sleep=5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other.status != 502 {
+		t.Errorf("GET /pid?sleep=5 on the other thread = %d; want 502", other.status)
+	}
+	if r := <-hung; r.status != 504 {
+		t.Errorf("GET /hang = %d; want 504", r.status)
+	}
+	if r := s.get("/pid"); r.status != 200 {
+		t.Errorf("GET /pid after the timeout = %d; want 200 from a replacement", r.status)
+	}
+}
