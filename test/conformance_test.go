@@ -70,15 +70,7 @@ var corpusNotRun = map[string]string{
 	"valid/031compat2":           "permit_unconventional_http_method: no such setting",
 	"valid/compat_obs_fold":      "permit_obsolete_folding=True: no such setting; obs-fold is rejected (RFC 9112 §5.2)",
 	"valid/compat_obs_fold_huge": "permit_obsolete_folding=True: no such setting; obs-fold is rejected (RFC 9112 §5.2)",
-	"valid/pp_01":                "proxy_protocol=auto: gonicorn does not speak the PROXY protocol",
-	"valid/pp_02":                "proxy_protocol=auto: gonicorn does not speak the PROXY protocol",
-	"valid/pp_03":                "proxy_protocol=auto: gonicorn does not speak the PROXY protocol",
-	"valid/pp_04":                "proxy_protocol=auto: gonicorn does not speak the PROXY protocol",
-	"valid/pp_05":                "proxy_protocol=auto: gonicorn does not speak the PROXY protocol",
 	"invalid/013":                "permit_obsolete_folding=True (with limit_request_field_size=14): no such setting",
-	"invalid/pp_01":              "proxy_protocol=auto: gonicorn does not speak the PROXY protocol",
-	"invalid/pp_02":              "proxy_protocol=auto: gonicorn does not speak the PROXY protocol",
-	"invalid/pp_03":              "proxy_protocol=auto: gonicorn does not speak the PROXY protocol",
 }
 
 // corpusExtraFlags gives cases that depend on one of gunicorn's default limits that ours
@@ -114,6 +106,7 @@ var corpusLimitFlags = map[string]string{
 var corpusPolicyFlags = map[string]string{
 	"header_map":          "--header-map",          // invalid/040, invalid/chunked_07, valid/040_compat
 	"forwarded_allow_ips": "--forwarded-allow-ips", // invalid/019
+	"proxy_protocol":      "--proxy-protocol",      // valid/pp_*, invalid/pp_*: "auto"
 }
 
 func loadCorpusCases(t *testing.T) []corpusCase {

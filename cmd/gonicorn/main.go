@@ -17,7 +17,7 @@ import (
 )
 
 // Exit statuses, as gunicorn's: 1 for a configuration or start-up error, 3 when the
-// application cannot be loaded (WORKER_BOOT_ERROR).
+// application cannot be loaded or workers keep dying right after boot (WORKER_BOOT_ERROR).
 const (
 	exitConfig  = 1
 	exitAppLoad = 3
@@ -40,7 +40,8 @@ func main() {
 	}
 	if err := run(context.Background(), cfg); err != nil {
 		var le *arbiter.LoadError
-		if errors.As(err, &le) {
+		var be *arbiter.BootLoopError
+		if errors.As(err, &le) || errors.As(err, &be) {
 			fmt.Fprintf(os.Stderr, "gonicorn: %v\n", err)
 			os.Exit(exitAppLoad)
 		}

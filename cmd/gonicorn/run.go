@@ -25,7 +25,7 @@ import (
 // every slot is busy (see package dispatch). Measured with the shared benchmark harness.
 const pipelineDepth = 4
 
-// run serves cfg until SIGTERM or SIGINT, then drains gracefully. The order of a stop:
+// run serves cfg until a stopping signal (signals.go), then drains gracefully. The order of a stop:
 // close listeners → finish requests in flight and queued (up to --graceful-timeout) → close
 // the workers' sockets and TERM them → KILL what is left → reap.
 func run(ctx context.Context, cfg *config.Config) error {
@@ -56,8 +56,8 @@ func run(ctx context.Context, cfg *config.Config) error {
 	}
 
 	// Signals are caught before anything starts, so that a TERM during boot is not lost.
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT)
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, masterSignals...)
 	defer signal.Stop(sigs)
 
 	listeners, err := listen(cfg.Bind)
@@ -65,6 +65,13 @@ func run(ctx context.Context, cfg *config.Config) error {
 		return err
 	}
 	log.Info("Starting gonicorn " + config.Version)
+	if cfg.PIDFile != "" {
+		if err := writePIDFile(cfg.PIDFile); err != nil {
+			closeAll(listeners)
+			return fmt.Errorf("--pid: %w", err)
+		}
+		defer os.Remove(cfg.PIDFile)
+	}
 	for _, ln := range listeners {
 		log.Info(fmt.Sprintf("Listening at: %s (%d)", describe(ln), os.Getpid()))
 	}
@@ -74,38 +81,42 @@ func run(ctx context.Context, cfg *config.Config) error {
 	}
 	log.Info("Using worker: " + workerKind)
 
-	pool := dispatch.NewPool(0, pipelineDepth)
-	arb := arbiter.New(arbiter.Spec{
-		Python: cfg.Python, App: cfg.App, Dir: cfg.Chdir, PythonPath: cfg.PythonPath,
-		Env: cfg.Env, Workers: cfg.Workers, Threads: cfg.Threads, Sched: cfg.WorkerSched,
-		MaxRequests: cfg.MaxRequests, MaxRequestsJitter: cfg.MaxRequestsJitter,
-		MaxLifetime: cfg.MaxWorkerLifetime, MaxMemory: int64(cfg.MaxWorkerMemory) << 20,
-	}, pool, log, sink)
+	pool := dispatch.NewPool(cfg.MaxQueue, pipelineDepth)
+	pool.QueueTimeout = cfg.QueueTimeout
+	arb := arbiter.New(workerSpec(cfg), pool, log, sink)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	bootDone := make(chan error, 1)
 	go func() { bootDone <- arb.Boot(ctx) }()
-	select {
-	case err := <-bootDone:
-		if err != nil {
+boot:
+	for {
+		select {
+		case err := <-bootDone:
+			if err != nil {
+				closeAll(listeners)
+				return err
+			}
+			break boot
+		case sig := <-sigs:
+			if !stops(sig) {
+				log.Info("Ignoring signal: " + signame(sig) + " during boot")
+				continue
+			}
+			log.Info("Handling signal: " + signame(sig) + " during boot")
+			cancel()
+			<-bootDone
+			arb.Stop(0)
 			closeAll(listeners)
-			return err
+			return nil
 		}
-	case sig := <-sigs:
-		log.Info("Handling signal: " + signame(sig) + " during boot")
-		cancel()
-		<-bootDone
-		arb.Stop(0)
-		closeAll(listeners)
-		return nil
 	}
 
 	trust, err := proxy.ParseTrust(cfg.ForwardedAllowIPs)
 	if err != nil {
 		return fmt.Errorf("--forwarded-allow-ips: %w", err) // config validated it already
 	}
-	srv := server.New(server.Config{
+	srvCfg := server.Config{
 		Limits: http1.Limits{
 			RequestLine: cfg.LimitRequestLine,
 			Fields:      cfg.LimitRequestFields,
@@ -121,7 +132,11 @@ func run(ctx context.Context, cfg *config.Config) error {
 		Software:     "gonicorn/" + config.Version,
 		AccessLog:    access,
 		AccessWriter: accessOut,
-	}, pool, log)
+	}
+	if err := frontDefences(&srvCfg, cfg); err != nil {
+		return err // config validated it already
+	}
+	srv := server.New(srvCfg, pool, log)
 
 	serveCtx, stopServing := context.WithCancel(context.Background())
 	defer stopServing()
@@ -131,15 +146,12 @@ func run(ctx context.Context, cfg *config.Config) error {
 	arbDone := make(chan error, 1)
 	go func() { arbDone <- arb.Run(ctx) }()
 
-	var runErr error
-	graceful := true
-	select {
-	case sig := <-sigs:
-		log.Info("Handling signal: " + signame(sig))
-		graceful = sig == syscall.SIGTERM || sig == syscall.SIGINT
-	case runErr = <-arbDone:
+	m := &master{log: log, cfg: cfg, arb: arb, logs: reopenable(errOut, accessOut)}
+	sig, runErr := m.waitStop(sigs, arbDone)
+	if sig == nil {
 		arbDone = nil
 	}
+	graceful := sig != syscall.SIGQUIT
 
 	// Drain: stop accepting, let requests in flight and queued finish.
 	grace := cfg.GracefulTimeout
@@ -147,9 +159,14 @@ func run(ctx context.Context, cfg *config.Config) error {
 		grace = 0
 	}
 	drainCtx, cancelDrain := context.WithTimeout(context.Background(), grace)
-	if err := srv.Shutdown(drainCtx); err != nil {
+	go drainWatch(drainCtx, log, sigs, cancelDrain)
+	// Requests still running when the drain ends (its timeout, or a fast stop) can only end
+	// with their workers, so the workers are stopped then (the clients get 502 or a cut).
+	endWorkers := afterDrain(drainCtx, func() { cancel(); arb.Stop(0) })
+	if err := srv.Shutdown(drainCtx); err != nil && graceful {
 		log.Warn("graceful timeout reached; closing remaining connections")
 	}
+	endWorkers()
 	cancelDrain()
 	pool.Close()
 	stopServing()
@@ -174,31 +191,6 @@ func headerMap(s string) http1.HeaderMap {
 		return http1.HeaderMapDangerous
 	}
 	return http1.HeaderMapDrop
-}
-
-func signame(sig os.Signal) string {
-	switch sig {
-	case syscall.SIGTERM:
-		return "term"
-	case syscall.SIGINT:
-		return "int"
-	case syscall.SIGQUIT:
-		return "quit"
-	}
-	return sig.String()
-}
-
-// openLog opens a log destination: "-" is the given standard stream, anything else a file
-// opened for appending.
-func openLog(path string, std *os.File) (io.Writer, func(), error) {
-	if path == "" || path == "-" {
-		return std, func() {}, nil
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, nil, err
-	}
-	return f, func() { f.Close() }, nil
 }
 
 // listen opens every --bind address. On error the ones already open are closed.

@@ -2,10 +2,12 @@
 // workers, waits for their readiness handshake before they get traffic, reaps them when they
 // exit, respawns them (with backoff when they keep dying), kills a worker whose request ran
 // past --timeout (after a stack dump), recycles workers past --max-requests, their lifetime
-// or their memory limit (replacement first, so no request fails), and stops them gracefully.
+// or their memory limit (replacement first, so no request fails), replaces them all with a
+// new generation on a reload, adds or retires one on request, gives up on a boot crash loop
+// (--max-boot-failures), and stops them gracefully.
 //
-// One goroutine, Run, owns the worker table and selects over worker events, recycling
-// wake-ups, the age/memory check ticker and its context.
+// One goroutine, Run, owns the worker table and selects over worker events, control
+// requests (reload.go), recycling wake-ups, the age/memory check ticker and its context.
 package arbiter
 
 import (
@@ -44,22 +46,31 @@ type Spec struct {
 	MaxLifetime       time.Duration // age of a worker
 	MaxMemory         int64         // resident set size of a worker in bytes, read from /proc every CheckInterval
 	CheckInterval     time.Duration // how often age and memory are checked; 0 = 1 s
+
+	// MaxBootFailures is how many workers in a row may die within 5 s of booting, having
+	// taken no request, before Run gives up with a *BootLoopError; 0 = retry forever. They
+	// are respawned with exponential backoff (100 ms doubling to 10 s) until then.
+	MaxBootFailures int
 }
 
 // Arbiter runs the workers of one Spec and lends their slots to a dispatch.Pool.
 type Arbiter struct {
-	spec Spec
 	pool *dispatch.Pool
 	log  *slog.Logger
 	sink *errorlog.Sink
 
 	events  chan event    // worker exits and finished spawns, to Run
+	control chan control  // reload and worker-count requests (signals), to Run
 	wake    chan struct{} // buffered(1): a worker reached MaxRequests; Run looks at w.maxedOut
 	stopped chan struct{} // closed by Stop: nobody reads events any more
 
-	mu      sync.Mutex // guards workers, for Stop after Run returned
+	mu      sync.Mutex // guards workers (for Stop after Run returned) and spec
 	workers map[int]*worker
-	nextID  int
+	spec    *Spec // the workers to spawn next; replaced (not changed) by Run on a reload
+
+	reloadPrev   *Spec // the spec before the last reload, restored if it fails; owned by Run
+	bootFailures int   // workers in a row that died within bootWindow of booting; owned by Run
+	nextID       int
 }
 
 type eventKind int
@@ -70,20 +81,27 @@ const (
 )
 
 type event struct {
-	kind eventKind
-	w    *worker
-	err  error
-	id   int
-	old  *worker // spawned: the worker being recycled that w replaces; nil for a respawn
+	kind   eventKind
+	w      *worker
+	err    error
+	id     int
+	old    *worker // spawned: the worker being recycled that w replaces; nil for a respawn
+	reload bool    // spawned: a worker of a new generation (Reload), not a respawn
+}
+
+// withDefaults fills in the zero values that mean a default.
+func (s Spec) withDefaults() Spec {
+	if s.BootTimeout == 0 {
+		s.BootTimeout = 5 * time.Minute
+	}
+	return s
 }
 
 // New returns an arbiter; it starts nothing.
 func New(spec Spec, pool *dispatch.Pool, log *slog.Logger, sink *errorlog.Sink) *Arbiter {
-	if spec.BootTimeout == 0 {
-		spec.BootTimeout = 5 * time.Minute
-	}
-	return &Arbiter{spec: spec, pool: pool, log: log, sink: sink,
-		events: make(chan event, 64), wake: make(chan struct{}, 1), stopped: make(chan struct{}),
+	spec = spec.withDefaults()
+	return &Arbiter{spec: &spec, pool: pool, log: log, sink: sink,
+		events: make(chan event, 64), control: make(chan control, 16), wake: make(chan struct{}, 1), stopped: make(chan struct{}),
 		workers: make(map[int]*worker)}
 }
 
@@ -94,8 +112,9 @@ func (a *Arbiter) Boot(ctx context.Context) error {
 		w   *worker
 		err error
 	}
-	results := make(chan result, a.spec.Workers)
-	for i := 0; i < a.spec.Workers; i++ {
+	n := a.current().Workers
+	results := make(chan result, n)
+	for i := 0; i < n; i++ {
 		id := a.newID()
 		go func() {
 			w, err := a.spawn(ctx, id)
@@ -103,7 +122,7 @@ func (a *Arbiter) Boot(ctx context.Context) error {
 		}()
 	}
 	var first error
-	for i := 0; i < a.spec.Workers; i++ {
+	for i := 0; i < n; i++ {
 		r := <-results
 		if r.err != nil {
 			if first == nil || isLoadError(r.err) && !isLoadError(first) {
@@ -142,8 +161,8 @@ func (a *Arbiter) adopt(w *worker) {
 		w.kill()
 	}
 	w.group.OnTimeout = func(request string) { a.timeout(w, request) }
-	if a.spec.MaxRequests > 0 {
-		w.group.MaxRequests = a.spec.MaxRequests + rand.IntN(a.spec.MaxRequestsJitter+1)
+	if spec := w.spec; spec.MaxRequests > 0 {
+		w.group.MaxRequests = spec.MaxRequests + rand.IntN(spec.MaxRequestsJitter+1)
 		w.group.OnMaxRequests = func() {
 			w.maxedOut.Store(true)
 			select {
@@ -169,8 +188,9 @@ func (a *Arbiter) Run(ctx context.Context) error {
 	var backoff time.Duration
 	pending := 0 // replacements being spawned
 	var check <-chan time.Time
-	if a.spec.MaxLifetime > 0 || a.spec.MaxMemory > 0 {
-		interval := a.spec.CheckInterval
+	{
+		// Always on: a reload may turn on --max-worker-lifetime or --max-worker-memory.
+		interval := a.current().CheckInterval
 		if interval <= 0 {
 			interval = time.Second
 		}
@@ -217,21 +237,31 @@ func (a *Arbiter) Run(ctx context.Context) error {
 				// A worker that dies soon after boot is respawned with exponential backoff
 				// (not one that we killed for a timeout: that is the app's fault, not a
 				// crash loop).
-				if time.Since(ev.w.start) < 5*time.Second && !ev.w.timedOut.Load() {
+				if time.Since(ev.w.start) < bootWindow && !ev.w.timedOut.Load() {
 					backoff = min(max(2*backoff, 100*time.Millisecond), 10*time.Second)
 				} else {
 					backoff = 0
+				}
+				if err := a.countBootFailure(ev.w); err != nil {
+					return err
 				}
 				pending++
 				a.respawnAfter(ctx, backoff, nil)
 			case spawned:
 				pending--
 				if ev.err != nil {
+					if ctx.Err() != nil {
+						continue
+					}
+					if ev.reload {
+						a.reloadFailed(ev)
+						continue
+					}
 					if isLoadError(ev.err) {
 						return ev.err
 					}
-					if ctx.Err() != nil {
-						continue
+					if err := a.countBootFailure(nil); err != nil {
+						return err
 					}
 					a.log.Error("spawning replacement worker", "err", ev.err)
 					// Try again through the same path as an exit, with backoff.
@@ -245,6 +275,8 @@ func (a *Arbiter) Run(ctx context.Context) error {
 					a.retire(ev.old)
 				}
 			}
+		case c := <-a.control:
+			pending += a.handle(ctx, c)
 		case <-a.wake:
 			for _, w := range a.table() {
 				if w.state == serving && w.maxedOut.Load() {
@@ -265,6 +297,27 @@ func (a *Arbiter) Run(ctx context.Context) error {
 	}
 }
 
+// countBootFailure counts w's exit (nil: a replacement that failed its handshake) towards
+// --max-boot-failures if it died within bootWindow of booting without taking a request, or
+// resets the count otherwise. It returns a *BootLoopError when the limit is reached.
+func (a *Arbiter) countBootFailure(w *worker) error {
+	how := "failed its readiness handshake"
+	if w != nil {
+		if time.Since(w.start) >= bootWindow || w.timedOut.Load() || w.group.Taken() > 0 {
+			a.bootFailures = 0
+			return nil
+		}
+		how = "worker (pid:" + itoa(w.pid) + ") " + w.exitReason()
+	}
+	a.bootFailures++
+	limit := a.current().MaxBootFailures
+	a.log.Warn(fmt.Sprintf("Worker boot failure %d in a row (--max-boot-failures %d): %s", a.bootFailures, limit, how))
+	if limit > 0 && a.bootFailures >= limit {
+		return &BootLoopError{Failures: a.bootFailures, Last: how}
+	}
+	return nil
+}
+
 // table returns the workers in the table; only Run and Stop change it.
 func (a *Arbiter) table() []*worker {
 	a.mu.Lock()
@@ -278,18 +331,19 @@ func (a *Arbiter) table() []*worker {
 
 // overLimit reports why w should be recycled for its age or memory, or "".
 func (a *Arbiter) overLimit(w *worker) string {
-	if a.spec.MaxLifetime > 0 {
-		if age := time.Since(w.start); age > a.spec.MaxLifetime {
-			return fmt.Sprintf("age %.1fs above max-worker-lifetime %v", age.Seconds(), a.spec.MaxLifetime)
+	spec := w.spec
+	if spec.MaxLifetime > 0 {
+		if age := time.Since(w.start); age > spec.MaxLifetime {
+			return fmt.Sprintf("age %.1fs above max-worker-lifetime %v", age.Seconds(), spec.MaxLifetime)
 		}
 	}
-	if a.spec.MaxMemory > 0 {
+	if spec.MaxMemory > 0 {
 		rss, err := residentBytes(w.pid)
 		if err != nil {
 			return "" // exiting; its exit event follows
 		}
-		if rss > a.spec.MaxMemory {
-			return fmt.Sprintf("RSS %.1f MiB above max-worker-memory %d MiB", float64(rss)/(1<<20), a.spec.MaxMemory>>20)
+		if rss > spec.MaxMemory {
+			return fmt.Sprintf("RSS %.1f MiB above max-worker-memory %d MiB", float64(rss)/(1<<20), spec.MaxMemory>>20)
 		}
 	}
 	return ""

@@ -37,7 +37,8 @@ func (e *LoadError) Error() string {
 // worker is one Python worker process and its slots. It is created by spawn and owned by the
 // arbiter's Run goroutine.
 type worker struct {
-	id    int // 1-based age order, for logs
+	id    int   // 1-based age order, for logs
+	spec  *Spec // what it was spawned with; a reload changes the arbiter's, not this one
 	cmd   *exec.Cmd
 	pid   int
 	group *dispatch.Group
@@ -64,7 +65,8 @@ const (
 // spawn starts one worker process and completes the readiness handshake on every slot. It
 // returns a *LoadError if the application failed to load.
 func (a *Arbiter) spawn(ctx context.Context, id int) (*worker, error) {
-	threads := a.spec.Threads
+	spec := a.current() // a reload may change it for later spawns, not this one
+	threads := spec.Threads
 	parents := make([]*net.UnixConn, 0, threads)
 	children := make([]*os.File, 0, threads)
 	closeAll := func() {
@@ -92,9 +94,9 @@ func (a *Arbiter) spawn(ctx context.Context, id int) (*worker, error) {
 		closeAll()
 		return nil, fmt.Errorf("spawning worker %d: output pipe: %w", id, err)
 	}
-	cmd := exec.Command(a.spec.Python, "-c", python.Source)
-	cmd.Dir = a.spec.Dir
-	cmd.Env = a.workerEnv(fds)
+	cmd := exec.Command(spec.Python, "-c", python.Source)
+	cmd.Dir = spec.Dir
+	cmd.Env = workerEnv(spec, fds)
 	cmd.Stdout, cmd.Stderr = outW, outW
 	cmd.ExtraFiles = children
 	cmd.SysProcAttr = procAttr()
@@ -107,9 +109,9 @@ func (a *Arbiter) spawn(ctx context.Context, id int) (*worker, error) {
 	if err != nil {
 		outR.Close()
 		closeAll()
-		return nil, fmt.Errorf("spawning worker %d with --python %q: %w", id, a.spec.Python, err)
+		return nil, fmt.Errorf("spawning worker %d with --python %q: %w", id, spec.Python, err)
 	}
-	w := &worker{id: id, cmd: cmd, pid: cmd.Process.Pid, start: time.Now(), exited: make(chan struct{})}
+	w := &worker{id: id, spec: spec, cmd: cmd, pid: cmd.Process.Pid, start: time.Now(), exited: make(chan struct{})}
 	w.output.Add(1)
 	go w.copyOutput(outR, a.sink)
 	go func() {
@@ -135,7 +137,8 @@ func (a *Arbiter) spawn(ctx context.Context, id int) (*worker, error) {
 // handshake sends the marshal test vector on every slot and waits for each thread's ready
 // frame.
 func (a *Arbiter) handshake(ctx context.Context, w *worker, slots []*dispatch.Slot) error {
-	deadline := time.Now().Add(a.spec.BootTimeout)
+	spec := w.spec
+	deadline := time.Now().Add(spec.BootTimeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
@@ -157,7 +160,7 @@ func (a *Arbiter) handshake(ctx context.Context, w *worker, slots []*dispatch.Sl
 		f, err := s.Reader.Next()
 		if err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) {
-				return fmt.Errorf("worker %d (pid:%d) not ready after %v", w.id, w.pid, a.spec.BootTimeout)
+				return fmt.Errorf("worker %d (pid:%d) not ready after %v", w.id, w.pid, spec.BootTimeout)
 			}
 			<-w.exited
 			return fmt.Errorf("worker %d (pid:%d) failed to boot (%v): %w", w.id, w.pid, w.waitErr, err)
@@ -170,7 +173,7 @@ func (a *Arbiter) handshake(ctx context.Context, w *worker, slots []*dispatch.Sl
 			return fmt.Errorf("worker %d (pid:%d) slot %d: %w", w.id, w.pid, i, err)
 		}
 		if !info.OK {
-			return &LoadError{App: a.spec.App, Traceback: info.Error}
+			return &LoadError{App: spec.App, Traceback: info.Error}
 		}
 		if i == 0 {
 			a.log.Debug("worker ready", "pid", w.pid, "python", info.Python)
@@ -182,10 +185,10 @@ func (a *Arbiter) handshake(ctx context.Context, w *worker, slots []*dispatch.Sl
 	return nil
 }
 
-func (a *Arbiter) workerEnv(fds []string) []string {
-	env := append(os.Environ(), a.spec.Env...)
+func workerEnv(spec *Spec, fds []string) []string {
+	env := append(os.Environ(), spec.Env...)
 	multi := "0"
-	if a.spec.Workers > 1 {
+	if spec.Workers > 1 {
 		multi = "1"
 	}
 	// glibc returns freed memory at the top of the heap to the kernel above 128 KiB, so a
@@ -196,11 +199,11 @@ func (a *Arbiter) workerEnv(fds []string) []string {
 	}
 	return append(env,
 		"PYTHONUNBUFFERED=1",
-		"GONICORN_APP="+a.spec.App,
+		"GONICORN_APP="+spec.App,
 		"GONICORN_FDS="+strings.Join(fds, ","),
-		"GONICORN_PYTHONPATH="+strings.Join(a.spec.PythonPath, string(os.PathListSeparator)),
+		"GONICORN_PYTHONPATH="+strings.Join(spec.PythonPath, string(os.PathListSeparator)),
 		"GONICORN_MULTIPROCESS="+multi,
-		"GONICORN_SCHED="+a.spec.Sched,
+		"GONICORN_SCHED="+spec.Sched,
 	)
 }
 

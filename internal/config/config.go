@@ -45,6 +45,12 @@ type Config struct {
 	MaxWorkerLifetime time.Duration // age at which a worker is replaced
 	MaxWorkerMemory   int           // MiB of resident memory above which a worker is replaced
 
+	// Queue, boot and process settings (docs/architecture.md, "Timeouts and recycling").
+	MaxQueue        int           // requests waiting for a worker slot; more get 503; 0 = unlimited
+	QueueTimeout    time.Duration // longest wait for a slot before 503; 0 = no limit
+	MaxBootFailures int           // workers in a row that die soon after boot before the master exits; 0 = never
+	PIDFile         string        // --pid: file holding the master's pid while it runs; "" = none
+
 	AccessLogFile   string // "" = no access log; "-" = stdout
 	AccessLogFormat string // gunicorn's atoms, see internal/accesslog
 	ErrorLogFile    string // "-" = stderr
@@ -59,6 +65,13 @@ type Config struct {
 
 	ForwardedAllowIPs string // proxies whose forwarded headers count: IPs, CIDRs, "*"; see package proxy
 	HeaderMap         string // header names with '_': "drop", "refuse" or "dangerous"
+
+	// The front's defences (docs/limits.md, docs/proxy.md).
+	ProxyProtocol  string        // PROXY protocol header: "off", "v1", "v2" or "auto"
+	ProxyAllowFrom string        // peers that may send a PROXY header: IPs, CIDRs, "*"
+	MaxConnections int           // client connections open at once; 0 = unlimited
+	HeaderTimeout  time.Duration // time to receive a request head from its first byte
+	BodyTimeout    time.Duration // longest pause while a request body uploads
 
 	ShowVersion bool // --version: print and exit
 	ShowHelp    bool // --help: print and exit
@@ -159,6 +172,18 @@ func Settings(getenv func(string) string) []Setting {
 		{Name: "max-worker-memory", Meta: "MiB", Default: "0",
 			Help:     "Replace a worker whose resident memory (RSS, checked every second) is above this many MiB, the same way as --max-requests. 0 disables it.",
 			register: intv(func(c *Config) *int { return &c.MaxWorkerMemory })},
+		{Name: "max-queue", Meta: "INT", Default: "1024",
+			Help:     "Requests that may wait for a free worker slot (beyond those pipelined on busy slots); one more gets 503 with Retry-After. 0 means unlimited.",
+			register: intv(func(c *Config) *int { return &c.MaxQueue })},
+		{Name: "queue-timeout", Meta: "SECONDS", Default: "30",
+			Help:     "A request that waited this long for a free worker slot gets 503 with Retry-After. 0 disables it.",
+			register: seconds(func(c *Config) *time.Duration { return &c.QueueTimeout })},
+		{Name: "max-boot-failures", Meta: "INT", Default: "5",
+			Help:     "Stop the master (exit status 3) when this many workers in a row die within 5 s of booting; they are respawned with exponential backoff until then. 0 means retry forever.",
+			register: intv(func(c *Config) *int { return &c.MaxBootFailures })},
+		{Name: "pid", Short: "p", Meta: "FILE", Default: "",
+			Help:     "Write the master's pid to FILE at start; it is removed at exit.",
+			register: str(func(c *Config) *string { return &c.PIDFile })},
 		{Name: "keep-alive", Meta: "SECONDS", Default: "75",
 			Help:     "How long an idle keep-alive connection is kept open (longer than the 60 s idle timeout of common load balancers).",
 			register: seconds(func(c *Config) *time.Duration { return &c.KeepAlive })},
@@ -200,6 +225,21 @@ func Settings(getenv func(string) string) []Setting {
 		{Name: "header-map", Meta: "POLICY", Default: "drop",
 			Help:     "Header names containing '_', which CGI cannot tell from '-': 'drop' them, 'refuse' the request (400), or pass them to the app ('dangerous').",
 			register: str(func(c *Config) *string { return &c.HeaderMap })},
+		{Name: "proxy-protocol", Meta: "MODE", Default: "off",
+			Help:     "PROXY protocol header before the request, from a layer-4 proxy (HAProxy, AWS NLB): 'off', 'v1' or 'v2' (required, that version), or 'auto' (v1 or v2 when present, as gunicorn's --proxy-protocol). Its client address becomes REMOTE_ADDR. A malformed header, or one from a peer not in --proxy-allow-from, closes the connection. See docs/proxy.md.",
+			register: str(func(c *Config) *string { return &c.ProxyProtocol })},
+		{Name: "proxy-allow-from", Meta: "IPS", Default: proxy.DefaultAllowIPs,
+			Help:     "Comma-separated IP addresses and CIDR networks of the proxies allowed to send a PROXY protocol header ('*' = any peer; unix socket peers always may).",
+			register: str(func(c *Config) *string { return &c.ProxyAllowFrom })},
+		{Name: "max-connections", Meta: "INT", Default: "10000",
+			Help:     "Most client connections open at once; at the limit gonicorn stops accepting and new connections wait in the kernel's listen backlog. 0 means unlimited.",
+			register: intv(func(c *Config) *int { return &c.MaxConnections })},
+		{Name: "header-timeout", Meta: "SECONDS", Default: "30",
+			Help:     "Time a client has to send a complete request head from its first byte (408 after it).",
+			register: seconds(func(c *Config) *time.Duration { return &c.HeaderTimeout })},
+		{Name: "body-timeout", Meta: "SECONDS", Default: "30",
+			Help:     "Longest pause while a request body uploads (408 after it).",
+			register: seconds(func(c *Config) *time.Duration { return &c.BodyTimeout })},
 		{Name: "version", Default: "",
 			Help: "Print the version and exit.",
 			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
@@ -246,7 +286,7 @@ func Parse(args []string, getenv func(string) string) (*Config, error) {
 	}
 	// The defaults of integer flags are validated here, so that WEB_CONCURRENCY=x is an error
 	// that names the variable.
-	for _, name := range []string{"workers", "threads", "limit-request-line", "limit-request-fields", "limit-request-field_size", "limit-request-body", "graceful-timeout", "keep-alive", "timeout", "max-requests", "max-requests-jitter", "max-worker-lifetime", "max-worker-memory"} {
+	for _, name := range []string{"workers", "threads", "limit-request-line", "limit-request-fields", "limit-request-field_size", "limit-request-body", "graceful-timeout", "keep-alive", "timeout", "max-requests", "max-requests-jitter", "max-worker-lifetime", "max-worker-memory", "max-queue", "queue-timeout", "max-boot-failures", "max-connections", "header-timeout", "body-timeout"} {
 		f := fs.Lookup(name)
 		if err := f.Value.(interface{ finish() error }).finish(); err != nil {
 			return nil, fmt.Errorf("invalid value %q for --%s: %w%s", f.Value.String(), name, err, envHint(name, f.Changed))
@@ -309,7 +349,7 @@ func (c *Config) validate() error {
 	if c.Threads < 1 {
 		return fmt.Errorf("invalid value %d for --threads: must be at least 1", c.Threads)
 	}
-	for name, v := range map[string]int{"max-requests": c.MaxRequests, "max-requests-jitter": c.MaxRequestsJitter, "max-worker-memory": c.MaxWorkerMemory} {
+	for name, v := range map[string]int{"max-requests": c.MaxRequests, "max-requests-jitter": c.MaxRequestsJitter, "max-worker-memory": c.MaxWorkerMemory, "max-queue": c.MaxQueue, "max-boot-failures": c.MaxBootFailures} {
 		if v < 0 {
 			return fmt.Errorf("invalid value %d for --%s: must be 0 (off) or positive", v, name)
 		}
@@ -337,6 +377,9 @@ func (c *Config) validate() error {
 	}
 	if _, err := proxy.ParseTrust(c.ForwardedAllowIPs); err != nil {
 		return fmt.Errorf("invalid value %q for --forwarded-allow-ips: %v", c.ForwardedAllowIPs, err)
+	}
+	if err := c.validateFront(); err != nil {
+		return err
 	}
 	switch c.HeaderMap {
 	case "drop", "refuse", "dangerous":

@@ -26,7 +26,7 @@ func Usage(getenv func(string) string) string {
 		}
 		fmt.Fprintf(&b, "  %-34s %s\n", flag, help)
 	}
-	b.WriteString("\nSignals: TERM, INT graceful stop (finish requests in flight, up to --graceful-timeout);\nQUIT fast stop.\n")
+	b.WriteString("\nSignals: TERM, INT graceful stop (finish requests in flight and queued, up to\n--graceful-timeout); QUIT fast stop; HUP reload (new workers, new code); TTIN/TTOU one worker\nmore/less; USR1 reopen log files; PWR dump every worker's Python stacks to the error log.\n")
 	return b.String()
 }
 

@@ -19,12 +19,17 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/gonicorn/gonicorn/internal/wire"
 )
 
 // ErrQueueFull is returned by Acquire when the wait queue is at its limit.
 var ErrQueueFull = errors.New("dispatch: request queue is full")
+
+// ErrQueueTimeout is returned by Acquire when a request waited QueueTimeout for a slot.
+var ErrQueueTimeout = errors.New("dispatch: timed out waiting for a worker slot")
 
 // ErrClosed is returned by Acquire after Close.
 var ErrClosed = errors.New("dispatch: pool is closed")
@@ -93,6 +98,8 @@ type Group struct {
 	MaxRequests   int
 	OnMaxRequests func()
 
+	taken atomic.Int64 // requests ever given to the group's slots; see Taken
+
 	// The fields below are guarded by the Pool's mu.
 	handled int  // requests released cleanly (Release, not Discard)
 	busy    int  // requests in flight on the group's slots
@@ -110,6 +117,10 @@ func NewGroup(pid int, slots []*Slot) *Group {
 	return g
 }
 
+// Taken reports how many requests the group's slots were ever given, so that a worker that
+// died before its first request can be told from one a request crashed.
+func (g *Group) Taken() int64 { return g.taken.Load() }
+
 // Drained is closed once the group was retired and every slot it lent out came back.
 func (g *Group) Drained() <-chan struct{} { return g.drained }
 
@@ -117,6 +128,12 @@ func (g *Group) Drained() <-chan struct{} { return g.drained }
 type Pool struct {
 	maxQueue int // waiters allowed; 0 = unlimited
 	depth    int // requests per slot at most (1 = no pipelining)
+
+	// QueueTimeout is the longest a request waits in the queue (--queue-timeout) before
+	// Acquire gives up with ErrQueueTimeout; 0 = until its context ends. Set it before the
+	// pool is used. A request pipelined on a busy slot is not in the queue: it is bounded by
+	// --timeout of the request ahead of it instead.
+	QueueTimeout time.Duration
 
 	mu      sync.Mutex
 	slots   []*Slot   // slots of groups that are neither retired nor broken
@@ -161,6 +178,12 @@ func (p *Pool) Acquire(ctx context.Context) (*Slot, error) {
 	p.waiting++
 	p.mu.Unlock()
 
+	var expired <-chan time.Time
+	if p.QueueTimeout > 0 {
+		t := time.NewTimer(p.QueueTimeout)
+		defer t.Stop()
+		expired = t.C
+	}
 	select {
 	case s := <-w.ch:
 		if s == nil {
@@ -168,24 +191,32 @@ func (p *Pool) Acquire(ctx context.Context) (*Slot, error) {
 		}
 		return s, nil
 	case <-ctx.Done():
-		p.mu.Lock()
-		for i, x := range p.waiters {
-			if x == w {
-				p.waiters[i] = nil
-				p.waiting--
-				break
-			}
-		}
-		p.mu.Unlock()
-		// A slot may have been handed over just before we left the queue.
-		select {
-		case s := <-w.ch:
-			if s != nil {
-				p.Release(s)
-			}
-		default:
-		}
+		p.leave(w)
 		return nil, ctx.Err()
+	case <-expired:
+		p.leave(w)
+		return nil, ErrQueueTimeout
+	}
+}
+
+// leave takes w out of the queue after its wait ended without a slot.
+func (p *Pool) leave(w *waiter) {
+	p.mu.Lock()
+	for i, x := range p.waiters {
+		if x == w {
+			p.waiters[i] = nil
+			p.waiting--
+			break
+		}
+	}
+	p.mu.Unlock()
+	// A slot may have been handed over just before we left the queue.
+	select {
+	case s := <-w.ch:
+		if s != nil {
+			p.Release(s)
+		}
+	default:
 	}
 }
 
@@ -205,6 +236,7 @@ func (p *Pool) takeLocked() *Slot {
 	if best != nil {
 		best.inflight++
 		best.Group.busy++
+		best.Group.taken.Add(1)
 	}
 	return best
 }
@@ -221,6 +253,7 @@ func (p *Pool) handOffLocked(s *Slot) {
 		p.waiting--
 		s.inflight++
 		s.Group.busy++
+		s.Group.taken.Add(1)
 		w.ch <- s
 	}
 }

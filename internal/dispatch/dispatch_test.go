@@ -176,3 +176,26 @@ func TestMaxRequestsCountsCleanReleases(t *testing.T) {
 		t.Errorf("Idle() = %d after the limit; want 1 (the group serves until retired)", p.Idle())
 	}
 }
+
+// A request that waits QueueTimeout for a slot gets ErrQueueTimeout and leaves the queue;
+// the slot it did not get goes to the next waiter.
+func TestQueueTimeout(t *testing.T) {
+	p := NewPool(0, 1)
+	p.QueueTimeout = 50 * time.Millisecond
+	p.Add(group(1, 1))
+	held := acquire(t, p)
+	begin := time.Now()
+	if _, err := p.Acquire(context.Background()); !errors.Is(err, ErrQueueTimeout) {
+		t.Fatalf("Acquire with every slot busy = %v; want ErrQueueTimeout", err)
+	}
+	if d := time.Since(begin); d < 50*time.Millisecond {
+		t.Errorf("ErrQueueTimeout after %v; want at least the 50ms QueueTimeout", d)
+	}
+	if p.Queued() != 0 {
+		t.Errorf("Queued() = %d after the timeout; want 0", p.Queued())
+	}
+	p.Release(held)
+	if s := acquire(t, p); s == nil {
+		t.Fatal("no slot after the release")
+	}
+}

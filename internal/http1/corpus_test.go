@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+
+	"github.com/gonicorn/gonicorn/internal/proxyproto"
 )
 
 // The gunicorn conformance corpus; see its README.md.
@@ -95,6 +97,8 @@ func corpusLimits(cfg map[string]any) (Limits, bool) {
 			lim.HeaderMap = HeaderMapRefuse // invalid/040, invalid/chunked_07
 		case k == "header_map" && v == "dangerous":
 			lim.HeaderMap = HeaderMapDangerous // valid/040_compat
+		case k == "proxy_protocol" && v == "auto":
+			// valid/pp_*, invalid/pp_*: TestCorpus strips the PROXY header (package proxyproto).
 		default:
 			return lim, false
 		}
@@ -224,12 +228,16 @@ func TestCorpus(t *testing.T) {
 			skipped = append(skipped, fmt.Sprintf("%s %v", c.Name, c.Cfg))
 			continue
 		}
+		raw, ok := stripProxyHeader(t, &c)
+		if !ok {
+			continue
+		}
 		feeds := []struct {
 			name string
 			r    func() io.Reader
 		}{
-			{"whole", func() io.Reader { return bytes.NewReader(c.Raw) }},
-			{"bytewise", func() io.Reader { return iotest.OneByteReader(bytes.NewReader(c.Raw)) }},
+			{"whole", func() io.Reader { return bytes.NewReader(raw) }},
+			{"bytewise", func() io.Reader { return iotest.OneByteReader(bytes.NewReader(raw)) }},
 		}
 		for _, feed := range feeds {
 			t.Run(c.Name+"/"+feed.name, func(t *testing.T) {
@@ -336,4 +344,25 @@ func checkInvalid(t *testing.T, c corpusCase, got []streamRequest, phase string,
 	if len(he.Reason) > 60 || strings.ContainsAny(he.Reason, "\r\n") {
 		t.Errorf("readStream(%s) reason %q looks like echoed input", c.Name, he.Reason)
 	}
+}
+
+// stripProxyHeader returns the HTTP bytes of case c: for a case with gunicorn's
+// proxy_protocol setting, what follows its PROXY header (a connection without one is plain
+// HTTP, as --proxy-protocol auto allows). A malformed header ends the connection before any
+// HTTP is parsed, which is what an invalid case expects: ok is false then.
+func stripProxyHeader(t *testing.T, c *corpusCase) (raw []byte, ok bool) {
+	if _, pp := c.Cfg["proxy_protocol"]; !pp {
+		return c.Raw, true
+	}
+	var h proxyproto.Header
+	n, err := proxyproto.Parse(c.Raw, &h)
+	switch {
+	case err == proxyproto.ErrNoHeader:
+		return c.Raw, true
+	case err == nil:
+		return c.Raw[n:], true
+	case strings.HasPrefix(c.Name, "valid/"):
+		t.Errorf("%s: PROXY header: %v; want it accepted", c.Name, err)
+	}
+	return nil, false
 }

@@ -108,11 +108,18 @@ func FuzzChunked(f *testing.F) {
 		var body []byte
 		p := make([]byte, 7)
 		var err error
-		for {
+		for zero := 0; ; {
 			var n int
 			n, err = cr.Read(p)
 			if n < 0 || n > len(p) {
 				t.Fatalf("Read = %d", n)
+			}
+			// io.Reader: (0, nil) is allowed but must not go on; a decoder that makes no
+			// progress would hang the connection's goroutine.
+			if zero++; n > 0 {
+				zero = 0
+			} else if zero > 100 && err == nil {
+				t.Fatalf("Read returned 0, nil %d times in a row after %d body bytes", zero, len(body))
 			}
 			body = append(body, p[:n]...)
 			if len(body) > len(in) {

@@ -125,3 +125,35 @@ func rawRW(trap uintptr, fd uintptr, p []byte) (int, syscall.Errno) {
 	}
 	return int(n), 0
 }
+
+// ReadLazy is Read for a socket that may wait long for its next bytes (an idle keep-alive
+// connection): it takes a buffer from get only to try a read, and gives it back to put
+// before it waits, so that a waiting connection holds no buffer. It returns the buffer it
+// read into (nil when it returns an error without having read).
+func ReadLazy(rc syscall.RawConn, get func() []byte, put func([]byte)) ([]byte, int, error) {
+	var p []byte
+	var n int
+	var errno syscall.Errno
+	err := rc.Read(func(fd uintptr) bool {
+		p = get()
+		for {
+			n, errno = rawRW(syscall.SYS_READ, fd, p)
+			switch errno {
+			case syscall.EINTR:
+				continue
+			case syscall.EAGAIN:
+				put(p)
+				p = nil
+				return false
+			}
+			return true
+		}
+	})
+	if err != nil {
+		return p, 0, err
+	}
+	if errno != 0 {
+		return p, 0, errno
+	}
+	return p, n, nil
+}

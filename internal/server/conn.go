@@ -21,6 +21,7 @@ import (
 // conn is one client connection. Its goroutine (serve) owns every field.
 //
 // Life of a request:
+//  0. Once per connection, with --proxy-protocol: read the PROXY header (readProxyHeader).
 //  1. Read and parse the request head (readHead), strictly, with limits and a timeout.
 //  2. Read the whole body: into the request frame when small, else into an unlinked temp
 //     file (readBody). Nothing of the app is involved yet, so a slow upload costs only this
@@ -29,7 +30,8 @@ import (
 //     request frame, and relay the worker's answer to the client (respond) through a
 //     clientWriter that never blocks on the client.
 //  4. Release the slot when the worker reports the end, then wait for the client to take
-//     the rest of the response, log the request, and loop for the next one (keep-alive).
+//     the rest of the response, log the request, and loop for the next one (keep-alive),
+//     holding no buffer while it waits (idle.go).
 type conn struct {
 	srv *Server
 	c   net.Conn
@@ -113,7 +115,13 @@ func hostPort(a net.Addr) (string, string) {
 }
 
 func (cn *conn) serve(ctx context.Context) {
-	defer cn.c.Close()
+	defer func() {
+		cn.c.Close()
+		cn.releaseBuffers()
+	}()
+	if cn.srv.cfg.ProxyProtocol != ProxyOff && !cn.readProxyHeader() {
+		return
+	}
 	for {
 		keep := cn.serveOne(ctx)
 		if !keep {
@@ -188,7 +196,7 @@ func (cn *conn) serveOne(ctx context.Context) bool {
 func (cn *conn) readHead() (time.Time, error) {
 	s := cn.srv
 	if cn.buf == nil {
-		cn.buf = make([]byte, initialBufSize)
+		cn.buf = s.getInBuf()
 	}
 	var start time.Time
 	cn.pinned = 0 // the previous request is done with its head
@@ -231,7 +239,13 @@ func (cn *conn) readHead() (time.Time, error) {
 				return start, io.EOF
 			}
 		}
-		n, err := cn.read(cn.buf[cn.w:])
+		var n int
+		var err error
+		if cn.w == 0 {
+			n, err = cn.readIdle() // holds no buffer while it waits
+		} else {
+			n, err = cn.read(cn.buf[cn.w:])
+		}
 		cn.idle.Store(false)
 		cn.w += n
 		if n > 0 {
@@ -493,7 +507,11 @@ func (cn *conn) beginFrame(kind wire.Kind, bodyLen int64, extra int) {
 func (cn *conn) frameBuffer(n int) []byte {
 	if n <= smallFrame {
 		if cap(cn.frame) < smallFrame {
-			cn.frame = make([]byte, 0, smallFrame)
+			if f, ok := cn.srv.smallFrames.Get().(*frameBuf); ok {
+				cn.frame = f[:0]
+			} else {
+				cn.frame = make([]byte, 0, smallFrame)
+			}
 		}
 		return cn.frame[:0]
 	}

@@ -34,8 +34,14 @@ type Config struct {
 	Timeout       time.Duration // --timeout: longest time a request may run on a worker before it is killed; 0 = none
 	RootPath      string        // SCRIPT_NAME
 	Trust         *proxy.Trust  // peers whose forwarded headers count (--forwarded-allow-ips); nil = none
-	Software      string        // SERVER_SOFTWARE
-	TempDir       string        // for spooled bodies and responses; "" = os.TempDir()
+	ProxyProtocol ProxyProtocol // --proxy-protocol: a PROXY header before the request; zero = off
+	ProxyAllow    *proxy.Trust  // peers that may send a PROXY header (--proxy-allow-from); nil = none
+	// MaxConnections is the most client connections open at once (--max-connections); at
+	// the limit the server stops accepting, so new connections wait in the kernel's listen
+	// backlog until one closes. 0 = unlimited.
+	MaxConnections int
+	Software       string // SERVER_SOFTWARE
+	TempDir        string // for spooled bodies and responses; "" = os.TempDir()
 
 	AccessLog    *accesslog.Format // nil = no access log
 	AccessWriter io.Writer
@@ -53,6 +59,15 @@ type Server struct {
 	dateCache    atomic.Pointer[dateEntry]
 	accessMu     sync.Mutex // serialises access log writes
 	bigFrames    sync.Pool  // *[]byte request frames for bodies above smallFrame
+	smallFrames  sync.Pool  // *frameBuf: request frames of idle connections (idle.go)
+	inBufs       sync.Pool  // *inBuf: input buffers of idle connections (idle.go)
+
+	// connSlots holds a token per open connection when MaxConnections > 0 (nil otherwise);
+	// stopping is closed by Shutdown, so that an accept loop waiting for a slot ends.
+	connSlots chan struct{}
+	stopping  chan struct{}
+	stopOnce  sync.Once
+	fullLog   atomic.Int64 // unix time of the last "max connections reached" log line
 
 	mu        sync.Mutex // guards conns and listeners
 	conns     map[*conn]struct{}
@@ -89,8 +104,12 @@ func New(cfg Config, pool *dispatch.Pool, log *slog.Logger) *Server {
 	}
 	// The buffer must hold a full request line plus the header block.
 	maxHead += max(cfg.Limits.RequestLine, 8190) + 4
-	return &Server{cfg: cfg, pool: pool, log: log, access: cfg.AccessLog, maxHead: maxHead,
-		conns: make(map[*conn]struct{})}
+	s := &Server{cfg: cfg, pool: pool, log: log, access: cfg.AccessLog, maxHead: maxHead,
+		conns: make(map[*conn]struct{}), stopping: make(chan struct{})}
+	if cfg.MaxConnections > 0 {
+		s.connSlots = make(chan struct{}, cfg.MaxConnections)
+	}
+	return s
 }
 
 // Serve accepts connections on ln until it is closed (by Shutdown); each connection gets
@@ -106,8 +125,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.mu.Unlock()
 	var delay time.Duration
 	for {
+		// At --max-connections, wait for a connection to close before accepting another.
+		if !s.takeConnSlot(ln) {
+			return nil
+		}
 		c, err := ln.Accept()
 		if err != nil {
+			s.releaseConnSlot()
 			if s.shuttingDown.Load() || errors.Is(err, net.ErrClosed) {
 				return nil
 			}
@@ -126,6 +150,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		if s.shuttingDown.Load() {
 			s.mu.Unlock()
 			c.Close()
+			s.releaseConnSlot()
 			return nil
 		}
 		s.conns[cn] = struct{}{}
@@ -137,6 +162,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			s.mu.Lock()
 			delete(s.conns, cn)
 			s.mu.Unlock()
+			s.releaseConnSlot()
 		}()
 	}
 }
@@ -147,6 +173,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.shuttingDown.Store(true)
+	s.stopOnce.Do(func() { close(s.stopping) })
 	for _, ln := range s.listeners {
 		ln.Close()
 	}

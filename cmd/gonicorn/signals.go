@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gonicorn/gonicorn/internal/arbiter"
+	"github.com/gonicorn/gonicorn/internal/config"
+)
+
+// The master's signals, gunicorn's table (see README, "Signals"):
+//
+//	TERM, INT  graceful stop: close the listeners, finish requests in flight and queued
+//	           (up to --graceful-timeout), stop the workers, exit 0; a second INT or a QUIT
+//	           during the drain makes it fast
+//	QUIT       fast stop: no drain
+//	HUP        reload: re-read the configuration, start a new generation of workers
+//	           (importing the app afresh), switch traffic once they are ready, drain the old
+//	TTIN, TTOU one worker more, one less (not below 1)
+//	USR1       reopen the log files
+//	PWR        dump the Python stacks of every worker into the error log (signals_linux.go)
+//
+// USR2 (gunicorn's binary upgrade) is caught and ignored with a warning, so that a habit
+// from gunicorn does not end the master (USR2's default action). WINCH (gunicorn's
+// daemon-mode worker stop) is ignored by default.
+var masterSignals = append([]os.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT,
+	syscall.SIGHUP, syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGUSR1, syscall.SIGUSR2}, stackDumpSignal)
+
+// stops reports whether sig ends the master.
+func stops(sig os.Signal) bool {
+	return sig == syscall.SIGTERM || sig == syscall.SIGINT || sig == syscall.SIGQUIT
+}
+
+// signame is a signal's name as gunicorn logs it: "term", "hup", "ttin".
+func signame(sig os.Signal) string {
+	if s, ok := sig.(syscall.Signal); ok {
+		if n := unix.SignalName(s); n != "" {
+			return strings.ToLower(strings.TrimPrefix(n, "SIG"))
+		}
+	}
+	return sig.String()
+}
+
+// master handles the signals that do not stop it, while the server runs.
+type master struct {
+	log  *slog.Logger
+	cfg  *config.Config // the configuration at start; static settings keep these values
+	arb  *arbiter.Arbiter
+	logs []*logFile // reopened on USR1
+}
+
+// reopenable returns the log destinations among ws that are files.
+func reopenable(ws ...io.Writer) []*logFile {
+	var ls []*logFile
+	for _, w := range ws {
+		if l, ok := w.(*logFile); ok {
+			ls = append(ls, l)
+		}
+	}
+	return ls
+}
+
+// waitStop handles signals until one stops the master or arbDone delivers. It returns the
+// stopping signal (nil if the arbiter ended first) and the arbiter's error.
+func (m *master) waitStop(sigs <-chan os.Signal, arbDone <-chan error) (os.Signal, error) {
+	for {
+		select {
+		case sig := <-sigs:
+			m.log.Info("Handling signal: " + signame(sig))
+			if stops(sig) {
+				return sig, nil
+			}
+			m.handle(sig)
+		case err := <-arbDone:
+			return nil, err
+		}
+	}
+}
+
+func (m *master) handle(sig os.Signal) {
+	switch sig {
+	case syscall.SIGHUP:
+		m.log.Info("Hang up: Master")
+		m.reload()
+	case syscall.SIGTTIN:
+		m.arb.AddWorker()
+	case syscall.SIGTTOU:
+		m.arb.RemoveWorker()
+	case syscall.SIGUSR1:
+		for _, l := range m.logs {
+			if err := l.Reopen(); err != nil {
+				m.log.Error("reopening log file "+l.path, "err", err)
+			}
+		}
+		m.log.Info("Reopened log files")
+	case stackDumpSignal:
+		m.arb.DumpStacks()
+	case syscall.SIGUSR2:
+		m.log.Warn("SIGUSR2 (binary upgrade) is not supported by gonicorn; ignored. SIGHUP reloads the app.")
+	}
+}
+
+// reload re-reads the configuration as at start (the command line and GONICORN_CMD_ARGS)
+// and gives the workers' part of it to the arbiter; settings that cannot change while
+// running keep their values, with a warning.
+func (m *master) reload() {
+	next, err := config.Parse(os.Args[1:], os.Getenv)
+	if err != nil {
+		m.log.Error("reload: reading the configuration; keeping the running one", "err", err)
+		return
+	}
+	for _, name := range config.StaticChanges(m.cfg, next) {
+		m.log.Warn("reload: --" + name + " cannot change while running; keeping the value from start")
+	}
+	m.arb.Reload(workerSpec(next))
+}
+
+// drainWatch makes a QUIT or a second INT during a graceful drain cut it short (cancel).
+// It returns when ctx ends.
+func drainWatch(ctx context.Context, log *slog.Logger, sigs <-chan os.Signal, cancel func()) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case sig := <-sigs:
+			if sig == syscall.SIGQUIT || sig == syscall.SIGINT {
+				log.Info("Handling signal: " + signame(sig) + "; stopping without waiting for requests")
+				cancel()
+				return
+			}
+		}
+	}
+}
+
+// afterDrain runs stop in its own goroutine once ctx ends. The function it returns cancels
+// that if it has not started, or waits until stop returned.
+func afterDrain(ctx context.Context, stop func()) func() {
+	done := make(chan struct{})
+	unregister := context.AfterFunc(ctx, func() {
+		defer close(done)
+		stop()
+	})
+	return func() {
+		if !unregister() {
+			<-done
+		}
+	}
+}
+
+// workerSpec is the part of cfg the arbiter uses, the settings a reload may change.
+func workerSpec(cfg *config.Config) arbiter.Spec {
+	return arbiter.Spec{
+		Python: cfg.Python, App: cfg.App, Dir: cfg.Chdir, PythonPath: cfg.PythonPath,
+		Env: cfg.Env, Workers: cfg.Workers, Threads: cfg.Threads, Sched: cfg.WorkerSched,
+		MaxRequests: cfg.MaxRequests, MaxRequestsJitter: cfg.MaxRequestsJitter,
+		MaxLifetime: cfg.MaxWorkerLifetime, MaxMemory: int64(cfg.MaxWorkerMemory) << 20,
+		MaxBootFailures: cfg.MaxBootFailures,
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

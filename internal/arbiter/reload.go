@@ -1,0 +1,166 @@
+package arbiter
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"syscall"
+	"time"
+)
+
+// Requests from the master's signal handler to Run (gunicorn's HUP, TTIN and TTOU). Run
+// handles them between worker events, so the worker table has one owner.
+
+type controlKind int
+
+const (
+	reload controlKind = iota // HUP: a new generation of workers from spec
+	more                      // TTIN: one worker more
+	fewer                     // TTOU: one worker less, not below 1
+)
+
+type control struct {
+	kind controlKind
+	spec Spec // reload: the new settings
+}
+
+// Reload starts a new generation of workers from spec (gunicorn's HUP): each serving worker
+// is replaced as in recycling, so its replacement, which imports the app afresh, is ready
+// before the old worker stops taking requests and drains. No request fails. When spec has
+// more workers the extra ones are spawned; when it has fewer, the oldest are retired. If the
+// new generation cannot load the app, the old workers stay and the previous spec is kept.
+func (a *Arbiter) Reload(spec Spec) { a.request(control{kind: reload, spec: spec}) }
+
+// AddWorker runs one worker more (TTIN).
+func (a *Arbiter) AddWorker() { a.request(control{kind: more}) }
+
+// RemoveWorker runs one worker less (TTOU), never fewer than one: the oldest is retired
+// and drains.
+func (a *Arbiter) RemoveWorker() { a.request(control{kind: fewer}) }
+
+func (a *Arbiter) request(c control) {
+	select {
+	case a.control <- c:
+	case <-a.stopped:
+	}
+}
+
+// current returns the spec that the next spawn uses.
+func (a *Arbiter) current() *Spec {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.spec
+}
+
+func (a *Arbiter) setSpec(s *Spec) {
+	a.mu.Lock()
+	a.spec = s
+	a.mu.Unlock()
+}
+
+// serving returns the workers that take requests and are not being replaced, oldest first.
+// Called by Run.
+func (a *Arbiter) serving() []*worker {
+	var ws []*worker
+	for _, w := range a.table() {
+		if w.state == serving && !w.timedOut.Load() {
+			ws = append(ws, w)
+		}
+	}
+	sort.Slice(ws, func(i, j int) bool { return ws[i].id < ws[j].id })
+	return ws
+}
+
+// handle carries out a control request; it returns how many spawns it started. Called by
+// Run, which counts them as pending.
+func (a *Arbiter) handle(ctx context.Context, c control) int {
+	spec := *a.current()
+	switch c.kind {
+	case more:
+		spec.Workers++
+		a.setSpec(&spec)
+		a.log.Info(fmt.Sprintf("Increasing number of workers to %d", spec.Workers))
+		a.respawnAfter(ctx, 0, nil)
+		return 1
+	case fewer:
+		if spec.Workers <= 1 {
+			a.log.Info("Not decreasing the number of workers below 1")
+			return 0
+		}
+		spec.Workers--
+		a.setSpec(&spec)
+		a.log.Info(fmt.Sprintf("Decreasing number of workers to %d", spec.Workers))
+		if ws := a.serving(); len(ws) > spec.Workers {
+			a.retire(ws[0]) // the oldest, as gunicorn does
+		}
+		return 0
+	}
+	// Reload.
+	next := c.spec.withDefaults()
+	a.reloadPrev = a.current()
+	a.setSpec(&next)
+	ws := a.serving()
+	started := 0
+	for i, w := range ws {
+		if i >= next.Workers {
+			a.retire(w)
+			continue
+		}
+		w.state = recycling
+		a.reloadFor(ctx, w)
+		started++
+	}
+	for i := len(ws); i < next.Workers; i++ {
+		a.reloadFor(ctx, nil)
+		started++
+	}
+	return started
+}
+
+// reloadFor spawns a worker of the new generation, replacing old (nil: an extra worker),
+// and reports it to Run as a spawned event marked reload.
+func (a *Arbiter) reloadFor(ctx context.Context, old *worker) {
+	id := a.newID()
+	go func() {
+		w, err := a.spawn(ctx, id)
+		a.send(event{kind: spawned, w: w, err: err, id: id, old: old, reload: true})
+	}()
+}
+
+// reloadFailed handles a worker of a new generation that could not load the app: the worker
+// it was to replace goes back to serving, and the spec before the reload is restored, so
+// that respawns do not try the broken code again. Called by Run.
+func (a *Arbiter) reloadFailed(ev event) {
+	a.log.Error("Reload failed; the running workers keep serving the previous code", "err", ev.err)
+	if a.reloadPrev != nil {
+		a.setSpec(a.reloadPrev)
+		a.reloadPrev = nil
+	}
+	if ev.old != nil && ev.old.state == recycling {
+		ev.old.state = serving
+	}
+}
+
+// DumpStacks asks every worker to print the Python stacks of all its threads
+// (faulthandler on SIGUSR1) into the error log, tagged with its pid, and goes on.
+func (a *Arbiter) DumpStacks() {
+	ws := a.table()
+	sort.Slice(ws, func(i, j int) bool { return ws[i].id < ws[j].id })
+	for _, w := range ws {
+		a.log.Info("Dumping the stacks of worker (pid:" + itoa(w.pid) + ")")
+		w.signal(syscall.SIGUSR1)
+	}
+}
+
+// bootWindow is how soon after boot a worker's death counts as a boot failure (crash loop).
+const bootWindow = 5 * time.Second
+
+// BootLoopError reports that workers kept dying right after boot (--max-boot-failures).
+type BootLoopError struct {
+	Failures int
+	Last     string // how the last one ended
+}
+
+func (e *BootLoopError) Error() string {
+	return fmt.Sprintf("%d workers in a row died within %v of booting (last: %s); giving up (--max-boot-failures)", e.Failures, bootWindow, e.Last)
+}

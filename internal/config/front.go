@@ -1,0 +1,29 @@
+package config
+
+import (
+	"fmt"
+
+	"github.com/gonicorn/gonicorn/internal/proxy"
+)
+
+// validateFront checks the settings of the front's defences: the PROXY protocol, the
+// connection limit and the client timeouts.
+func (c *Config) validateFront() error {
+	switch c.ProxyProtocol {
+	case "off", "v1", "v2", "auto":
+	default:
+		return fmt.Errorf("invalid value %q for --proxy-protocol: want off, v1, v2 or auto", c.ProxyProtocol)
+	}
+	if _, err := proxy.ParseTrust(c.ProxyAllowFrom); err != nil {
+		return fmt.Errorf("invalid value %q for --proxy-allow-from: %v", c.ProxyAllowFrom, err)
+	}
+	if c.MaxConnections < 0 {
+		return fmt.Errorf("invalid value %d for --max-connections: must be 0 (unlimited) or positive", c.MaxConnections)
+	}
+	for name, v := range map[string]float64{"header-timeout": c.HeaderTimeout.Seconds(), "body-timeout": c.BodyTimeout.Seconds()} {
+		if v <= 0 {
+			return fmt.Errorf("invalid value %g for --%s: must be positive", v, name)
+		}
+	}
+	return nil
+}
