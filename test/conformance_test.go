@@ -11,7 +11,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -19,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gonicorn/gonicorn/internal/corpus"
 )
 
 // The gunicorn HTTP/1.1 request corpus (testdata/conformance, see its README.md), replayed
@@ -111,24 +112,12 @@ var corpusPolicyFlags = map[string]string{
 
 func loadCorpusCases(t *testing.T) []corpusCase {
 	t.Helper()
-	var cases []corpusCase
-	for _, dir := range []string{"valid", "invalid"} {
-		files, err := filepath.Glob(filepath.Join(corpusRoot, dir, "*.json"))
-		if err != nil || len(files) == 0 {
-			t.Fatalf("no corpus cases in %s (%v)", filepath.Join(corpusRoot, dir), err)
-		}
-		for _, f := range files {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var c corpusCase
-			if err := json.Unmarshal(data, &c); err != nil {
-				t.Fatalf("%s: %v", f, err)
-			}
-			c.Name = dir + "/" + strings.TrimSuffix(filepath.Base(f), ".json")
-			cases = append(cases, c)
-		}
+	names, cases, err := corpus.Load[corpusCase](corpusRoot, "*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range cases {
+		cases[i].Name = names[i]
 	}
 	return cases
 }

@@ -7,12 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"testing/iotest"
 
+	"github.com/gonicorn/gonicorn/internal/corpus"
 	"github.com/gonicorn/gonicorn/internal/proxyproto"
 )
 
@@ -108,24 +107,12 @@ func corpusLimits(cfg map[string]any) (Limits, bool) {
 
 func loadCorpus(t testing.TB) []corpusCase {
 	t.Helper()
-	var cases []corpusCase
-	for _, dir := range []string{"valid", "invalid"} {
-		files, err := filepath.Glob(filepath.Join(corpusDir, dir, "*.json"))
-		if err != nil || len(files) == 0 {
-			t.Fatalf("no corpus in %s: %v", filepath.Join(corpusDir, dir), err)
-		}
-		for _, f := range files {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var c corpusCase
-			if err := json.Unmarshal(data, &c); err != nil {
-				t.Fatalf("%s: %v", f, err)
-			}
-			c.Name = dir + "/" + strings.TrimSuffix(filepath.Base(f), ".json")
-			cases = append(cases, c)
-		}
+	names, cases, err := corpus.Load[corpusCase](corpusDir, "*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range cases {
+		cases[i].Name = names[i]
 	}
 	return cases
 }

@@ -2,13 +2,13 @@ package proxyproto
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gonicorn/gonicorn/internal/corpus"
 )
 
 // v2 builds a version 2 header: the signature, verCmd, fam, the length of payload, payload.
@@ -122,21 +122,13 @@ type corpusCase struct {
 // (testdata/conformance/{valid,invalid}/pp_*.json), keyed by "valid/pp_01" and so on.
 func corpusPP(t testing.TB) map[string][]byte {
 	t.Helper()
-	files, _ := filepath.Glob("../../testdata/conformance/*/pp_*.json")
-	if len(files) == 0 {
-		t.Fatal("no pp_* cases in testdata/conformance")
+	names, cases, err := corpus.Load[corpusCase]("../../testdata/conformance", "pp_*")
+	if err != nil {
+		t.Fatal(err)
 	}
 	out := map[string][]byte{}
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var c corpusCase
-		if err := json.Unmarshal(data, &c); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		out[filepath.Base(filepath.Dir(f))+"/"+strings.TrimSuffix(filepath.Base(f), ".json")] = c.Raw
+	for i, c := range cases {
+		out[names[i]] = c.Raw
 	}
 	return out
 }
