@@ -140,3 +140,13 @@ func TestSettingsDoc(t *testing.T) {
 		t.Errorf("%s is out of date; run: go test ./internal/config -update", path)
 	}
 }
+
+func TestProxyAllowIPsIsAnAlias(t *testing.T) {
+	c, err := Parse([]string{"--proxy-allow-ips", "10.0.0.0/8", "app"}, env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ProxyAllowFrom != "10.0.0.0/8" {
+		t.Errorf("--proxy-allow-ips 10.0.0.0/8: ProxyAllowFrom = %q; want %q", c.ProxyAllowFrom, "10.0.0.0/8")
+	}
+}
