@@ -29,6 +29,8 @@ const pipelineDepth = 4
 // close listeners → finish requests in flight and queued (up to --graceful-timeout) → close
 // the workers' sockets and TERM them → KILL what is left → reap.
 func run(ctx context.Context, cfg *config.Config) error {
+	closeInheritedOnExec()
+	sd := newNotifier()
 	errOut, closeErr, err := openLog(cfg.ErrorLogFile, os.Stderr)
 	if err != nil {
 		return fmt.Errorf("--error-logfile: %w", err)
@@ -60,11 +62,21 @@ func run(ctx context.Context, cfg *config.Config) error {
 	signal.Notify(sigs, masterSignals...)
 	defer signal.Stop(sigs)
 
-	listeners, err := listen(cfg.Bind)
+	// Sockets from systemd (socket activation) replace --bind, as in gunicorn.
+	listeners, err := systemdListeners()
 	if err != nil {
 		return err
 	}
+	activated := listeners != nil
+	if !activated {
+		if listeners, err = listen(cfg.Bind); err != nil {
+			return err
+		}
+	}
 	log.Info("Starting gonicorn " + config.Version)
+	if activated {
+		log.Info(fmt.Sprintf("Using %d socket(s) from systemd (socket activation); --bind is ignored", len(listeners)))
+	}
 	if cfg.PIDFile != "" {
 		if err := writePIDFile(cfg.PIDFile); err != nil {
 			closeAll(listeners)
@@ -97,6 +109,7 @@ boot:
 				closeAll(listeners)
 				return err
 			}
+			sdNotify(log, sd, "READY=1")
 			break boot
 		case sig := <-sigs:
 			if !stops(sig) {
@@ -104,6 +117,7 @@ boot:
 				continue
 			}
 			log.Info("Handling signal: " + signame(sig) + " during boot")
+			sdNotify(log, sd, "STOPPING=1")
 			cancel()
 			<-bootDone
 			arb.Stop(0)
@@ -146,7 +160,7 @@ boot:
 	arbDone := make(chan error, 1)
 	go func() { arbDone <- arb.Run(ctx) }()
 
-	m := &master{log: log, cfg: cfg, arb: arb, logs: reopenable(errOut, accessOut)}
+	m := &master{log: log, cfg: cfg, arb: arb, logs: reopenable(errOut, accessOut), sd: sd}
 	sig, runErr := m.waitStop(sigs, arbDone)
 	if sig == nil {
 		arbDone = nil
@@ -177,7 +191,9 @@ boot:
 		}
 	}
 	arb.Stop(grace)
-	removeUnixSockets(cfg.Bind)
+	if !activated { // systemd owns its sockets' files
+		removeUnixSockets(cfg.Bind)
+	}
 	log.Info("Shutting down: Master")
 	return runErr
 }

@@ -54,6 +54,7 @@ type master struct {
 	cfg  *config.Config // the configuration at start; static settings keep these values
 	arb  *arbiter.Arbiter
 	logs []*logFile // reopened on USR1
+	sd   *notifier  // systemd's NOTIFY_SOCKET, if any
 }
 
 // reopenable returns the log destinations among ws that are files.
@@ -75,6 +76,7 @@ func (m *master) waitStop(sigs <-chan os.Signal, arbDone <-chan error) (os.Signa
 		case sig := <-sigs:
 			m.log.Info("Handling signal: " + signame(sig))
 			if stops(sig) {
+				sdNotify(m.log, m.sd, "STOPPING=1")
 				return sig, nil
 			}
 			m.handle(sig)
@@ -88,7 +90,11 @@ func (m *master) handle(sig os.Signal) {
 	switch sig {
 	case syscall.SIGHUP:
 		m.log.Info("Hang up: Master")
+		sdNotify(m.log, m.sd, reloading())
 		m.reload()
+		// The new generation boots in the background while the old one serves, so the
+		// service is ready again as soon as the reload is under way.
+		sdNotify(m.log, m.sd, "READY=1")
 	case syscall.SIGTTIN:
 		m.arb.AddWorker()
 	case syscall.SIGTTOU:

@@ -132,7 +132,7 @@ func Settings(getenv func(string) string) []Setting {
 	}
 	return []Setting{
 		{Name: "bind", Short: "b", Meta: "ADDRESS", Default: defBind,
-			Help:     "Socket to bind: HOST:PORT, [::1]:PORT, unix:PATH or fd://N. Repeatable. Default 127.0.0.1:8000, or 0.0.0.0:$PORT when PORT is set.",
+			Help:     "Socket to bind: HOST:PORT, [::1]:PORT, unix:PATH or fd://N. Repeatable. Default 127.0.0.1:8000, or 0.0.0.0:$PORT when PORT is set. Ignored when systemd passes sockets (LISTEN_FDS; see docs/systemd.md).",
 			register: list(func(c *Config) *[]string { return &c.Bind })},
 		{Name: "workers", Short: "w", Meta: "INT", Default: defWorkers,
 			Help:     "Number of worker processes. Default $WEB_CONCURRENCY or 1.",

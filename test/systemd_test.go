@@ -1,0 +1,190 @@
+package e2e
+
+// systemd integration (cmd/gonicorn/systemd.go, docs/systemd.md): socket activation with
+// LISTEN_PID/LISTEN_FDS, and sd_notify states sent to NOTIFY_SOCKET.
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// startCmd runs cmd (gonicorn, possibly behind /bin/sh) as a server on addr with extra
+// environment variables, and waits until a worker booted.
+func startCmd(t *testing.T, cmd *exec.Cmd, addr string, env ...string) *server {
+	t.Helper()
+	s := &server{t: t, cmd: cmd, addr: addr, log: newLogBuffer(), done: make(chan struct{})}
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = s.log, s.log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		s.err = cmd.Wait()
+		close(s.done)
+	}()
+	t.Cleanup(s.stop)
+	s.waitReady()
+	return s
+}
+
+// Socket activation: the listener systemd passes as fd 3 (LISTEN_FDS=1, LISTEN_PID = the
+// master's pid) is served, --bind is ignored (logged), and the workers see neither the
+// LISTEN_* variables nor the fd.
+func TestSystemdSocketActivation(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := ln.(*net.TCPListener).File()
+	ln.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ignored := filepath.Join(t.TempDir(), "ignored.sock")
+	// LISTEN_PID must be the pid of the process that reads it: the shell execs gonicorn,
+	// which keeps the shell's pid.
+	cmd := exec.Command("/bin/sh", "-c", `LISTEN_PID=$$; export LISTEN_PID; exec "$0" "$@"`,
+		binary, "--bind", "unix:"+ignored, "--python", python(t), "--chdir", appsDir(t),
+		"--threads", "2", "faults")
+	cmd.ExtraFiles = []*os.File{f}
+	s := startCmd(t, cmd, ln.Addr().String(), "LISTEN_FDS=1", "LISTEN_FDNAMES=http")
+
+	r, err := s.fetch("/pid")
+	if err != nil || r.status != 200 {
+		t.Fatalf("GET /pid on the systemd socket = %+v, %v", r, err)
+	}
+	if !strings.Contains(s.log.String(), "--bind is ignored") {
+		t.Errorf("no log line saying that --bind is ignored")
+	}
+	if _, err := os.Lstat(ignored); err == nil {
+		t.Errorf("--bind unix:%s was bound although systemd passed a socket", ignored)
+	}
+	for _, name := range []string{"LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"} {
+		r, err := s.fetch("/env?name=" + name)
+		if err != nil || r.status != 200 || len(r.body) != 0 {
+			t.Errorf("worker sees %s = %q (%v); want it unset", name, r.body, err)
+		}
+	}
+	r, err = s.fetch("/fds")
+	if err != nil || r.status != 200 {
+		t.Fatalf("GET /fds = %+v, %v", r, err)
+	}
+	for _, l := range strings.Split(string(r.body), "\n") {
+		var fd int
+		var target string
+		fmt.Sscanf(l, "%d %s", &fd, &target)
+		if fd > 2 && !strings.HasPrefix(target, "socket:") {
+			t.Errorf("worker has fd %d open on %s", fd, target)
+		}
+	}
+	if n := strings.Count(string(r.body), "socket:"); n != 2 {
+		t.Errorf("worker holds %d sockets; want 2 (its own, one per thread; not systemd's):\n%s", n, r.body)
+	}
+}
+
+// LISTEN_PID naming another process: the variables are not ours, --bind is used.
+func TestSystemdListenPIDOfAnotherProcess(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := ln.(*net.TCPListener).File()
+	ln.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cmd := exec.Command(binary, "--bind", "fd://3", "--python", python(t), "--chdir", appsDir(t), "faults")
+	cmd.ExtraFiles = []*os.File{f}
+	s := startCmd(t, cmd, ln.Addr().String(), "LISTEN_FDS=1", "LISTEN_PID=1")
+	if r, err := s.fetch("/pid"); err != nil || r.status != 200 {
+		t.Fatalf("GET /pid = %+v, %v", r, err)
+	}
+	if strings.Contains(s.log.String(), "systemd") {
+		t.Errorf("LISTEN_PID of another process was honoured:\n%s", s.log)
+	}
+}
+
+// notifySocket listens on a unixgram socket at name and returns a function that waits for
+// the next datagram.
+func notifySocket(t *testing.T, name string) func() string {
+	t.Helper()
+	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: name, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return func() string {
+		t.Helper()
+		buf := make([]byte, 4096)
+		c.SetReadDeadline(time.Now().Add(30 * time.Second))
+		n, _, err := c.ReadFromUnix(buf)
+		if err != nil {
+			t.Fatalf("no sd_notify datagram: %v", err)
+		}
+		return string(buf[:n])
+	}
+}
+
+func testNotify(t *testing.T, name string) {
+	next := notifySocket(t, name)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := ln.(*net.TCPListener).File()
+	ln.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cmd := exec.Command(binary, "--bind", "fd://3", "--python", python(t), "--chdir", appsDir(t), "faults")
+	cmd.ExtraFiles = []*os.File{f}
+	s := startCmd(t, cmd, ln.Addr().String(), "NOTIFY_SOCKET="+name)
+
+	if got := next(); got != "READY=1" {
+		t.Fatalf("first sd_notify = %q; want READY=1", got)
+	}
+	if r, err := s.fetch("/env?name=NOTIFY_SOCKET"); err != nil || len(r.body) != 0 {
+		t.Errorf("worker sees NOTIFY_SOCKET = %q (%v); want it unset", r.body, err)
+	}
+	syscall.Kill(s.cmd.Process.Pid, syscall.SIGHUP)
+	if got := next(); !strings.HasPrefix(got, "RELOADING=1\nMONOTONIC_USEC=") {
+		t.Errorf("sd_notify on HUP = %q; want RELOADING=1 and MONOTONIC_USEC", got)
+	}
+	if got := next(); got != "READY=1" {
+		t.Errorf("sd_notify after HUP = %q; want READY=1", got)
+	}
+	syscall.Kill(s.cmd.Process.Pid, syscall.SIGTERM)
+	if got := next(); got != "STOPPING=1" {
+		t.Errorf("sd_notify on TERM = %q; want STOPPING=1", got)
+	}
+	select {
+	case <-s.done:
+	case <-time.After(15 * time.Second):
+		t.Fatal("server did not stop after TERM")
+	}
+	if s.err != nil {
+		t.Errorf("exit after TERM: %v; want status 0", s.err)
+	}
+}
+
+// NOTIFY_SOCKET, a path: READY=1 once the workers are booted, RELOADING=1 then READY=1 on
+// HUP, STOPPING=1 on TERM; the workers do not see NOTIFY_SOCKET.
+func TestNotifySocket(t *testing.T) {
+	testNotify(t, filepath.Join(t.TempDir(), "notify"))
+}
+
+// NOTIFY_SOCKET in the abstract namespace ('@name').
+func TestNotifySocketAbstract(t *testing.T) {
+	testNotify(t, fmt.Sprintf("@gonicorn-test-notify-%d-%d", os.Getpid(), time.Now().UnixNano()))
+}
