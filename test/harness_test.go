@@ -125,7 +125,9 @@ func start(t *testing.T, args ...string) *server {
 	return s
 }
 
-func startNoWait(t *testing.T, args ...string) *server {
+// listenerFile opens a loopback TCP listener and returns it as a file to pass to the server
+// (as fd 3), with its address. The caller closes the file once the server has started.
+func listenerFile(t *testing.T) (*os.File, string) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -136,8 +138,14 @@ func startNoWait(t *testing.T, args ...string) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return f, ln.Addr().String()
+}
+
+func startNoWait(t *testing.T, args ...string) *server {
+	t.Helper()
+	f, addr := listenerFile(t)
 	defer f.Close()
-	s := &server{t: t, addr: ln.Addr().String(), log: newLogBuffer(), done: make(chan struct{})}
+	s := &server{t: t, addr: addr, log: newLogBuffer(), done: make(chan struct{})}
 	s.cmd = exec.Command(binary, append([]string{"--bind", "fd://3"}, args...)...)
 	s.cmd.ExtraFiles = []*os.File{f}
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log

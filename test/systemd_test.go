@@ -39,15 +39,7 @@ func startCmd(t *testing.T, cmd *exec.Cmd, addr string, env ...string) *server {
 // master's pid) is served, --bind is ignored (logged), and the workers see neither the
 // LISTEN_* variables nor the fd.
 func TestSystemdSocketActivation(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := ln.(*net.TCPListener).File()
-	ln.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, addr := listenerFile(t)
 	defer f.Close()
 	ignored := filepath.Join(t.TempDir(), "ignored.sock")
 	// LISTEN_PID must be the pid of the process that reads it: the shell execs gonicorn,
@@ -56,7 +48,7 @@ func TestSystemdSocketActivation(t *testing.T) {
 		binary, "--bind", "unix:"+ignored, "--python", python(t), "--chdir", appsDir(t),
 		"--threads", "2", "faults")
 	cmd.ExtraFiles = []*os.File{f}
-	s := startCmd(t, cmd, ln.Addr().String(), "LISTEN_FDS=1", "LISTEN_FDNAMES=http")
+	s := startCmd(t, cmd, addr, "LISTEN_FDS=1", "LISTEN_FDNAMES=http")
 
 	r, err := s.fetch("/pid")
 	if err != nil || r.status != 200 {
@@ -93,19 +85,11 @@ func TestSystemdSocketActivation(t *testing.T) {
 
 // LISTEN_PID naming another process: the variables are not ours, --bind is used.
 func TestSystemdListenPIDOfAnotherProcess(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := ln.(*net.TCPListener).File()
-	ln.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, addr := listenerFile(t)
 	defer f.Close()
 	cmd := exec.Command(binary, "--bind", "fd://3", "--python", python(t), "--chdir", appsDir(t), "faults")
 	cmd.ExtraFiles = []*os.File{f}
-	s := startCmd(t, cmd, ln.Addr().String(), "LISTEN_FDS=1", "LISTEN_PID=1")
+	s := startCmd(t, cmd, addr, "LISTEN_FDS=1", "LISTEN_PID=1")
 	if r, err := s.fetch("/pid"); err != nil || r.status != 200 {
 		t.Fatalf("GET /pid = %+v, %v", r, err)
 	}
@@ -137,19 +121,11 @@ func notifySocket(t *testing.T, name string) func() string {
 
 func testNotify(t *testing.T, name string) {
 	next := notifySocket(t, name)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := ln.(*net.TCPListener).File()
-	ln.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, addr := listenerFile(t)
 	defer f.Close()
 	cmd := exec.Command(binary, "--bind", "fd://3", "--python", python(t), "--chdir", appsDir(t), "faults")
 	cmd.ExtraFiles = []*os.File{f}
-	s := startCmd(t, cmd, ln.Addr().String(), "NOTIFY_SOCKET="+name)
+	s := startCmd(t, cmd, addr, "NOTIFY_SOCKET="+name)
 
 	if got := next(); got != "READY=1" {
 		t.Fatalf("first sd_notify = %q; want READY=1", got)
