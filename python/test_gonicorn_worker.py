@@ -162,8 +162,12 @@ class InProcess(unittest.TestCase):
         go, worker = socket.socketpair()
         self.go = GoSide(go)
         self.result = []
+        flusher = gw.Flusher()
+        link = gw.Link(worker, flusher)
+        flusher.links = [link]
+        threading.Thread(target=flusher.run, daemon=True).start()
         self.thread = threading.Thread(
-            target=lambda: self.result.append(gw.serve(worker, app, **kw)))
+            target=lambda: self.result.append(gw.serve(link, app, **kw)))
         self.thread.start()
         self.addCleanup(self.stop)
         if handshake:
@@ -267,6 +271,30 @@ class TestResponses(InProcess):
         first_seen.set()
         self.assertEqual(first[-1][0], 'E')
         self.assertEqual(go.response()[-1][0], 'E')
+
+    def test_fast_answer_not_held_behind_slow_next(self):
+        # A fast answer is held while the next buffered request runs; when
+        # that one is slow (here: it waits until the test saw the first
+        # answer), the Flusher sends the held answer after HOLD_MAX instead
+        # of letting it wait for the slow one.
+        first_seen = threading.Event()
+        calls, waited = [], []
+
+        def app(environ, start_response):
+            calls.append(1)
+            if len(calls) == 2:
+                waited.append(first_seen.wait(TIMEOUT))
+            start_response('200 OK', [])
+            return [b'x']
+
+        go = self.start(app)
+        go.send(request_frame(base_environ()) * 2)
+        first = go.response()
+        first_seen.set()
+        self.assertEqual(first[-1][0], 'E')
+        self.assertEqual(go.response()[-1][0], 'E')
+        self.assertEqual(waited, [True], 'the first answer came only after '
+                         'the second request gave up waiting for it')
 
     def test_environ(self):
         seen = {}

@@ -241,3 +241,50 @@ func TestKillMasterNoOrphans(t *testing.T) {
 	}
 	t.Logf("workers gone %v after the master exited", time.Since(deadline.Add(-2*time.Second)).Round(time.Millisecond))
 }
+
+// A connection accepted before SIGTERM whose request arrives a moment later (the client of a
+// load balancer, or of the other master during a binary upgrade) gets its answer, not a
+// reset; a connection that stays silent does not hold the stop up for --graceful-timeout.
+func TestTermServesFirstRequestOfNewConnection(t *testing.T) {
+	s := startLifecycle(t, "-w", "1", "--graceful-timeout", "20")
+	s.waitWorkers(1)
+	late, err := net.Dial("tcp", s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer late.Close()
+	silent, err := net.Dial("tcp", s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	// Both are accepted (a request on a third connection is answered after them).
+	if r := s.get("/"); r.status != 200 {
+		t.Fatalf("GET / = %d", r.status)
+	}
+	syscall.Kill(s.cmd.Process.Pid, syscall.SIGTERM)
+	if !s.log.waitFor("Handling signal: term", 5*time.Second) {
+		t.Fatal("no \"Handling signal: term\" in the log")
+	}
+	time.Sleep(300 * time.Millisecond)
+	late.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(late, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatalf("writing the late request: %v", err)
+	}
+	r, err := readResponse(bufio.NewReader(late), "GET")
+	if err != nil {
+		t.Fatalf("late request on a connection accepted before TERM: %v; want an answer", err)
+	}
+	if r.status != 200 || !strings.EqualFold(r.header("Connection"), "close") {
+		t.Errorf("late request: status %d, Connection %q; want 200 and close", r.status, r.header("Connection"))
+	}
+	// The silent connection is closed about 2 s after it was accepted, well before
+	// --graceful-timeout; then the master exits.
+	exited, err := s.waitExit(10 * time.Second)
+	if !exited {
+		t.Fatalf("master still running 10 s after SIGTERM with a silent connection open; log:\n%s", s.log)
+	}
+	if err != nil {
+		t.Errorf("master exit = %v; want status 0", err)
+	}
+}

@@ -208,6 +208,31 @@ func TestMaxWorkerMemory(t *testing.T) {
 	}
 }
 
+// A worker above --max-worker-memory right after boot (here an 80 MiB import against a
+// 60 MiB limit) is not recycled for memory: its replacement would be as big, so it used to
+// be replaced every second forever. Each worker is logged once with a warning, keeps
+// serving, and nothing is autorestarted.
+func TestMaxWorkerMemoryBelowBaseline(t *testing.T) {
+	s := pepStart(t, "supervise", "-w", "2", "--max-worker-memory", "60", "-e", "SUPERVISE_BALLAST_MIB=80")
+	s.waitWorkers(2)
+	const warning = "MiB right after boot, above --max-worker-memory 60 MiB"
+	// Requests keep coming for 3 s, three times the check interval.
+	res := runLoad(s, 2, "/pid", 20*time.Millisecond, 20, func() bool { return false }, 3*time.Second)
+	res.check(t, 20)
+	if n := s.logCount(warning); n != 2 {
+		t.Errorf("%d warnings %q; want one per worker (2):\n%s", n, warning, s.log)
+	}
+	if n := s.logCount("Autorestarting worker"); n != 0 {
+		t.Errorf("%d workers autorestarted; want none (a replacement is as big as its predecessor):\n%s", n, s.log)
+	}
+	if n := s.logCount("Booting worker with pid"); n != 2 {
+		t.Errorf("%d workers booted; want 2", n)
+	}
+	if len(res.pids) != 2 {
+		t.Errorf("answers came from %d worker pids; want the 2 first workers", len(res.pids))
+	}
+}
+
 // TestTimeoutOtherThreadsGet502 checks the documented cost of a timeout with --threads > 1:
 // a request another thread of the killed worker is running fails with 502.
 func TestTimeoutOtherThreadsGet502(t *testing.T) {

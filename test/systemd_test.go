@@ -164,3 +164,63 @@ func TestNotifySocket(t *testing.T) {
 func TestNotifySocketAbstract(t *testing.T) {
 	testNotify(t, fmt.Sprintf("@gonicorn-test-notify-%d-%d", os.Getpid(), time.Now().UnixNano()))
 }
+
+// After HUP, READY=1 is sent only once the new generation is in the pool (issue: it used to
+// follow RELOADING=1 at once, so "systemctl reload" returned before the new code answered).
+// The app's import takes 1 s, so the two datagrams must be about that far apart, and a
+// request made as soon as READY=1 arrives must be answered by a worker of the new
+// generation: the old ones are out of the pool by then. The master's log must show the new
+// workers booting before "Reload complete", which it logs just before READY=1.
+func TestNotifyReadyAfterReload(t *testing.T) {
+	const importSleep = time.Second
+	name := filepath.Join(t.TempDir(), "notify")
+	next := notifySocket(t, name)
+	f, addr := listenerFile(t)
+	defer f.Close()
+	cmd := exec.Command(binary, "--bind", "fd://3", "--python", python(t), "--chdir", appsDir(t),
+		"-w", "2", "-e", fmt.Sprintf("SUPERVISE_IMPORT_SLEEP=%g", importSleep.Seconds()), "supervise")
+	cmd.ExtraFiles = []*os.File{f}
+	s := startCmd(t, cmd, addr, "NOTIFY_SOCKET="+name)
+	if got := next(); got != "READY=1" {
+		t.Fatalf("first sd_notify = %q; want READY=1", got)
+	}
+	old := map[string]bool{}
+	for _, pid := range s.waitWorkers(2) {
+		old[fmt.Sprint(pid)] = true
+	}
+
+	syscall.Kill(s.cmd.Process.Pid, syscall.SIGHUP)
+	if got := next(); !strings.HasPrefix(got, "RELOADING=1\n") {
+		t.Fatalf("sd_notify on HUP = %q; want RELOADING=1 first", got)
+	}
+	reloading := time.Now()
+	if got := next(); got != "READY=1" {
+		t.Fatalf("sd_notify after HUP = %q; want READY=1", got)
+	}
+	ready := time.Now()
+	// First the observations at READY=1, then the checks that may wait.
+	var answered []string
+	for i := 0; i < 4; i++ {
+		r, err := s.fetch("/pid")
+		if err != nil || r.status != 200 {
+			t.Fatalf("GET /pid right after READY=1 = %+v, %v", r, err)
+		}
+		answered = append(answered, string(r.body))
+	}
+	if gap := ready.Sub(reloading); gap < importSleep*8/10 {
+		t.Errorf("READY=1 came %v after RELOADING=1; want at least the app's import time (%v)", gap, importSleep)
+	}
+	for _, pid := range answered {
+		if old[pid] {
+			t.Errorf("GET /pid right after READY=1 was answered by old worker %s; want the new generation only", pid)
+		}
+	}
+	if !s.log.waitFor("Reload complete", 5*time.Second) {
+		t.Fatalf("log lacks %q:\n%s", "Reload complete", s.log)
+	}
+	log := s.log.String()
+	done := strings.Index(log, "Reload complete")
+	if n := strings.Count(log[:done], "Booting worker with pid"); n != 4 {
+		t.Errorf("%d workers booted before %q; want 4 (2 + the new generation of 2):\n%s", n, "Reload complete", log)
+	}
+}

@@ -62,28 +62,41 @@ func run(ctx context.Context, cfg *config.Config) error {
 	signal.Notify(sigs, masterSignals...)
 	defer signal.Stop(sigs)
 
-	// Sockets from systemd (socket activation) replace --bind, as in gunicorn.
+	// Sockets from systemd (socket activation) or from the old master of a binary upgrade
+	// (USR2, upgrade.go) replace --bind, as in gunicorn.
 	listeners, err := systemdListeners()
 	if err != nil {
 		return err
 	}
 	activated := listeners != nil
+	inherited, oldMaster, err := inheritedListeners()
+	if err != nil {
+		closeAll(listeners)
+		return err
+	}
 	if !activated {
+		listeners = inherited
+	} else {
+		closeAll(inherited)
+	}
+	if listeners == nil {
 		if listeners, err = listen(cfg.Bind); err != nil {
 			return err
 		}
 	}
 	log.Info("Starting gonicorn " + config.Version)
-	if activated {
+	switch {
+	case activated:
 		log.Info(fmt.Sprintf("Using %d socket(s) from systemd (socket activation); --bind is ignored", len(listeners)))
+	case inherited != nil:
+		log.Info(fmt.Sprintf("Inherited %d socket(s) from the old master (pid %d); --bind is ignored", len(listeners), oldMaster))
 	}
-	if cfg.PIDFile != "" {
-		if err := writePIDFile(cfg.PIDFile); err != nil {
-			closeAll(listeners)
-			return fmt.Errorf("--pid: %w", err)
-		}
-		defer os.Remove(cfg.PIDFile)
+	up := newUpgrader(log, listeners, cfg.PIDFile, sd, oldMaster)
+	if err := up.writePID(); err != nil {
+		closeAll(listeners)
+		return fmt.Errorf("--pid: %w", err)
 	}
+	defer up.removePID()
 	for _, ln := range listeners {
 		log.Info(fmt.Sprintf("Listening at: %s (%d)", describe(ln), os.Getpid()))
 	}
@@ -109,7 +122,10 @@ boot:
 				closeAll(listeners)
 				return err
 			}
-			sdNotify(log, sd, "READY=1")
+			if parent := up.oldMaster(); parent != 0 {
+				log.Info(fmt.Sprintf("Upgrade: new master ready; the old master (pid %d) still serves until it gets TERM", parent))
+			}
+			sdNotify(log, sd, up.readyState())
 			break boot
 		case sig := <-sigs:
 			if !stops(sig) {
@@ -117,7 +133,9 @@ boot:
 				continue
 			}
 			log.Info("Handling signal: " + signame(sig) + " during boot")
-			sdNotify(log, sd, "STOPPING=1")
+			if state := up.stoppingState(); state != "" {
+				sdNotify(log, sd, state)
+			}
 			cancel()
 			<-bootDone
 			arb.Stop(0)
@@ -159,8 +177,9 @@ boot:
 	}
 	arbDone := make(chan error, 1)
 	go func() { arbDone <- arb.Run(ctx) }()
+	go up.watchParent(serveCtx)
 
-	m := &master{log: log, cfg: cfg, arb: arb, logs: reopenable(errOut, accessOut), sd: sd}
+	m := &master{log: log, cfg: cfg, arb: arb, logs: reopenable(errOut, accessOut), sd: sd, up: up}
 	sig, runErr := m.waitStop(sigs, arbDone)
 	if sig == nil {
 		arbDone = nil
@@ -191,8 +210,9 @@ boot:
 		}
 	}
 	arb.Stop(grace)
-	if !activated { // systemd owns its sockets' files
-		removeUnixSockets(cfg.Bind)
+	// systemd owns its sockets' files; the other master of an upgrade still serves them.
+	if !activated && !up.partner() {
+		removeUnixSockets(listeners)
 	}
 	log.Info("Shutting down: Master")
 	return runErr
@@ -242,7 +262,9 @@ func listenOne(s string) (net.Listener, error) {
 		if err != nil {
 			return nil, fmt.Errorf("--bind %s: %w", s, err)
 		}
-		ln.(*net.UnixListener).SetUnlinkOnClose(true)
+		// The file is removed at exit (removeUnixSockets), unless the other master of a
+		// binary upgrade still serves it.
+		ln.(*net.UnixListener).SetUnlinkOnClose(false)
 		return ln, nil
 	case "fd":
 		fd, _ := strconv.Atoi(b.Address)
@@ -275,11 +297,12 @@ func closeAll(lns []net.Listener) {
 	}
 }
 
-func removeUnixSockets(binds []string) {
-	for _, s := range binds {
-		if b, err := config.ParseBind(s); err == nil && b.Network == "unix" {
-			if st, err := os.Lstat(b.Address); err == nil && st.Mode()&os.ModeSocket != 0 {
-				os.Remove(b.Address)
+// removeUnixSockets removes the socket files of the unix listeners in lns.
+func removeUnixSockets(lns []net.Listener) {
+	for _, ln := range lns {
+		if a := ln.Addr(); a.Network() == "unix" && a.String() != "" {
+			if st, err := os.Lstat(a.String()); err == nil && st.Mode()&os.ModeSocket != 0 {
+				os.Remove(a.String())
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -25,11 +26,11 @@ import (
 //	           (importing the app afresh), switch traffic once they are ready, drain the old
 //	TTIN, TTOU one worker more, one less (not below 1)
 //	USR1       reopen the log files
+//	USR2       binary upgrade: start a new master from the executable's path with the
+//	           listening sockets; both serve until one gets TERM (upgrade.go)
 //	PWR        dump the Python stacks of every worker into the error log (signals_linux.go)
 //
-// USR2 (gunicorn's binary upgrade) is caught and ignored with a warning, so that a habit
-// from gunicorn does not end the master (USR2's default action). WINCH (gunicorn's
-// daemon-mode worker stop) is ignored by default.
+// WINCH (gunicorn's daemon-mode worker stop) is ignored by default: there is no daemon mode.
 var masterSignals = append([]os.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT,
 	syscall.SIGHUP, syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGUSR1, syscall.SIGUSR2}, stackDumpSignal)
 
@@ -55,6 +56,7 @@ type master struct {
 	arb  *arbiter.Arbiter
 	logs []*logFile // reopened on USR1
 	sd   *notifier  // systemd's NOTIFY_SOCKET, if any
+	up   *upgrader  // binary upgrade (USR2)
 }
 
 // reopenable returns the log destinations among ws that are files.
@@ -76,7 +78,9 @@ func (m *master) waitStop(sigs <-chan os.Signal, arbDone <-chan error) (os.Signa
 		case sig := <-sigs:
 			m.log.Info("Handling signal: " + signame(sig))
 			if stops(sig) {
-				sdNotify(m.log, m.sd, "STOPPING=1")
+				if state := m.up.stoppingState(); state != "" {
+					sdNotify(m.log, m.sd, state)
+				}
 				return sig, nil
 			}
 			m.handle(sig)
@@ -91,10 +95,24 @@ func (m *master) handle(sig os.Signal) {
 	case syscall.SIGHUP:
 		m.log.Info("Hang up: Master")
 		sdNotify(m.log, m.sd, reloading())
-		m.reload()
-		// The new generation boots in the background while the old one serves, so the
-		// service is ready again as soon as the reload is under way.
-		sdNotify(m.log, m.sd, "READY=1")
+		done := m.reload()
+		// The new generation boots in the background while the old one serves; systemd
+		// hears READY=1 once it is in the pool, so that "systemctl reload" returns when the
+		// new code answers. A failed reload is ready too: the old generation keeps serving.
+		// The arbiter answers done exactly once (also when it stops), so this goroutine ends.
+		go func() {
+			if done != nil {
+				switch err := <-done; {
+				case errors.Is(err, arbiter.ErrStopped):
+					return // the master is stopping: no READY=1 after STOPPING=1
+				case err != nil:
+					// The arbiter logged why; the old generation serves on.
+				default:
+					m.log.Info("Reload complete")
+				}
+			}
+			sdNotify(m.log, m.sd, "READY=1")
+		}()
 	case syscall.SIGTTIN:
 		m.arb.AddWorker()
 	case syscall.SIGTTOU:
@@ -109,23 +127,24 @@ func (m *master) handle(sig os.Signal) {
 	case stackDumpSignal:
 		m.arb.DumpStacks()
 	case syscall.SIGUSR2:
-		m.log.Warn("SIGUSR2 (binary upgrade) is not supported by gonicorn; ignored. SIGHUP reloads the app.")
+		m.up.start()
 	}
 }
 
 // reload re-reads the configuration as at start (the command line and GONICORN_CMD_ARGS)
 // and gives the workers' part of it to the arbiter; settings that cannot change while
-// running keep their values, with a warning.
-func (m *master) reload() {
+// running keep their values, with a warning. It returns the arbiter's answer to the reload
+// (see arbiter.Reload), or nil if the configuration could not be read and nothing changed.
+func (m *master) reload() <-chan error {
 	next, err := config.Parse(os.Args[1:], os.Getenv)
 	if err != nil {
 		m.log.Error("reload: reading the configuration; keeping the running one", "err", err)
-		return
+		return nil
 	}
 	for _, name := range config.StaticChanges(m.cfg, next) {
 		m.log.Warn("reload: --" + name + " cannot change while running; keeping the value from start")
 	}
-	m.arb.Reload(workerSpec(next))
+	return m.arb.Reload(workerSpec(next))
 }
 
 // drainWatch makes a QUIT or a second INT during a graceful drain cut it short (cancel).

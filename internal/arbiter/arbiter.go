@@ -44,8 +44,16 @@ type Spec struct {
 	MaxRequests       int           // requests per worker, plus a random 0..MaxRequestsJitter
 	MaxRequestsJitter int           // spreads the restarts of workers booted together
 	MaxLifetime       time.Duration // age of a worker
-	MaxMemory         int64         // resident set size of a worker in bytes, read from /proc every CheckInterval
 	CheckInterval     time.Duration // how often age and memory are checked; 0 = 1 s
+
+	// MaxMemory is the resident set size of a worker in bytes, read from /proc every
+	// CheckInterval. It is meant for a worker that grows while it serves (a leak), so a
+	// worker is recycled for memory only once it has taken a request, and only if it was
+	// below the limit right after its handshake (its RSS then, with the app imported, is
+	// measured once). A worker already above the limit at boot would be replaced by one just
+	// as big, every CheckInterval, forever: it is logged once with a warning instead and
+	// never recycled for memory (the other limits still apply).
+	MaxMemory int64
 
 	// MaxBootFailures is how many workers in a row may die within 5 s of booting, having
 	// taken no request, before Run gives up with a *BootLoopError; 0 = retry forever. They
@@ -63,6 +71,8 @@ type Arbiter struct {
 	control chan control  // reload and worker-count requests (signals), to Run
 	wake    chan struct{} // buffered(1): a worker reached MaxRequests; Run looks at w.maxedOut
 	stopped chan struct{} // closed by Stop: nobody reads events any more
+	ended   chan struct{} // closed when Run returned: nobody reads control any more
+	endErr  error         // why Run returned (its error, else its context's); written before ended is closed
 
 	mu      sync.Mutex // guards workers (for Stop after Run returned) and spec
 	workers map[int]*worker
@@ -101,8 +111,8 @@ func (s Spec) withDefaults() Spec {
 func New(spec Spec, pool *dispatch.Pool, log *slog.Logger, sink *errorlog.Sink) *Arbiter {
 	spec = spec.withDefaults()
 	return &Arbiter{spec: &spec, pool: pool, log: log, sink: sink,
-		events: make(chan event, 64), control: make(chan control, 16), wake: make(chan struct{}, 1), stopped: make(chan struct{}),
-		workers: make(map[int]*worker)}
+		events: make(chan event, 64), control: make(chan control, 16), wake: make(chan struct{}, 1),
+		stopped: make(chan struct{}), ended: make(chan struct{}), workers: make(map[int]*worker)}
 }
 
 // Boot spawns all workers in parallel and returns once every one is ready; the first failure
@@ -151,8 +161,14 @@ func (a *Arbiter) newID() int {
 	return a.nextID
 }
 
-// adopt puts a ready worker into the table and its slots into the pool.
+// adopt puts a ready worker into the table and its slots into the pool. With a memory limit
+// it first measures the worker's RSS while it has taken no request (see Spec.MaxMemory).
 func (a *Arbiter) adopt(w *worker) {
+	if w.spec.MaxMemory > 0 {
+		if rss, err := residentBytes(w.pid); err == nil {
+			w.bootRSS = rss
+		}
+	}
 	w.group.OnBroken = func() {
 		if w.timedOut.Load() {
 			return // being killed already; its timeout was logged
@@ -180,13 +196,28 @@ func (a *Arbiter) adopt(w *worker) {
 	}()
 	a.pool.Add(w.group)
 	a.log.Info("Booting worker with pid: " + itoa(w.pid))
+	if limit := w.spec.MaxMemory; limit > 0 && w.bootRSS > limit {
+		// Once per worker: overLimit never recycles it for memory.
+		a.log.Warn(fmt.Sprintf("Worker (pid:%d) uses %.1f MiB right after boot, above --max-worker-memory %d MiB; "+
+			"not recycling it for memory, since its replacement would be as big (raise --max-worker-memory)",
+			w.pid, float64(w.bootRSS)/(1<<20), limit>>20))
+	}
 }
 
 // Run supervises the workers until ctx is done. It returns nil then, or a *LoadError when a
-// replacement worker could not load the app (gunicorn halts the same way).
-func (a *Arbiter) Run(ctx context.Context) error {
+// replacement worker could not load the app (gunicorn halts the same way). Reloads not yet
+// complete when it returns are answered with ErrStopped, wrapping its error or ctx's.
+func (a *Arbiter) Run(ctx context.Context) (err error) {
 	var backoff time.Duration
-	pending := 0 // replacements being spawned
+	pending := 0           // replacements being spawned
+	var reloads reloadWait // the reload spawns among them, and who waits for them
+	defer func() {
+		cause := err
+		if cause == nil {
+			cause = ctx.Err()
+		}
+		a.endRun(cause, &reloads)
+	}()
 	var check <-chan time.Time
 	{
 		// Always on: a reload may turn on --max-worker-lifetime or --max-worker-memory.
@@ -251,10 +282,11 @@ func (a *Arbiter) Run(ctx context.Context) error {
 				pending--
 				if ev.err != nil {
 					if ctx.Err() != nil {
-						continue
+						continue // endRun answers the reload's waiters
 					}
 					if ev.reload {
 						a.reloadFailed(ev)
+						reloads.done(ev.err)
 						continue
 					}
 					if isLoadError(ev.err) {
@@ -274,9 +306,16 @@ func (a *Arbiter) Run(ctx context.Context) error {
 				if ev.old != nil {
 					a.retire(ev.old)
 				}
+				if ev.reload {
+					reloads.done(nil)
+				}
 			}
 		case c := <-a.control:
-			pending += a.handle(ctx, c)
+			n := a.handle(ctx, c)
+			pending += n
+			if c.kind == reload {
+				reloads.add(n, c.done)
+			}
 		case <-a.wake:
 			for _, w := range a.table() {
 				if w.state == serving && w.maxedOut.Load() {
@@ -329,7 +368,9 @@ func (a *Arbiter) table() []*worker {
 	return ws
 }
 
-// overLimit reports why w should be recycled for its age or memory, or "".
+// overLimit reports why w should be recycled for its age or memory, or "". Memory counts only
+// for a worker that has taken a request and was below the limit at boot (Spec.MaxMemory):
+// recycling any other one would start a replacement just as big, in a loop.
 func (a *Arbiter) overLimit(w *worker) string {
 	spec := w.spec
 	if spec.MaxLifetime > 0 {
@@ -337,7 +378,7 @@ func (a *Arbiter) overLimit(w *worker) string {
 			return fmt.Sprintf("age %.1fs above max-worker-lifetime %v", age.Seconds(), spec.MaxLifetime)
 		}
 	}
-	if spec.MaxMemory > 0 {
+	if spec.MaxMemory > 0 && w.bootRSS <= spec.MaxMemory && w.group.Taken() > 0 {
 		rss, err := residentBytes(w.pid)
 		if err != nil {
 			return "" // exiting; its exit event follows

@@ -2,6 +2,7 @@ package arbiter
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"syscall"
@@ -21,7 +22,15 @@ const (
 
 type control struct {
 	kind controlKind
-	spec Spec // reload: the new settings
+	spec Spec         // reload: the new settings
+	done chan<- error // reload: buffered(1), answered once (see Reload)
+}
+
+// answer tells whoever waits for c how it ended; a control without a waiter is dropped.
+func (c control) answer(err error) {
+	if c.done != nil {
+		c.done <- err
+	}
 }
 
 // Reload starts a new generation of workers from spec (gunicorn's HUP): each serving worker
@@ -29,7 +38,17 @@ type control struct {
 // before the old worker stops taking requests and drains. No request fails. When spec has
 // more workers the extra ones are spawned; when it has fewer, the oldest are retired. If the
 // new generation cannot load the app, the old workers stay and the previous spec is kept.
-func (a *Arbiter) Reload(spec Spec) { a.request(control{kind: reload, spec: spec}) }
+//
+// The channel it returns receives exactly once: nil when every worker of the new generation
+// finished its handshake and is in the pool, so that the master can tell systemd it is
+// ready again only then; the error of the first one that failed; or, if Run returns first,
+// ErrStopped wrapping Run's error or its context's. A reload that comes while another one
+// is still booting is answered together with it, once the spawns of both are done.
+func (a *Arbiter) Reload(spec Spec) <-chan error {
+	done := make(chan error, 1)
+	a.request(control{kind: reload, spec: spec, done: done})
+	return done
+}
 
 // AddWorker runs one worker more (TTIN).
 func (a *Arbiter) AddWorker() { a.request(control{kind: more}) }
@@ -38,11 +57,95 @@ func (a *Arbiter) AddWorker() { a.request(control{kind: more}) }
 // and drains.
 func (a *Arbiter) RemoveWorker() { a.request(control{kind: fewer}) }
 
+// ErrStopped is in the answer to a reload that Run did not complete because it returned
+// first (the master is stopping); the answer also wraps Run's error or its context's.
+var ErrStopped = errors.New("the arbiter stopped before the reload completed")
+
+// request hands c to Run. If Run has returned, c is answered with the reason instead, also
+// when it slipped into the control buffer after Run's last look at it (endRun).
 func (a *Arbiter) request(c control) {
 	select {
 	case a.control <- c:
+	case <-a.ended:
+		c.answer(a.endErr)
+		return
 	case <-a.stopped:
+		c.answer(ErrStopped)
+		return
 	}
+	select {
+	case <-a.ended:
+		a.drainControl(a.endErr)
+	case <-a.stopped:
+		a.drainControl(ErrStopped)
+	default: // Run is there; it answers c, or endRun does
+	}
+}
+
+// endRun is Run's last act: it answers every reload still waiting, in reloads or in the
+// control buffer, with cause (why Run returned), and marks Run as ended for later requests.
+func (a *Arbiter) endRun(cause error, reloads *reloadWait) {
+	cause = fmt.Errorf("%w: %w", ErrStopped, cause)
+	reloads.answer(cause)
+	a.endErr = cause
+	close(a.ended)
+	a.drainControl(cause)
+}
+
+// drainControl answers the requests left in the control buffer with err once nobody runs
+// them. Every request is received from the buffer once, so it is answered once.
+func (a *Arbiter) drainControl(err error) {
+	for {
+		select {
+		case c := <-a.control:
+			c.answer(err)
+		default:
+			return
+		}
+	}
+}
+
+// reloadWait is Run's account of the reloads in progress (owned by Run): how many of their
+// spawns are not reported yet, and the channels waiting until none is. Waiters of
+// overlapping reloads are answered together, when the last spawn of any of them is done.
+type reloadWait struct {
+	pending int            // reload spawns still booting
+	err     error          // the first of them that failed; nil = none so far
+	waiters []chan<- error // Reload's channels, answered when pending reaches 0
+}
+
+// add counts the n spawns a reload started and its channel; a reload that started none is
+// complete at once unless an earlier one is still booting.
+func (r *reloadWait) add(n int, done chan<- error) {
+	r.pending += n
+	if done != nil {
+		r.waiters = append(r.waiters, done)
+	}
+	if r.pending == 0 {
+		r.answer(nil)
+	}
+}
+
+// done counts one reload spawn as adopted (err nil) or failed.
+func (r *reloadWait) done(err error) {
+	r.pending--
+	if err != nil && r.err == nil {
+		r.err = err
+	}
+	if r.pending == 0 {
+		r.answer(r.err)
+	}
+}
+
+// answer sends err (or the failure recorded, if err is nil) to every waiter and starts over.
+func (r *reloadWait) answer(err error) {
+	if err == nil {
+		err = r.err
+	}
+	for _, c := range r.waiters {
+		c <- err
+	}
+	*r = reloadWait{}
 }
 
 // current returns the spec that the next spawn uses.

@@ -44,6 +44,10 @@ type worker struct {
 	group *dispatch.Group
 	start time.Time
 
+	// bootRSS is the resident set size in bytes right after the handshake, before any
+	// request, measured by adopt when spec.MaxMemory is set; 0 = not measured.
+	bootRSS int64
+
 	exited  chan struct{} // closed when the process was reaped
 	waitErr error         // process exit status; valid after exited is closed
 	output  sync.WaitGroup

@@ -65,10 +65,21 @@ type conn struct {
 	trustedPeer bool
 	fwd         proxy.Forwarded
 
-	idle atomic.Bool // waiting for the first byte of a request; Shutdown may close it
+	// wait says whether the connection waits for the first byte of a request (waitFirst,
+	// waitNext) or not (waitNone); a graceful stop closes the ones that wait (closeIdle).
+	wait     atomic.Int32
+	accepted time.Time // when the connection was accepted
+	served   bool      // a request was read on it
 
 	wd watchdog // --timeout of the request on a worker; see watchdog.go
 }
+
+// Values of conn.wait.
+const (
+	waitNone  = iota // reading or serving a request
+	waitFirst        // no request yet: a stop gives it firstRequestGrace to send one
+	waitNext         // idle keep-alive: a stop closes it at once
+)
 
 const (
 	smallFrame     = 16 << 10 // request frames up to this size use the connection's buffer
@@ -76,7 +87,7 @@ const (
 )
 
 func (s *Server) newConn(c net.Conn) *conn {
-	cn := &conn{srv: s, c: c}
+	cn := &conn{srv: s, c: c, accepted: time.Now()}
 	cn.remoteHost, cn.remotePort = hostPort(c.RemoteAddr())
 	cn.localHost, cn.localPort = hostPort(c.LocalAddr())
 	cn.trustedPeer = s.cfg.Trust.TrustedPeer(c.RemoteAddr())
@@ -141,6 +152,7 @@ func (cn *conn) serveOne(ctx context.Context) bool {
 		}
 		return false
 	}
+	cn.served = true
 	req := &cn.req
 	if err := cn.resolveForwarded(); err != nil {
 		cn.writeError(err.Status, err.Reason)
@@ -191,6 +203,21 @@ func (cn *conn) serveOne(ctx context.Context) bool {
 	return res.keepAlive && !s.shuttingDown.Load()
 }
 
+// awaitRequest marks the connection as waiting for the first byte of a request and reports
+// whether it may wait. During a graceful stop an idle keep-alive connection may not; one that
+// has not sent its first request may, until firstRequestGrace after it was accepted.
+func (cn *conn) awaitRequest() bool {
+	if cn.served {
+		cn.wait.Store(waitNext)
+		return !cn.srv.shuttingDown.Load()
+	}
+	cn.wait.Store(waitFirst)
+	if cn.srv.shuttingDown.Load() {
+		cn.c.SetReadDeadline(cn.accepted.Add(firstRequestGrace))
+	}
+	return true
+}
+
 // readHead reads until a complete request head is parsed into cn.req. It returns the time
 // the request started (its first byte arrived) or the error that ends the connection.
 func (cn *conn) readHead() (time.Time, error) {
@@ -231,11 +258,10 @@ func (cn *conn) readHead() (time.Time, error) {
 			cn.buf = nb
 		}
 		if cn.w == 0 {
-			// Idle keep-alive: wait up to --keep-alive for the next request. A graceful
-			// stop wakes idle connections (see Server.Shutdown).
+			// Idle: wait up to --keep-alive for the (next) request. A graceful stop wakes
+			// the connection (see Server.closeIdle).
 			cn.c.SetReadDeadline(time.Now().Add(s.cfg.KeepAlive))
-			cn.idle.Store(true)
-			if s.shuttingDown.Load() {
+			if !cn.awaitRequest() {
 				return start, io.EOF
 			}
 		}
@@ -246,7 +272,7 @@ func (cn *conn) readHead() (time.Time, error) {
 		} else {
 			n, err = cn.read(cn.buf[cn.w:])
 		}
-		cn.idle.Store(false)
+		cn.wait.Store(waitNone)
 		cn.w += n
 		if n > 0 {
 			continue

@@ -90,13 +90,10 @@ func (cn *conn) readProxyHeader() bool {
 			cn.buf = nb
 		}
 		if cn.w == 0 {
-			cn.idle.Store(true) // a graceful stop may close it while nothing arrived
-			if s.shuttingDown.Load() {
-				return false
-			}
+			cn.awaitRequest() // the first request: a graceful stop gives it a grace period
 		}
 		n, err := cn.read(cn.buf[cn.w:])
-		cn.idle.Store(false)
+		cn.wait.Store(waitNone)
 		cn.w += n
 		if n == 0 {
 			if cn.w > 0 || err != nil {

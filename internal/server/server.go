@@ -72,8 +72,17 @@ type Server struct {
 	mu        sync.Mutex // guards conns and listeners
 	conns     map[*conn]struct{}
 	listeners []net.Listener
+	accepting sync.WaitGroup // one per accept loop (Serve)
 	wg        sync.WaitGroup // one per connection goroutine
 }
+
+// firstRequestGrace is how long after it was accepted a connection may take to send its
+// first request once a graceful stop began. A connection the kernel queued before the
+// listener closed usually carries its request already (a client of a load balancer, or of
+// the other master during a binary upgrade): closing it unread would reset the client. One
+// that stays silent longer (a pre-opened or health-check connection) is closed, so that it
+// does not hold the stop up. net/http waits 5 s for such connections.
+const firstRequestGrace = 2 * time.Second
 
 // New returns a server; it listens on nothing until Serve.
 func New(cfg Config, pool *dispatch.Pool, log *slog.Logger) *Server {
@@ -122,7 +131,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return nil
 	}
 	s.listeners = append(s.listeners, ln)
+	s.accepting.Add(1)
 	s.mu.Unlock()
+	defer s.accepting.Done()
 	var delay time.Duration
 	for {
 		// At --max-connections, wait for a connection to close before accepting another.
@@ -145,14 +156,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		if tc, ok := c.(*net.TCPConn); ok {
 			tc.SetNoDelay(true)
 		}
+		// A connection accepted while Shutdown closes the listener is served all the same:
+		// Shutdown waits for the accept loops before it waits for the connections.
 		cn := s.newConn(c)
 		s.mu.Lock()
-		if s.shuttingDown.Load() {
-			s.mu.Unlock()
-			c.Close()
-			s.releaseConnSlot()
-			return nil
-		}
 		s.conns[cn] = struct{}{}
 		s.wg.Add(1)
 		s.mu.Unlock()
@@ -182,6 +189,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 	done := make(chan struct{})
 	go func() {
+		s.accepting.Wait() // no connection is added after this
 		s.wg.Wait()
 		close(done)
 	}()
@@ -205,13 +213,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
-// closeIdle wakes connections waiting for a next request so that they close.
+// closeIdle wakes connections waiting for a next request so that they close, and gives those
+// waiting for their first request until firstRequestGrace after they were accepted.
 func (s *Server) closeIdle() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for cn := range s.conns {
-		if cn.idle.Load() {
+		switch cn.wait.Load() {
+		case waitNext:
 			cn.c.SetReadDeadline(time.Now())
+		case waitFirst:
+			cn.c.SetReadDeadline(cn.accepted.Add(firstRequestGrace))
 		}
 	}
 }

@@ -6,6 +6,10 @@
                     hang_forever_here (the stack dump must name it)
 /hang-after         sends one block, then blocks forever
 /leak               keeps 5 MiB more (written, so resident), answers the pid
+
+Set in the workers' environment (-e KEY=VALUE), at import:
+SUPERVISE_IMPORT_SLEEP=S    sleeps S seconds (a slow app import, for reload tests)
+SUPERVISE_BALLAST_MIB=N     keeps N MiB (resident), so a fresh worker is already big
 """
 import os
 import sys
@@ -15,6 +19,9 @@ from urllib.parse import parse_qs
 
 _never = threading.Event()
 _leaked = []
+
+time.sleep(float(os.environ.get("SUPERVISE_IMPORT_SLEEP", "0")))
+_ballast = b"x" * (int(os.environ.get("SUPERVISE_BALLAST_MIB", "0")) << 20)
 
 
 def hang_forever_here():
