@@ -394,17 +394,19 @@ func TestStackDumpOnDemand(t *testing.T) {
 	}
 }
 
-// SIGQUIT stops at once, without waiting for the request in the app; SIGINT drains like
-// SIGTERM, and a second SIGINT during the drain cuts it short; a request still running at
-// the end of --graceful-timeout does not hold the master up.
-func TestQuitAndSecondIntAreFast(t *testing.T) {
+// SIGQUIT and SIGINT stop at once (gunicorn's quick shutdown), without waiting for the
+// request in the app; either cuts a SIGTERM drain short; a request still running at the end
+// of --graceful-timeout does not hold the master up.
+func TestQuitAndIntAreFast(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		grace string
 		sigs  []syscall.Signal
 	}{
 		{"QUIT", "30", []syscall.Signal{syscall.SIGQUIT}},
-		{"INT INT", "30", []syscall.Signal{syscall.SIGINT, syscall.SIGINT}},
+		{"INT", "30", []syscall.Signal{syscall.SIGINT}},
+		{"TERM INT", "30", []syscall.Signal{syscall.SIGTERM, syscall.SIGINT}},
+		{"TERM QUIT", "30", []syscall.Signal{syscall.SIGTERM, syscall.SIGQUIT}},
 		{"TERM past graceful-timeout", "1", []syscall.Signal{syscall.SIGTERM}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -417,9 +419,9 @@ func TestQuitAndSecondIntAreFast(t *testing.T) {
 			}
 			for i, sig := range tc.sigs {
 				if i > 0 {
-					// The first INT is a graceful stop: the master waits for the request.
+					// TERM is a graceful stop: the master waits for the request.
 					if exited, _ := s.waitExit(300 * time.Millisecond); exited {
-						t.Fatal("master exited on the first SIGINT with a request in the app")
+						t.Fatal("master exited on SIGTERM with a request in the app")
 					}
 				}
 				syscall.Kill(s.cmd.Process.Pid, sig)

@@ -12,6 +12,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -264,5 +265,42 @@ func TestTimeoutOtherThreadsGet502(t *testing.T) {
 	}
 	if r := s.get("/pid"); r.status != 200 {
 		t.Errorf("GET /pid after the timeout = %d; want 200 from a replacement", r.status)
+	}
+}
+
+// TestRetiredWorkerDrainTimeout: with --timeout 0 nothing ends a hung request, so a worker
+// retired by a reload (or recycling, or TTOU) would never exit; --graceful-timeout bounds
+// its drain, as gunicorn's bounds its old workers on HUP.
+func TestRetiredWorkerDrainTimeout(t *testing.T) {
+	s := pepStart(t, "supervise", "-w", "1", "--timeout", "0", "--graceful-timeout", "1")
+	old := s.get("/pid")
+	if old.status != 200 {
+		t.Fatalf("GET /pid = %d", old.status)
+	}
+	hung := make(chan *response, 1)
+	go func() {
+		r, err := s.fetch("/hang")
+		if err != nil {
+			r = &response{status: -1, body: []byte(err.Error())}
+		}
+		hung <- r
+	}()
+	if !s.log.waitFor("supervise: hanging", 5*time.Second) {
+		t.Fatal("the app never reached hang_forever_here")
+	}
+	syscall.Kill(s.cmd.Process.Pid, syscall.SIGHUP)
+	select {
+	case r := <-hung:
+		if r.status != 502 {
+			t.Errorf("hung request on the retired worker = %d %q; want 502", r.status, r.body)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the retired worker's hung request was not ended 15 s after HUP (--graceful-timeout 1)")
+	}
+	if !s.log.waitFor("Worker (pid:"+string(old.body)+") did not finish its requests within the drain timeout", 5*time.Second) {
+		t.Error("error log lacks the drain timeout line for the old worker")
+	}
+	if r := s.get("/pid"); r.status != 200 || string(r.body) == string(old.body) {
+		t.Errorf("GET /pid after the reload = %d from pid %s; want 200 from the new worker (old %s)", r.status, r.body, old.body)
 	}
 }

@@ -184,7 +184,7 @@ boot:
 	if sig == nil {
 		arbDone = nil
 	}
-	graceful := sig != syscall.SIGQUIT
+	graceful := sig != syscall.SIGQUIT && sig != syscall.SIGINT
 
 	// Drain: stop accepting, let requests in flight and queued finish.
 	grace := cfg.GracefulTimeout

@@ -18,10 +18,10 @@ import (
 
 // The master's signals, gunicorn's table (see README, "Signals"):
 //
-//	TERM, INT  graceful stop: close the listeners, finish requests in flight and queued
-//	           (up to --graceful-timeout), stop the workers, exit 0; a second INT or a QUIT
+//	TERM       graceful stop: close the listeners, finish requests in flight and queued
+//	           (up to --graceful-timeout), stop the workers, exit 0; an INT or a QUIT
 //	           during the drain makes it fast
-//	QUIT       fast stop: no drain
+//	INT, QUIT  fast stop: no drain (gunicorn's "quick shutdown", also Ctrl-C)
 //	HUP        reload: re-read the configuration, start a new generation of workers
 //	           (importing the app afresh), switch traffic once they are ready, drain the old
 //	TTIN, TTOU one worker more, one less (not below 1)
@@ -147,7 +147,7 @@ func (m *master) reload() <-chan error {
 	return m.arb.Reload(workerSpec(next))
 }
 
-// drainWatch makes a QUIT or a second INT during a graceful drain cut it short (cancel).
+// drainWatch makes a QUIT or an INT during a graceful drain cut it short (cancel).
 // It returns when ctx ends.
 func drainWatch(ctx context.Context, log *slog.Logger, sigs <-chan os.Signal, cancel func()) {
 	for {
@@ -186,7 +186,7 @@ func workerSpec(cfg *config.Config) arbiter.Spec {
 		Env: cfg.Env, Workers: cfg.Workers, Threads: cfg.Threads, Sched: cfg.WorkerSched,
 		MaxRequests: cfg.MaxRequests, MaxRequestsJitter: cfg.MaxRequestsJitter,
 		MaxLifetime: cfg.MaxWorkerLifetime, MaxMemory: int64(cfg.MaxWorkerMemory) << 20,
-		MaxBootFailures: cfg.MaxBootFailures,
+		MaxBootFailures: cfg.MaxBootFailures, DrainTimeout: cfg.GracefulTimeout,
 	}
 }
 

@@ -55,6 +55,12 @@ type Spec struct {
 	// never recycled for memory (the other limits still apply).
 	MaxMemory int64
 
+	// DrainTimeout is how long a retired worker (recycled, replaced by a reload, or removed
+	// by TTOU) may take to finish the requests it holds before it is killed, as gunicorn's
+	// --graceful-timeout bounds its old workers on HUP; 0 = no limit. Its clients then get
+	// 502, or a cut response.
+	DrainTimeout time.Duration
+
 	// MaxBootFailures is how many workers in a row may die within 5 s of booting, having
 	// taken no request, before Run gives up with a *BootLoopError; 0 = retry forever. They
 	// are respawned with exponential backoff (100 ms doubling to 10 s) until then.
@@ -401,7 +407,7 @@ func (a *Arbiter) recycle(ctx context.Context, w *worker, reason string) {
 
 // retire takes a worker that was replaced out of service: it gets no new requests, and once
 // the requests it holds are done its sockets are closed, so it exits. A hung request on it is
-// ended by --timeout.
+// ended by --timeout, or by Spec.DrainTimeout, whichever comes first.
 func (a *Arbiter) retire(w *worker) {
 	a.mu.Lock()
 	_, known := a.workers[w.pid]
@@ -411,12 +417,22 @@ func (a *Arbiter) retire(w *worker) {
 	}
 	w.state = retired
 	a.pool.Retire(w.group)
-	// This goroutine ends when the worker drained or exited (Stop makes every worker exit).
+	// This goroutine ends when the worker drained, exited (Stop makes every worker exit) or
+	// ran out of time.
 	go func() {
+		var deadline <-chan time.Time // nil: no limit
+		if d := w.spec.DrainTimeout; d > 0 {
+			t := time.NewTimer(d)
+			defer t.Stop()
+			deadline = t.C
+		}
 		select {
 		case <-w.group.Drained():
 			w.closeSlots()
 		case <-w.exited:
+		case <-deadline:
+			a.log.Warn("Worker (pid:" + itoa(w.pid) + ") did not finish its requests within the drain timeout (--graceful-timeout); killing it")
+			w.kill()
 		}
 	}()
 }

@@ -155,7 +155,7 @@ func Settings(getenv func(string) string) []Setting {
 			Help:     "Python interpreter for the workers. Default $VIRTUAL_ENV/bin/python, else python3 on PATH.",
 			register: str(func(c *Config) *string { return &c.Python })},
 		{Name: "graceful-timeout", Meta: "SECONDS", Default: "30",
-			Help:     "On SIGTERM/SIGINT, how long requests in flight may take before workers are killed.",
+			Help:     "On SIGTERM, how long requests in flight and queued may take before workers are killed (SIGINT and SIGQUIT stop at once). Also how long a worker retired by recycling, a reload or TTOU may take to finish its requests.",
 			register: seconds(func(c *Config) *time.Duration { return &c.GracefulTimeout })},
 		{Name: "timeout", Short: "t", Meta: "SECONDS", Default: "30",
 			Help:     "A request running longer than this on a worker gets the worker's Python stacks dumped to the error log and the worker killed and replaced; the client gets 504 (or a closed connection if the response had started). 0 disables it.",
