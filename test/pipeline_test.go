@@ -40,7 +40,7 @@ func TestFastAnswerNotHeldBehindHungRequest(t *testing.T) {
 		t.Fatal("no WORKER TIMEOUT in the log")
 	}
 	for _, line := range strings.Split(s.log.String(), "\n") {
-		if strings.Contains(line, "WORKER TIMEOUT") && !strings.Contains(line, "GET /hang ") {
+		if strings.Contains(line, "[CRITICAL] WORKER TIMEOUT") && !strings.Contains(line, "GET /hang ") {
 			t.Errorf("timeout line %q; want it to name GET /hang", line)
 		}
 	}
