@@ -115,8 +115,11 @@ type Request struct {
 	Headers       []Header
 	ContentLength int64 // -1 when there is no Content-Length field
 	Chunked       bool  // Transfer-Encoding ends in chunked: read the body with ChunkedReader
-	KeepAlive     bool  // HTTP/1.1 unless "Connection: close"; HTTP/1.0 only with "Connection: keep-alive"
-	Expect100     bool  // "Expect: 100-continue" on an HTTP/1.1 request
+	// TransferCoded reports a coding under chunked ("gzip, chunked"): de-chunked, the body
+	// is still gzip (or deflate, compress), which the app must be told (RFC 9112 §7).
+	TransferCoded bool
+	KeepAlive     bool // HTTP/1.1 unless "Connection: close"; HTTP/1.0 only with "Connection: keep-alive"
+	Expect100     bool // "Expect: 100-continue" on an HTTP/1.1 request
 }
 
 // reset clears r for reuse, keeping the Headers array.
@@ -731,6 +734,7 @@ func (h *headState) finish(req *Request) error {
 				return errTECL
 			}
 			req.Chunked = true
+			req.TransferCoded = h.teCoded
 		case h.teCoded:
 			// RFC 9112 §6.3: Transfer-Encoding without chunked as the final
 			// coding: "the server MUST respond with the 400 (Bad Request)

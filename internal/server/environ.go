@@ -90,17 +90,20 @@ func (c *conn) appendEnviron(b []byte, req *http1.Request, bodyLen int64) []byte
 
 	// Header fields become HTTP_* keys; repeated fields are joined with ", " (RFC 9110
 	// §5.3). Content-Type and Content-Length have their CGI names. A chunked body arrives
-	// de-chunked, so Transfer-Encoding is not passed on: CONTENT_LENGTH describes it.
+	// de-chunked, so Transfer-Encoding is not passed on: CONTENT_LENGTH describes it. A
+	// body that is still coded (gzip, chunked) keeps it, as in gunicorn, so that the app can
+	// tell: HTTP_TRANSFER_ENCODING is then the field as received.
+	dropTE := req.Chunked && !req.TransferCoded
 	hs := req.Headers
 	for i := range hs {
 		name := hs[i].Name
-		switch keyOf(name, req.Chunked) {
+		switch keyOf(name, dropTE) {
 		case keyNone:
 			continue
 		case keyContentType:
 			b = wire.AppendString(b, "CONTENT_TYPE")
 		default:
-			if seenBefore(hs, i, req.Chunked) || rewriteHost && asciiEqualFold(name, "Host") {
+			if seenBefore(hs, i, dropTE) || rewriteHost && asciiEqualFold(name, "Host") {
 				continue
 			}
 			k := append(c.key[:0], "HTTP_"...)
@@ -116,7 +119,7 @@ func (c *conn) appendEnviron(b []byte, req *http1.Request, bodyLen int64) []byte
 			c.key = k
 			b = wire.AppendBytes(b, k)
 		}
-		b = wire.AppendBytes(b, joinedValue(c, hs, i, req.Chunked))
+		b = wire.AppendBytes(b, joinedValue(c, hs, i, dropTE))
 	}
 	return wire.AppendDictEnd(b)
 }
@@ -124,18 +127,18 @@ func (c *conn) appendEnviron(b []byte, req *http1.Request, bodyLen int64) []byte
 // What a header field becomes in the environ.
 const (
 	keyHTTP        = iota // HTTP_NAME, '-' written as '_'
-	keyNone               // nothing: Content-Length (CONTENT_LENGTH is the body read), a chunked Transfer-Encoding
+	keyNone               // nothing: Content-Length (CONTENT_LENGTH is the body read), a plain chunked Transfer-Encoding
 	keyContentType        // CONTENT_TYPE (RFC 3875 §4.1.3)
 )
 
 // keyOf tells what the field name becomes in the environ. CONTENT_LENGTH describes the body
 // the app will read, and a chunked body arrives de-chunked, so neither Content-Length nor
-// its Transfer-Encoding is passed on.
-func keyOf(name []byte, chunked bool) int {
+// its Transfer-Encoding is passed on (dropTE), unless it names a coding the body still has.
+func keyOf(name []byte, dropTE bool) int {
 	switch {
 	case asciiEqualFold(name, "Content-Length"):
 		return keyNone
-	case asciiEqualFold(name, "Transfer-Encoding") && chunked:
+	case asciiEqualFold(name, "Transfer-Encoding") && dropTE:
 		return keyNone
 	case asciiEqualFold(name, "Content-Type"):
 		return keyContentType
@@ -147,9 +150,9 @@ func keyOf(name []byte, chunked bool) int {
 // names are equal ignoring case (RFC 9110 §5.1) and with '_' taken for '-', as CGI maps both
 // to '_'. Names with '_' reach here only with --header-map dangerous; without this, X-Foo
 // and X_Foo would write the key twice and Python would keep only the last.
-func sameHTTPKey(hs []http1.Header, i, j int, chunked bool) bool {
+func sameHTTPKey(hs []http1.Header, i, j int, dropTE bool) bool {
 	a, b := hs[i].Name, hs[j].Name
-	if len(a) != len(b) || keyOf(b, chunked) != keyHTTP {
+	if len(a) != len(b) || keyOf(b, dropTE) != keyHTTP {
 		return false
 	}
 	for k := 0; k < len(a); k++ {
@@ -169,11 +172,11 @@ func sameHTTPKey(hs []http1.Header, i, j int, chunked bool) bool {
 
 // joinedValue returns the value of header i joined with the values of later fields of the
 // same key.
-func joinedValue(c *conn, hs []http1.Header, i int, chunked bool) []byte {
+func joinedValue(c *conn, hs []http1.Header, i int, dropTE bool) []byte {
 	v := hs[i].Value
 	joined := false
 	for j := i + 1; j < len(hs); j++ {
-		if sameHTTPKey(hs, i, j, chunked) {
+		if sameHTTPKey(hs, i, j, dropTE) {
 			if !joined {
 				c.join = append(c.join[:0], v...)
 				joined = true
@@ -189,9 +192,9 @@ func joinedValue(c *conn, hs []http1.Header, i int, chunked bool) []byte {
 }
 
 // seenBefore reports whether a field with the HTTP_* key of hs[i] occurs before i.
-func seenBefore(hs []http1.Header, i int, chunked bool) bool {
+func seenBefore(hs []http1.Header, i int, dropTE bool) bool {
 	for j := 0; j < i; j++ {
-		if sameHTTPKey(hs, i, j, chunked) {
+		if sameHTTPKey(hs, i, j, dropTE) {
 			return true
 		}
 	}

@@ -169,6 +169,12 @@ func TestAppendEnviron(t *testing.T) {
 			map[string]string{"CONTENT_LENGTH": "11", "HTTP_TRANSFER_ENCODING": absent}},
 		{"chunked, name in another case", "", "POST / HTTP/1.1\r\nHost: h\r\ntransfer-ENCODING: chunked\r\n\r\n", 0,
 			map[string]string{"CONTENT_LENGTH": "0", "HTTP_TRANSFER_ENCODING": absent}},
+		// A coding under chunked stays on the de-chunked body: the app is told, as in
+		// gunicorn, by the field as received (both lines of a split field, joined).
+		{"gzip, chunked", "", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 7,
+			map[string]string{"CONTENT_LENGTH": "7", "HTTP_TRANSFER_ENCODING": "gzip, chunked"}},
+		{"gzip then chunked on two lines", "", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n", 7,
+			map[string]string{"CONTENT_LENGTH": "7", "HTTP_TRANSFER_ENCODING": "gzip, chunked"}},
 		// RFC 9112 §6.1: identity is no coding; the field is passed on, as gunicorn does.
 		{"Transfer-Encoding identity", "", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: identity\r\nContent-Length: 2\r\n\r\n", 2,
 			map[string]string{"CONTENT_LENGTH": "2", "HTTP_TRANSFER_ENCODING": "identity"}},
