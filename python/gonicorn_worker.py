@@ -663,6 +663,9 @@ def load_app(spec):
 def main():
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the master decides
     faulthandler.register(signal.SIGUSR1, all_threads=True)
+    # A crash in C code (SIGSEGV, SIGBUS, SIGFPE, SIGABRT, SIGILL) prints the
+    # Python stacks of all threads to stderr, i.e. into the error log.
+    faulthandler.enable(all_threads=True)
     if os.environ.get('GONICORN_SCHED') == 'batch':
         # SCHED_BATCH: a woken worker does not preempt the master at once, so
         # the master queues several requests before the worker runs them
