@@ -249,40 +249,18 @@ class TestResponses(InProcess):
         kinds = [k for k, _ in go.frames_buffered()]
         self.assertEqual(kinds, ['S', 'D', 'D', 'E'] * 3)
 
-    def test_slow_answer_not_held(self):
-        # A request that took longer than HOLD_IF_FASTER is answered at
-        # once, even with the next request buffered: the next one (which
-        # blocks until the test saw the first answer) must not delay it.
-        first_seen = threading.Event()
-        calls = []
-
-        def app(environ, start_response):
-            calls.append(1)
-            if len(calls) == 1:
-                time.sleep(gw.HOLD_IF_FASTER * 2)
-            else:
-                first_seen.wait(TIMEOUT)
-            start_response('200 OK', [])
-            return [b'x']
-
-        go = self.start(app)
-        go.send(request_frame(base_environ()) * 2)
-        first = go.response()
-        first_seen.set()
-        self.assertEqual(first[-1][0], 'E')
-        self.assertEqual(go.response()[-1][0], 'E')
-
-    def test_fast_answer_not_held_behind_slow_next(self):
-        # A fast answer is held while the next buffered request runs; when
-        # that one is slow (here: it waits until the test saw the first
-        # answer), the Flusher sends the held answer after HOLD_MAX instead
-        # of letting it wait for the slow one.
+    def first_answer_not_delayed(self, first_takes):
+        """Writes two requests at once; the first takes first_takes seconds,
+        the second waits until the test read the first answer. Asserts that
+        the first answer came without the second giving up on it."""
         first_seen = threading.Event()
         calls, waited = [], []
 
         def app(environ, start_response):
             calls.append(1)
-            if len(calls) == 2:
+            if len(calls) == 1:
+                time.sleep(first_takes)
+            else:
                 waited.append(first_seen.wait(TIMEOUT))
             start_response('200 OK', [])
             return [b'x']
@@ -295,6 +273,17 @@ class TestResponses(InProcess):
         self.assertEqual(go.response()[-1][0], 'E')
         self.assertEqual(waited, [True], 'the first answer came only after '
                          'the second request gave up waiting for it')
+
+    def test_slow_answer_not_held(self):
+        # A request that took longer than HOLD_IF_FASTER is answered at
+        # once, even with the next request buffered.
+        self.first_answer_not_delayed(gw.HOLD_IF_FASTER * 2)
+
+    def test_fast_answer_not_held_behind_slow_next(self):
+        # A fast answer is held while the next buffered request runs; when
+        # that one is slow, the Flusher sends the held answer after HOLD_MAX
+        # instead of letting it wait for the slow one.
+        self.first_answer_not_delayed(0)
 
     def test_environ(self):
         seen = {}

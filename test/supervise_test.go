@@ -277,22 +277,15 @@ func TestRetiredWorkerDrainTimeout(t *testing.T) {
 	if old.status != 200 {
 		t.Fatalf("GET /pid = %d", old.status)
 	}
-	hung := make(chan *response, 1)
-	go func() {
-		r, err := s.fetch("/hang")
-		if err != nil {
-			r = &response{status: -1, body: []byte(err.Error())}
-		}
-		hung <- r
-	}()
+	hung := goFetch(s, "/hang")
 	if !s.log.waitFor("supervise: hanging", 5*time.Second) {
 		t.Fatal("the app never reached hang_forever_here")
 	}
 	syscall.Kill(s.cmd.Process.Pid, syscall.SIGHUP)
 	select {
-	case r := <-hung:
-		if r.status != 502 {
-			t.Errorf("hung request on the retired worker = %d %q; want 502", r.status, r.body)
+	case f := <-hung:
+		if f.err != nil || f.r.status != 502 {
+			t.Errorf("hung request on the retired worker = %+v, %v; want 502", f.r, f.err)
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("the retired worker's hung request was not ended 15 s after HUP (--graceful-timeout 1)")
