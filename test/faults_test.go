@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -36,10 +37,10 @@ func expectReplacement(t *testing.T, s *server, dead string) {
 	}
 }
 
-// A worker killed with SIGKILL while it runs a request: that request gets 502, and a new
-// worker serves the next one.
+// A worker killed with SIGKILL while it runs a request: that request gets 502, requests on
+// the other worker go on unharmed, and a new worker replaces the dead one.
 func TestFaultKillWorkerMidRequest(t *testing.T) {
-	s := faultsStart(t, "-w", "1")
+	s := faultsStart(t, "-w", "2")
 	g := newAppGate(t)
 	held := goFetch(s, "/hold?"+g.query())
 	g.arrived()
@@ -52,6 +53,13 @@ func TestFaultKillWorkerMidRequest(t *testing.T) {
 	if err != nil || pid <= 1 {
 		t.Fatalf("bad pid %q from the app", line)
 	}
+	// One client keeps requesting while the worker is killed and replaced: the other
+	// worker has a free slot, so none of its requests may land on the dying one.
+	var replaced atomic.Bool
+	load := make(chan *loadResult, 1)
+	go func() {
+		load <- runLoad(s, 1, "/pid", 10*time.Millisecond, 20, replaced.Load, 30*time.Second)
+	}()
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatalf("kill -9 %d: %v", pid, err)
 	}
@@ -63,7 +71,15 @@ func TestFaultKillWorkerMidRequest(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("the request whose worker was killed got no answer within 15 s")
 	}
-	expectReplacement(t, s, strconv.Itoa(pid))
+	if !s.waitForLogCount("Booting worker", 3, 20*time.Second) {
+		t.Error("no replacement worker booted")
+	}
+	replaced.Store(true)
+	res := <-load
+	res.check(t, 20)
+	if res.pids[strconv.Itoa(pid)] {
+		t.Errorf("the killed worker %d answered a load request; want all from the other worker", pid)
+	}
 }
 
 // A worker that segfaults in the app: 502 for that request, then a replacement serves.
