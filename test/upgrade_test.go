@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -43,6 +44,12 @@ var newMasterLine = regexp.MustCompile(`Upgrading: started a new master \(pid (\
 // and extra flags, and waits until both workers booted.
 func startUpgrade(t *testing.T, flags ...string) *upgradeServer {
 	t.Helper()
+	return startUpgradeEnv(t, nil, flags...)
+}
+
+// startUpgradeEnv is startUpgrade with extra KEY=VALUE entries in the master's environment.
+func startUpgradeEnv(t *testing.T, env []string, flags ...string) *upgradeServer {
+	t.Helper()
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		t.Logf("PR_SET_CHILD_SUBREAPER: %v; new masters are reparented to init", err)
 	} else {
@@ -60,6 +67,7 @@ func startUpgrade(t *testing.T, flags ...string) *upgradeServer {
 	s := &server{t: t, addr: addr, log: newLogBuffer(), done: make(chan struct{})}
 	s.cmd = exec.Command(u.exe, append(args, "upgrade")...)
 	s.cmd.ExtraFiles = []*os.File{f}
+	s.cmd.Env = append(os.Environ(), env...)
 	// The output goes through a pipe the test owns rather than through exec's copying
 	// goroutines: the new master inherits the old one's stdout and stderr, and exec's Wait
 	// would wait for it to close them, that is, for the new master to exit too.
@@ -581,5 +589,73 @@ func TestUSR2UnixSocket(t *testing.T) {
 	}
 	if _, err := os.Lstat(sock); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("socket file after the new master exited: %v; want it removed", err)
+	}
+}
+
+// Under systemd (NOTIFY_SOCKET): the new master names itself the main process once ready;
+// the old one, stopped while the new one runs, sends no STOPPING=1 (systemd would stop the
+// service); the promoted new master sends STOPPING=1 when it stops. A new master that is
+// rolled back hands the main process back to the old one.
+func TestUSR2Notify(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "notify")
+	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	recv := func(timeout time.Duration) (string, error) {
+		buf := make([]byte, 4096)
+		c.SetReadDeadline(time.Now().Add(timeout))
+		n, _, err := c.ReadFromUnix(buf)
+		return string(buf[:n]), err
+	}
+	next := func() string {
+		t.Helper()
+		got, err := recv(30 * time.Second)
+		if err != nil {
+			t.Fatalf("no sd_notify datagram: %v", err)
+		}
+		return got
+	}
+	u := startUpgradeEnv(t, []string{"NOTIFY_SOCKET=" + sock})
+	m1 := u.cmd.Process.Pid
+	if got := next(); got != "READY=1" {
+		t.Fatalf("first sd_notify = %q; want READY=1", got)
+	}
+
+	// Rollback: the new master hands MAINPID back.
+	m2 := u.usr2(t, 1)
+	if got, want := next(), fmt.Sprintf("MAINPID=%d\nREADY=1", m2); got != want {
+		t.Fatalf("sd_notify of the new master = %q; want %q", got, want)
+	}
+	syscall.Kill(m2, syscall.SIGTERM)
+	if got, want := next(), fmt.Sprintf("MAINPID=%d", m1); got != want {
+		t.Errorf("sd_notify of the rolled-back new master = %q; want %q", got, want)
+	}
+	if !u.log.waitFor(fmt.Sprintf("New master (pid %d) exited: exit status 0", m2), 20*time.Second) {
+		t.Fatalf("the rolled-back new master did not exit 0; log:\n%s", u.log)
+	}
+
+	// Upgrade: the old master stops silently, the promoted one says STOPPING=1.
+	m3 := u.usr2(t, 2)
+	if got, want := next(), fmt.Sprintf("MAINPID=%d\nREADY=1", m3); got != want {
+		t.Fatalf("sd_notify of the second new master = %q; want %q", got, want)
+	}
+	syscall.Kill(m1, syscall.SIGTERM)
+	if exited, err := u.waitExit(20 * time.Second); !exited || err != nil {
+		t.Fatalf("old master after TERM: exited %v, %v; want status 0", exited, err)
+	}
+	if !u.log.waitFor("Master has been promoted.", 5*time.Second) {
+		t.Fatalf("no promotion; log:\n%s", u.log)
+	}
+	if got, err := recv(500 * time.Millisecond); err == nil {
+		t.Errorf("sd_notify from the old master's stop = %q; want none (the new master is the main process)", got)
+	}
+	syscall.Kill(m3, syscall.SIGTERM)
+	if got := next(); got != "STOPPING=1" {
+		t.Errorf("sd_notify on the promoted master's TERM = %q; want STOPPING=1", got)
+	}
+	if _, gone := reap(m3, 20*time.Second); !gone {
+		t.Errorf("promoted master %d still runs 20 s after TERM", m3)
 	}
 }
