@@ -659,3 +659,37 @@ func TestUSR2Notify(t *testing.T) {
 		t.Errorf("promoted master %d still runs 20 s after TERM", m3)
 	}
 }
+
+// A new master whose app does not import exits 3; the old master logs it and serves on, and
+// the pid file of the failed one is gone.
+func TestUSR2NewMasterFailsToBoot(t *testing.T) {
+	u := startUpgrade(t)
+	m1 := u.cmd.Process.Pid
+	u.setVersion(t, "broken")
+	syscall.Kill(m1, syscall.SIGUSR2)
+	if !u.log.waitFor("Upgrading: started a new master (pid ", 10*time.Second) {
+		t.Fatalf("no new master started; log:\n%s", u.log)
+	}
+	m2 := u.newMasters()[0]
+	if !u.log.waitFor(fmt.Sprintf("New master (pid %d) exited: exit status 3", m2), 30*time.Second) {
+		t.Fatalf("the old master did not report the new one's exit 3; log:\n%s", u.log)
+	}
+	if !strings.Contains(u.log.String(), "upgrade.py: this version does not import") {
+		t.Error("the log lacks the new master's traceback")
+	}
+	checkPIDFile(t, "after the failed upgrade", u.pidFile+".2", 0)
+	checkPIDFile(t, "after the failed upgrade", u.pidFile, m1)
+	expectOnly(t, "after the failed upgrade", func() (*response, error) { return u.fetch("/") }, 10, "v1")
+	// The failed child was reaped, so the next USR2 is not refused.
+	u.setVersion(t, "v2")
+	syscall.Kill(m1, syscall.SIGUSR2)
+	if !u.waitForLogCount("Upgrading: started a new master (pid ", 2, 10*time.Second) {
+		t.Fatalf("USR2 after the failed upgrade started no new master; log:\n%s", u.log)
+	}
+	m3 := u.newMasters()[1]
+	waitAnswers(t, u.server, 30*time.Second, "v2")
+	syscall.Kill(m3, syscall.SIGTERM)
+	if !u.log.waitFor(fmt.Sprintf("New master (pid %d) exited: exit status 0", m3), 20*time.Second) {
+		t.Errorf("the second new master did not exit 0 on TERM")
+	}
+}

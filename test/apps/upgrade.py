@@ -3,6 +3,7 @@ wsgiref.validate.validator.
 
 At import it reads the file VERSION in the directory named by $UPGRADE_DIR: a worker of
 the new master imports the app afresh, so it answers the version written before USR2.
+The version "broken" fails to import.
 
 /            answers "VERSION PID" (PID: the worker's pid)
 /?sleep=S    the same after sleeping S seconds, so that requests are in flight when a
@@ -15,6 +16,8 @@ from wsgiref.validate import validator
 
 with open(os.path.join(os.environ["UPGRADE_DIR"], "VERSION")) as f:
     VERSION = f.read().strip()
+if VERSION == "broken":
+    raise RuntimeError("upgrade.py: this version does not import")
 
 
 def _app(environ, start_response):
