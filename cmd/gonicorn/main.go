@@ -27,7 +27,10 @@ func main() {
 	cfg, err := config.Parse(os.Args[1:], os.Getenv)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "gonicorn: error: %v\n", err)
-		fmt.Fprintln(os.Stderr, "Run 'gonicorn --help' for usage.")
+		var fe *config.FileError // a config file that failed: its traceback needs no usage hint
+		if !errors.As(err, &fe) {
+			fmt.Fprintln(os.Stderr, "Run 'gonicorn --help' for usage.")
+		}
 		os.Exit(exitConfig)
 	}
 	switch {

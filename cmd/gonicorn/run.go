@@ -42,6 +42,9 @@ func run(ctx context.Context, cfg *config.Config) error {
 	}
 	sink := errorlog.NewSink(errOut)
 	log := slog.New(errorlog.NewHandler(sink, level))
+	for _, w := range cfg.Warnings { // the config file's ignored settings and hooks
+		log.Warn(w)
+	}
 
 	var access *accesslog.Format
 	var accessOut io.Writer

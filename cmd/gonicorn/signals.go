@@ -131,15 +131,19 @@ func (m *master) handle(sig os.Signal) {
 	}
 }
 
-// reload re-reads the configuration as at start (the command line and GONICORN_CMD_ARGS)
-// and gives the workers' part of it to the arbiter; settings that cannot change while
-// running keep their values, with a warning. It returns the arbiter's answer to the reload
-// (see arbiter.Reload), or nil if the configuration could not be read and nothing changed.
+// reload re-reads the configuration as at start (the config file given by -c, evaluated
+// afresh, GONICORN_CMD_ARGS and the command line) and gives the workers' part of it to the
+// arbiter; settings that cannot change while running keep their values, with a warning. It
+// returns the arbiter's answer to the reload (see arbiter.Reload), or nil if the
+// configuration could not be read (a config file that now fails) and nothing changed.
 func (m *master) reload() <-chan error {
 	next, err := config.Parse(os.Args[1:], os.Getenv)
 	if err != nil {
 		m.log.Error("reload: reading the configuration; keeping the running one", "err", err)
 		return nil
+	}
+	for _, w := range next.Warnings {
+		m.log.Warn("reload: " + w)
 	}
 	for _, name := range config.StaticChanges(m.cfg, next) {
 		m.log.Warn("reload: --" + name + " cannot change while running; keeping the value from start")

@@ -1,13 +1,15 @@
 // Package config holds gonicorn's settings: one table of settings yields the command-line
 // flags (with gunicorn's names and defaults), the GONICORN_CMD_ARGS environment variable,
-// --help and the settings reference in docs/settings.md. Nothing here reads or writes
-// package-level state: Parse takes the environment as an argument so tests can pass their own.
+// --help, the names a gunicorn.conf.py config file may use (file.go) and the settings
+// reference in docs/settings.md. Nothing here reads or writes package-level state: ParseFrom
+// takes the environment and the config file's loader as arguments so tests can pass their own.
 package config
 
 import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -73,6 +75,13 @@ type Config struct {
 	HeaderTimeout  time.Duration // time to receive a request head from its first byte
 	BodyTimeout    time.Duration // longest pause while a request body uploads
 
+	// ConfigFile is -c/--config: the gunicorn.conf.py read before GONICORN_CMD_ARGS and the
+	// command line, and again on every reload; "" = none.
+	ConfigFile string
+	// Warnings are what the master logs at start and on every reload: settings of the config
+	// file that are ignored, server hooks, an unread ./gunicorn.conf.py. Nil when none.
+	Warnings []string
+
 	ShowVersion bool // --version: print and exit
 	ShowHelp    bool // --help: print and exit
 }
@@ -85,6 +94,9 @@ type Setting struct {
 	Meta    string // placeholder shown in help, e.g. "INT"
 	Default string // the default as the user sees it
 	Help    string
+	// File is gunicorn's name for the setting in a config file where it is not the flag's
+	// name with '_' for '-' (both are accepted); "-" = not settable from a file.
+	File string
 
 	register func(fs *pflag.FlagSet, c *Config, s *Setting)
 }
@@ -127,10 +139,13 @@ func Settings(getenv func(string) string) []Setting {
 	}
 	list := func(field func(*Config) *[]string) func(*pflag.FlagSet, *Config, *Setting) {
 		return func(fs *pflag.FlagSet, c *Config, s *Setting) {
-			fs.StringArrayVarP(field(c), s.Name, s.Short, nil, s.Help)
+			fs.VarP(&listValue{p: field(c)}, s.Name, s.Short, s.Help)
 		}
 	}
 	return []Setting{
+		{Name: "config", Short: "c", Meta: "FILE", Default: "", File: "-",
+			Help:     "A gunicorn.conf.py: Python whose globals set gonicorn's settings under gunicorn's names (workers = 4, bind = [...]), evaluated by the workers' interpreter at start and on every HUP. GONICORN_CMD_ARGS and the command line override it. ./gunicorn.conf.py is read only when named here. See docs/config-file.md.",
+			register: str(func(c *Config) *string { return &c.ConfigFile })},
 		{Name: "bind", Short: "b", Meta: "ADDRESS", Default: defBind,
 			Help:     "Socket to bind: HOST:PORT, [::1]:PORT, unix:PATH or fd://N. Repeatable. Default 127.0.0.1:8000, or 0.0.0.0:$PORT when PORT is set. Ignored when systemd passes sockets (LISTEN_FDS; see docs/systemd.md).",
 			register: list(func(c *Config) *[]string { return &c.Bind })},
@@ -146,9 +161,9 @@ func Settings(getenv func(string) string) []Setting {
 		{Name: "pythonpath", Meta: "DIRS", Default: "",
 			Help: "Comma-separated directories to add to the Python path.",
 			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
-				fs.Var(&commaList{p: &c.PythonPath}, s.Name, s.Help)
+				fs.Var(&listValue{p: &c.PythonPath, comma: true}, s.Name, s.Help)
 			}},
-		{Name: "env", Short: "e", Meta: "KEY=VALUE", Default: "",
+		{Name: "env", Short: "e", Meta: "KEY=VALUE", Default: "", File: "raw_env",
 			Help:     "Set an environment variable in the workers. Repeatable.",
 			register: list(func(c *Config) *[]string { return &c.Env })},
 		{Name: "python", Meta: "PATH", Default: defPython,
@@ -181,10 +196,10 @@ func Settings(getenv func(string) string) []Setting {
 		{Name: "max-boot-failures", Meta: "INT", Default: "5",
 			Help:     "Stop the master (exit status 3) when this many workers in a row die within 5 s of booting; they are respawned with exponential backoff until then. 0 means retry forever.",
 			register: intv(func(c *Config) *int { return &c.MaxBootFailures })},
-		{Name: "pid", Short: "p", Meta: "FILE", Default: "",
+		{Name: "pid", Short: "p", Meta: "FILE", Default: "", File: "pidfile",
 			Help:     "Write the master's pid to FILE at start; it is removed at exit. A new master started by USR2 (binary upgrade) writes FILE.2 until the old master exits.",
 			register: str(func(c *Config) *string { return &c.PIDFile })},
-		{Name: "keep-alive", Meta: "SECONDS", Default: "75",
+		{Name: "keep-alive", Meta: "SECONDS", Default: "75", File: "keepalive",
 			Help:     "How long an idle keep-alive connection is kept open (longer than the 60 s idle timeout of common load balancers).",
 			register: seconds(func(c *Config) *time.Duration { return &c.KeepAlive })},
 		{Name: "worker-sched", Meta: "POLICY", Default: "batch",
@@ -193,16 +208,16 @@ func Settings(getenv func(string) string) []Setting {
 		{Name: "root-path", Meta: "PATH", Default: "",
 			Help:     "SCRIPT_NAME the app is mounted at (also taken from -e SCRIPT_NAME=... or the SCRIPT_NAME environment variable).",
 			register: str(func(c *Config) *string { return &c.RootPath })},
-		{Name: "access-logfile", Meta: "FILE", Default: "",
+		{Name: "access-logfile", Meta: "FILE", Default: "", File: "accesslog",
 			Help:     "Access log file; '-' means stdout. Off by default.",
 			register: str(func(c *Config) *string { return &c.AccessLogFile })},
-		{Name: "access-logformat", Meta: "FORMAT", Default: `%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"`,
+		{Name: "access-logformat", Meta: "FORMAT", Default: `%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"`, File: "access_log_format",
 			Help:     "Access log format, with gunicorn's atoms (h l u t r m U q H s B b f a T M D L p, {header}i, {header}o, {var}e).",
 			register: str(func(c *Config) *string { return &c.AccessLogFormat })},
-		{Name: "error-logfile", Meta: "FILE", Default: "-",
+		{Name: "error-logfile", Meta: "FILE", Default: "-", File: "errorlog",
 			Help:     "Error log file; '-' means stderr.",
 			register: str(func(c *Config) *string { return &c.ErrorLogFile })},
-		{Name: "log-level", Meta: "LEVEL", Default: "info",
+		{Name: "log-level", Meta: "LEVEL", Default: "info", File: "loglevel",
 			Help:     "Error log level: debug, info, warning, error, critical.",
 			register: str(func(c *Config) *string { return &c.LogLevel })},
 		{Name: "limit-request-line", Meta: "INT", Default: "8190",
@@ -243,12 +258,12 @@ func Settings(getenv func(string) string) []Setting {
 		{Name: "body-timeout", Meta: "SECONDS", Default: "30",
 			Help:     "Longest pause while a request body uploads (408 after it).",
 			register: seconds(func(c *Config) *time.Duration { return &c.BodyTimeout })},
-		{Name: "version", Default: "",
+		{Name: "version", Default: "", File: "-",
 			Help: "Print the version and exit.",
 			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
 				fs.BoolVar(&c.ShowVersion, s.Name, false, s.Help)
 			}},
-		{Name: "help", Short: "h", Default: "",
+		{Name: "help", Short: "h", Default: "", File: "-",
 			Help: "Show this help and exit.",
 			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
 				fs.BoolVarP(&c.ShowHelp, s.Name, s.Short, false, s.Help)
@@ -268,40 +283,93 @@ func FlagSet(c *Config, getenv func(string) string) *pflag.FlagSet {
 	return fs
 }
 
-// Parse builds the configuration from GONICORN_CMD_ARGS (read like gunicorn's
-// GUNICORN_CMD_ARGS: split on whitespace, applied before the command line, so the command
-// line wins) and the command-line args (without the program name). Errors name the flag and
-// the value.
+// Sources are what ParseFrom reads besides the arguments. Parse passes the real ones; tests
+// pass their own.
+type Sources struct {
+	Getenv func(string) string    // the environment: GONICORN_CMD_ARGS, PORT, WEB_CONCURRENCY...
+	Load   Loader                 // evaluates the -c config file (LoadFile runs Python)
+	Exists func(path string) bool // reports whether ./gunicorn.conf.py exists, for a warning
+}
+
+// Parse is ParseFrom with the process's environment getter getenv, the config file
+// evaluated by Python (LoadFile) and ./gunicorn.conf.py looked up in the working directory.
 func Parse(args []string, getenv func(string) string) (*Config, error) {
+	return ParseFrom(args, Sources{Getenv: getenv, Load: LoadFile, Exists: func(path string) bool {
+		_, err := os.Stat(path)
+		return err == nil
+	}})
+}
+
+// ParseFrom builds the configuration from the command-line args (without the program name)
+// in gunicorn's layers, each overriding the one before:
+//
+//  1. the defaults of the settings table (some from the environment: PORT, WEB_CONCURRENCY);
+//  2. the config file given by -c/--config in either of the next two (file.go);
+//  3. GONICORN_CMD_ARGS (read like gunicorn's GUNICORN_CMD_ARGS, split on whitespace);
+//  4. the command line.
+//
+// A list setting (--bind, --env, --pythonpath) given in a layer replaces the earlier layers'
+// list. APP_MODULE on the command line (or GONICORN_CMD_ARGS) wins over wsgi_app in the file.
+// Errors name the flag (or the file and its setting) and the value; warnings are returned in
+// Config.Warnings.
+func ParseFrom(args []string, src Sources) (*Config, error) {
+	getenv := src.Getenv
+	envArgs := strings.Fields(getenv("GONICORN_CMD_ARGS"))
+
+	// The config file and the interpreter that evaluates it come from the last two layers,
+	// read once before the file and again over it.
+	pre := &Config{}
+	if _, err := parseLayers(FlagSet(pre, getenv), envArgs, args); err != nil || pre.ShowHelp || pre.ShowVersion {
+		if errors.Is(err, pflag.ErrHelp) {
+			err, pre.ShowHelp = nil, true
+		}
+		if err != nil {
+			return nil, err
+		}
+		return pre, nil
+	}
+
 	c := &Config{}
 	fs := FlagSet(c, getenv)
 	fs.Usage = func() {}
-	all := append(strings.Fields(getenv("GONICORN_CMD_ARGS")), args...)
-	if err := fs.Parse(all); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			c.ShowHelp = true
-			return c, nil
+	var file fileLayer
+	if pre.ConfigFile != "" {
+		path := strings.TrimPrefix(pre.ConfigFile, "file:") // gunicorn's file:PATH
+		if strings.HasPrefix(path, "python:") {
+			return nil, fmt.Errorf("invalid value %q for --config: python:MODULE is not supported; give the file's path", pre.ConfigFile)
 		}
+		globals, err := src.Load(pre.Python, path)
+		if err != nil {
+			return nil, &FileError{Path: path, Err: err}
+		}
+		// Each of the file's settings is validated as it is set, over the defaults, when
+		// these alone are valid (see applyFile).
+		var check func() error
+		if finishDefaults(fs) == nil && validLayer(c) == nil {
+			check = func() error { return validLayer(c) }
+		}
+		if file, err = applyFile(fs, globals, path, check); err != nil {
+			return nil, err
+		}
+	} else if src.Exists != nil && src.Exists(DefaultConfigFile) {
+		file.warnings = append(file.warnings, "./"+DefaultConfigFile+" is not read: gonicorn reads a config file only when it is named with -c/--config (gunicorn reads this one implicitly); add -c "+DefaultConfigFile+" to use it")
+	}
+	pos, err := parseLayers(fs, envArgs, args)
+	if err != nil {
 		return nil, err
 	}
-	if c.ShowHelp || c.ShowVersion {
-		return c, nil
+	if err := finishDefaults(fs); err != nil {
+		return nil, err
 	}
-	// The defaults of integer flags are validated here, so that WEB_CONCURRENCY=x is an error
-	// that names the variable.
-	for _, name := range []string{"workers", "threads", "limit-request-line", "limit-request-fields", "limit-request-field_size", "limit-request-body", "graceful-timeout", "keep-alive", "timeout", "max-requests", "max-requests-jitter", "max-worker-lifetime", "max-worker-memory", "max-queue", "queue-timeout", "max-boot-failures", "max-connections", "header-timeout", "body-timeout"} {
-		f := fs.Lookup(name)
-		if err := f.Value.(interface{ finish() error }).finish(); err != nil {
-			return nil, fmt.Errorf("invalid value %q for --%s: %w%s", f.Value.String(), name, err, envHint(name, f.Changed))
-		}
-	}
-	switch pos := fs.Args(); len(pos) {
-	case 0:
-		return nil, errors.New("missing APP_MODULE: usage: gonicorn [OPTIONS] module[:callable]")
-	case 1:
+	switch {
+	case len(pos) == 1:
 		c.App = pos[0]
-	default:
+	case len(pos) > 1:
 		return nil, fmt.Errorf("expected one APP_MODULE, got %d arguments: %q", len(pos), pos)
+	case file.app != "":
+		c.App = file.app
+	default:
+		return nil, errors.New("missing APP_MODULE: usage: gonicorn [OPTIONS] module[:callable] (or wsgi_app in the config file)")
 	}
 	if len(c.Bind) == 0 {
 		c.Bind = []string{fs.Lookup("bind").DefValue}
@@ -321,7 +389,57 @@ func Parse(args []string, getenv func(string) string) (*Config, error) {
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
+	c.Warnings = file.warnings
 	return c, nil
+}
+
+// parseLayers parses the GONICORN_CMD_ARGS layer, then the command line, into fs and returns
+// the positional arguments of both (APP_MODULE). Each layer starts afresh for list flags.
+func parseLayers(fs *pflag.FlagSet, envArgs, args []string) ([]string, error) {
+	fs.Usage = func() {}
+	var pos []string
+	for _, layer := range []struct {
+		args []string
+		from string
+	}{{envArgs, " (in GONICORN_CMD_ARGS)"}, {args, ""}} {
+		fs.VisitAll(func(f *pflag.Flag) {
+			if l, ok := f.Value.(*listValue); ok {
+				l.newLayer()
+			}
+		})
+		if err := fs.Parse(layer.args); err != nil {
+			if errors.Is(err, pflag.ErrHelp) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w%s", err, layer.from)
+		}
+		pos = append(pos, fs.Args()...)
+	}
+	return pos, nil
+}
+
+// finishDefaults parses the defaults of the integer and duration flags that no layer set,
+// so that WEB_CONCURRENCY=x is an error that names the variable.
+func finishDefaults(fs *pflag.FlagSet) error {
+	var err error
+	fs.VisitAll(func(f *pflag.Flag) {
+		v, ok := f.Value.(interface{ finish() error })
+		if !ok || err != nil {
+			return
+		}
+		if e := v.finish(); e != nil {
+			err = fmt.Errorf("invalid value %q for --%s: %w%s", f.Value.String(), f.Name, e, envHint(f.Name, f.Changed))
+		}
+	})
+	return err
+}
+
+// validLayer validates c as a layer leaves it, before APP_MODULE is known (a placeholder
+// stands in for it).
+func validLayer(c *Config) error {
+	v := *c
+	v.App = "app"
+	return v.validate()
 }
 
 func defaultOf(getenv func(string) string, name string) string {

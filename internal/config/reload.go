@@ -15,6 +15,10 @@ var reloadable = map[string]bool{
 	"MaxBootFailures": true,
 }
 
+// notSettings are the Config fields that are not settings of the server: a reload compares
+// none of them. The config file's path cannot change, since the command line cannot.
+var notSettings = map[string]bool{"ConfigFile": true, "Warnings": true, "ShowHelp": true, "ShowVersion": true}
+
 // flagNames are the flags whose names do not follow from their field's name.
 var flagNames = map[string]string{
 	"PIDFile": "pid", "LimitRequestFieldSize": "limit-request-field_size",
@@ -29,7 +33,7 @@ func StaticChanges(old, next *Config) []string {
 	ov, nv := reflect.ValueOf(old).Elem(), reflect.ValueOf(next).Elem()
 	for i := 0; i < ov.NumField(); i++ {
 		f := ov.Type().Field(i)
-		if reloadable[f.Name] || f.Name == "ShowHelp" || f.Name == "ShowVersion" {
+		if reloadable[f.Name] || notSettings[f.Name] {
 			continue
 		}
 		if !reflect.DeepEqual(ov.Field(i).Interface(), nv.Field(i).Interface()) {

@@ -11,7 +11,8 @@ func Usage(getenv func(string) string) string {
 	b.WriteString("usage: gonicorn [OPTIONS] APP_MODULE\n\n")
 	b.WriteString("Serve the WSGI application APP_MODULE (module[:callable]; callable defaults to\n")
 	b.WriteString("'application', then 'app'; 'name()' calls a factory once per worker).\n\n")
-	b.WriteString("Options (also read from GONICORN_CMD_ARGS):\n")
+	b.WriteString("Options (also read from GONICORN_CMD_ARGS, and from the -c config file under their\n")
+	b.WriteString("gunicorn.conf.py names; the command line wins, then GONICORN_CMD_ARGS, then the file):\n")
 	for _, s := range Settings(getenv) {
 		flag := "--" + s.Name
 		if s.Short != "" {
@@ -36,9 +37,10 @@ func Markdown() string {
 	var b strings.Builder
 	b.WriteString("# Settings\n\n")
 	b.WriteString("Generated from the settings table in `internal/config` (`go test ./internal/config -update` rewrites it).\n")
-	b.WriteString("Every flag may also be given in the `GONICORN_CMD_ARGS` environment variable, which is read first,\n")
-	b.WriteString("so the command line wins.\n\n")
-	b.WriteString("| flag | default | meaning |\n|---|---|---|\n")
+	b.WriteString("Every flag may also be given in the `GONICORN_CMD_ARGS` environment variable, and every setting\n")
+	b.WriteString("in a config file (`-c FILE`) under the names of the second column ([config-file.md](config-file.md)).\n")
+	b.WriteString("The command line wins over `GONICORN_CMD_ARGS`, which wins over the config file.\n\n")
+	b.WriteString("| flag | config file | default | meaning |\n|---|---|---|---|\n")
 	for _, s := range Settings(func(string) string { return "" }) {
 		flag := "`--" + s.Name + "`"
 		if s.Short != "" {
@@ -48,7 +50,11 @@ func Markdown() string {
 		if def != "" {
 			def = "`" + strings.ReplaceAll(def, "|", `\|`) + "`"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s |\n", flag, def, strings.ReplaceAll(s.Help, "|", `\|`))
+		var keys []string
+		for _, k := range s.fileKeys() {
+			keys = append(keys, "`"+k+"`")
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", flag, strings.Join(keys, ", "), def, strings.ReplaceAll(s.Help, "|", `\|`))
 	}
 	return b.String()
 }

@@ -79,12 +79,26 @@ func parseSeconds(s string) (time.Duration, error) {
 	return time.Duration(f * float64(time.Second)), nil
 }
 
-// commaList appends comma-separated items, skipping empty ones.
-type commaList struct{ p *[]string }
+// listValue is a repeatable flag (--bind, --env, --pythonpath). Within one layer of the
+// configuration (config file, GONICORN_CMD_ARGS, command line) its values add up; the first
+// value a later layer gives replaces the list, as a later layer replaces a setting in
+// gunicorn. Parse calls newLayer between the layers.
+type listValue struct {
+	p     *[]string
+	comma bool // each value is a comma-separated list; empty items are skipped
+	set   bool // a value was given in the current layer
+}
 
-func (v *commaList) String() string { return strings.Join(*v.p, ",") }
-func (v *commaList) Type() string   { return "list" }
-func (v *commaList) Set(s string) error {
+func (v *listValue) String() string { return strings.Join(*v.p, ",") }
+func (v *listValue) Type() string   { return "list" }
+func (v *listValue) Set(s string) error {
+	if !v.set {
+		v.clear()
+	}
+	if !v.comma {
+		*v.p = append(*v.p, s)
+		return nil
+	}
 	for _, item := range strings.Split(s, ",") {
 		if item = strings.TrimSpace(item); item != "" {
 			*v.p = append(*v.p, item)
@@ -92,3 +106,9 @@ func (v *commaList) Set(s string) error {
 	}
 	return nil
 }
+
+// clear empties the list as the current layer's value.
+func (v *listValue) clear() { *v.p, v.set = nil, true }
+
+// newLayer makes the next value replace the list instead of adding to it.
+func (v *listValue) newLayer() { v.set = false }

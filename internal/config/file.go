@@ -1,0 +1,296 @@
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/pflag"
+)
+
+// A config file (-c FILE) is a gunicorn.conf.py: Python, evaluated by the workers'
+// interpreter (loader.go), whose globals name settings. The layers, as in gunicorn:
+//
+//	defaults < config file < GONICORN_CMD_ARGS < command line
+//
+// A global named like a setting of the table (gunicorn's name, or the flag's name with '_'
+// for '-') sets that setting; a gunicorn setting gonicorn lacks, or a server hook, is a
+// warning; any other global is ignored, as gunicorn ignores them. See docs/config-file.md.
+
+// DefaultConfigFile is the file gunicorn reads when it is given no -c. gonicorn reads it only
+// when named with -c, and warns when it is there but not named.
+const DefaultConfigFile = "gunicorn.conf.py"
+
+// gunicornOnly are gunicorn's settings that gonicorn does not have. A config file may set
+// them (a warning says each is ignored); the text after the name says why, where that helps.
+var gunicornOnly = map[string]string{
+	"backlog":                            "the kernel's default listen backlog is used",
+	"worker_connections":                 "it bounds async workers' connections; see --max-connections",
+	"reload":                             "send HUP to reload the code",
+	"reload_engine":                      "",
+	"reload_extra_files":                 "",
+	"spew":                               "",
+	"check_config":                       "",
+	"print_config":                       "",
+	"preload_app":                        "each worker imports the app itself",
+	"sendfile":                           "",
+	"reuse_port":                         "",
+	"daemon":                             "there is no daemon mode; use a process manager",
+	"worker_tmp_dir":                     "workers have no heartbeat file",
+	"user":                               "start gonicorn as that user",
+	"group":                              "start gonicorn as that group",
+	"umask":                              "",
+	"initgroups":                         "",
+	"tmp_upload_dir":                     "",
+	"secure_scheme_headers":              "X-Forwarded-Proto and Forwarded from --forwarded-allow-ips are used",
+	"forwarder_headers":                  "",
+	"disable_redirect_access_to_syslog":  "",
+	"capture_output":                     "workers' output goes to the error log already",
+	"logger_class":                       "",
+	"logconfig":                          "",
+	"logconfig_dict":                     "",
+	"logconfig_json":                     "",
+	"syslog_addr":                        "",
+	"syslog":                             "",
+	"syslog_prefix":                      "",
+	"syslog_facility":                    "",
+	"enable_stdio_inheritance":           "",
+	"statsd_host":                        "",
+	"dogstatsd_tags":                     "",
+	"statsd_prefix":                      "",
+	"proc_name":                          "",
+	"default_proc_name":                  "",
+	"paste":                              "",
+	"raw_paste_global_conf":              "",
+	"keyfile":                            "gonicorn does not terminate TLS; put a TLS proxy in front",
+	"certfile":                           "gonicorn does not terminate TLS; put a TLS proxy in front",
+	"ssl_version":                        "",
+	"cert_reqs":                          "",
+	"ca_certs":                           "",
+	"suppress_ragged_eofs":               "",
+	"do_handshake_on_connect":            "",
+	"ciphers":                            "",
+	"strip_header_spaces":                "",
+	"permit_unconventional_http_method":  "",
+	"permit_unconventional_http_version": "",
+	"permit_obsolete_folding":            "",
+	"casefold_http_method":               "",
+	"tolerate_dangerous_framing":         "",
+}
+
+// serverHooks are gunicorn's server hooks: Python callables the arbiter would call. The
+// master is Go and calls none; a config file that defines one gets a warning.
+var serverHooks = map[string]bool{
+	"on_starting": true, "on_reload": true, "when_ready": true, "pre_fork": true,
+	"post_fork": true, "post_worker_init": true, "worker_int": true, "worker_abort": true,
+	"pre_exec": true, "pre_request": true, "post_request": true, "child_exit": true,
+	"worker_exit": true, "nworkers_changed": true, "on_exit": true, "ssl_context": true,
+}
+
+// FileError is a config file that could not be evaluated: missing, a syntax error, an
+// exception. Err carries the Python traceback, which may span lines.
+type FileError struct {
+	Path string
+	Err  error
+}
+
+func (e *FileError) Error() string {
+	msg := e.Err.Error()
+	if strings.Contains(msg, "\n") {
+		return "config file " + e.Path + ":\n" + msg
+	}
+	return "config file " + e.Path + ": " + msg
+}
+
+func (e *FileError) Unwrap() error { return e.Err }
+
+// fileKeys returns the names a config file may give s: the flag's name with '_' for '-',
+// and gunicorn's name where it differs. --config, --help and --version have none.
+func (s *Setting) fileKeys() []string {
+	if s.File == "-" {
+		return nil
+	}
+	keys := []string{strings.ReplaceAll(s.Name, "-", "_")}
+	if s.File != "" && s.File != keys[0] {
+		keys = append(keys, s.File)
+	}
+	return keys
+}
+
+// fileLayer is what applyFile found in a config file besides settings.
+type fileLayer struct {
+	app      string   // wsgi_app; "" = none
+	warnings []string // ignored settings and hooks, one line each
+}
+
+// applyFile sets the flags of fs from the globals of the config file path, in name order.
+// Each setting is validated as it is set (gunicorn validates each as the file sets it), so
+// that an error names the file, the setting and the value even when a later layer would
+// override it. check validates c as the settings stand; it is nil when the defaults alone
+// are invalid (a bad environment variable), which the final validation then reports.
+func applyFile(fs *pflag.FlagSet, globals map[string]Value, path string, check func() error) (fileLayer, error) {
+	var layer fileLayer
+	flags := map[string]string{} // file key → flag name
+	for _, s := range Settings(func(string) string { return "" }) {
+		for _, k := range s.fileKeys() {
+			flags[k] = s.Name
+		}
+	}
+	names := make([]string, 0, len(globals))
+	for name := range globals {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		v := globals[name]
+		fail := func(format string, a ...any) error {
+			return fmt.Errorf("config file %s: %s = %s: %s", path, name, v.Repr, fmt.Sprintf(format, a...))
+		}
+		if flag, ok := flags[name]; ok {
+			if v.Kind == "none" {
+				continue // None leaves the default, as gunicorn's validators mostly do
+			}
+			vals, err := flagValues(flag, fs.Lookup(flag).Value, v)
+			if err != nil {
+				return layer, fail("%v", err)
+			}
+			if len(vals) == 0 {
+				if l, ok := fs.Lookup(flag).Value.(*listValue); ok {
+					l.clear() // bind = [] is the default again
+				}
+			}
+			for _, s := range vals {
+				if err := fs.Set(flag, s); err != nil {
+					return layer, fail("invalid value for --%s: %v", flag, cause(err))
+				}
+			}
+			if check != nil {
+				if err := check(); err != nil {
+					return layer, fail("%v", err)
+				}
+			}
+			continue
+		}
+		switch {
+		case name == "wsgi_app":
+			if v.Kind == "none" {
+				continue
+			}
+			if v.Kind != "str" {
+				return layer, fail("want a string, module:callable")
+			}
+			layer.app = strings.TrimSpace(str(v))
+			if mod, _, _ := strings.Cut(layer.app, ":"); mod == "" {
+				return layer, fail("want module[:callable]")
+			}
+		case name == "worker_class":
+			// gunicorn's sync worker with threads > 1 is gthread; gonicorn's worker is
+			// sync or gthread by --threads alone.
+			switch s := str(v); {
+			case v.Kind == "none":
+			case v.Kind == "str" && slices.Contains([]string{"sync", "gthread",
+				"gunicorn.workers.sync.SyncWorker", "gunicorn.workers.gthread.ThreadWorker"}, s):
+			default:
+				return layer, fail("gonicorn's workers are sync (--threads 1) or gthread (--threads N); %s workers are not available", strings.Trim(v.Repr, `'"`))
+			}
+		case serverHooks[name] && v.Kind == "callable":
+			layer.warnings = append(layer.warnings, fmt.Sprintf("config file %s: %s: server hooks are not supported; it is ignored (the master is Go and runs no Python)", path, name))
+		default:
+			why, known := gunicornOnly[name]
+			if !known {
+				continue // not a setting: a helper variable or an import, as gunicorn ignores them
+			}
+			w := fmt.Sprintf("config file %s: %s: gunicorn setting not supported by gonicorn; it is ignored", path, name)
+			if why != "" {
+				w += " (" + why + ")"
+			}
+			layer.warnings = append(layer.warnings, w)
+		}
+	}
+	return layer, nil
+}
+
+// flagValues converts a config file's value for flag into the strings the flag takes, one
+// per Set. Types follow gunicorn's validators: integers may be given as strings, durations
+// are numbers of seconds, list settings take a string or a list of strings.
+func flagValues(flag string, fv pflag.Value, v Value) ([]string, error) {
+	switch flag {
+	case "bind", "env":
+		return strList(v, "a string or a list of strings")
+	case "pythonpath", "forwarded-allow-ips", "proxy-allow-from", "proxy-allow-ips":
+		// gunicorn takes comma-separated strings; a list is accepted too.
+		l, err := strList(v, "a comma-separated string or a list of strings")
+		return []string{strings.Join(l, ",")}, err
+	case "proxy-protocol":
+		// gunicorn's proxy_protocol is a bool: True detects v1 or v2, gonicorn's "auto".
+		switch v.Kind {
+		case "bool":
+			if b, _ := strconv.ParseBool(raw(v)); b {
+				return []string{"auto"}, nil
+			}
+			return []string{"off"}, nil
+		case "str":
+			return []string{str(v)}, nil
+		}
+		return nil, fmt.Errorf("want True, False or one of off, v1, v2, auto")
+	}
+	switch fv.(type) {
+	case *intValue[int], *intValue[int64]:
+		switch v.Kind {
+		case "int":
+			return []string{str(v)}, nil
+		case "str":
+			return []string{strings.TrimSpace(str(v))}, nil
+		}
+		return nil, fmt.Errorf("want an integer")
+	case *secondsValue:
+		switch v.Kind {
+		case "int", "str":
+			return []string{strings.TrimSpace(str(v))}, nil
+		case "float":
+			return []string{raw(v)}, nil
+		}
+		return nil, fmt.Errorf("want a number of seconds")
+	default:
+		if v.Kind != "str" {
+			return nil, fmt.Errorf("want a string")
+		}
+		return []string{strings.TrimSpace(str(v))}, nil
+	}
+}
+
+func strList(v Value, want string) ([]string, error) {
+	switch v.Kind {
+	case "str":
+		return []string{str(v)}, nil
+	case "strlist":
+		var l []string
+		if err := json.Unmarshal(v.Value, &l); err != nil {
+			return nil, err
+		}
+		return l, nil
+	}
+	return nil, fmt.Errorf("want %s", want)
+}
+
+// str returns the string in v.Value: a str's value, an int's digits, a callable's name.
+func str(v Value) string {
+	var s string
+	if json.Unmarshal(v.Value, &s) != nil {
+		return raw(v)
+	}
+	return s
+}
+
+func raw(v Value) string { return string(v.Value) }
+
+// cause strips pflag's wrapping ("invalid argument "x" for "-w, --workers" flag: ") from
+// an error of FlagSet.Set, whose message the caller words itself.
+func cause(err error) error {
+	if e, ok := err.(*pflag.InvalidValueError); ok {
+		return e.Unwrap()
+	}
+	return err
+}
