@@ -41,9 +41,7 @@ import stat
 import struct
 import sys
 import threading
-import time
 import traceback
-from time import perf_counter
 
 # Frame header: uint32 LE payload length, 1 byte kind.
 HDR = struct.Struct('<IB')
@@ -63,13 +61,6 @@ MAX_PAYLOAD = (1 << 20) + 64  # largest frame the master accepts from us
 RECV_SIZE = 1 << 16         # bytes per ordinary recv
 ANC_SIZE = socket.CMSG_SPACE(8 * array.array('i').itemsize)
 RECV_FLAGS = getattr(socket, 'MSG_CMSG_CLOEXEC', 0)
-# An answer is held back for a pipelined next request only when this one
-# took less than this (seconds): a fast app delays it by about as much, a
-# slow one would add head-of-line latency, so its answer goes out at once.
-HOLD_IF_FASTER = 0.002
-# A held answer goes out at the latest this long after it was held (plus
-# one GIL switch interval), however long the next request runs (Flusher).
-HOLD_MAX = 0.002
 IOV_MAX = 512               # buffers per sendmsg (Linux allows 1024)
 
 # The known test vector (docs/protocol.md, "The vector frame"). The master
@@ -98,20 +89,14 @@ class LinkBroken(BaseException):
 # ---------------------------------------------------------------- the link
 
 class Link:
-    """One socket to the master: buffered frame reads, queued fds, sends.
+    """One socket to the master: buffered frame reads, queued fds, sends."""
 
-    Reads belong to the link's thread. Sends take self.lock, because the
-    Flusher thread may send held answers too."""
-
-    def __init__(self, sock, flusher):
+    def __init__(self, sock):
         self.sock = sock
-        self.flusher = flusher
-        self.lock = threading.Lock()
         self.buf = b''     # received bytes; buf[pos:] not yet consumed
         self.pos = 0
         self.fds = []      # fds received with SCM_RIGHTS, in order
         self.eof = False
-        self.held = []     # finished answers not sent yet (see hold_answer)
 
     def _recv(self, size, flags=0):
         """One recvmsg; returns the data (b'' at EOF) and queues fds."""
@@ -171,8 +156,6 @@ class Link:
                 if avail:
                     raise ProtocolError('EOF inside a frame')
                 return None
-            if self.held:
-                self.send([])  # about to wait: send the answers held back
             self._append(self._recv(RECV_SIZE))
 
     def _read_big(self, total):
@@ -189,26 +172,6 @@ class Link:
                 raise ProtocolError('EOF inside a frame')
             have += n
         return mv[HDR_SIZE:]
-
-    def hold_answer(self, parts):
-        """Holds back a finished answer when the next request is already
-        buffered, so that the answers to pipelined requests go out in one
-        send (DESIGN.md, performance notes). next_frame sends them before
-        it would block; any other send sends them first."""
-        if len(self.buf) - self.pos >= HDR_SIZE and \
-                self.buf[self.pos + 4] in (R, B):
-            with self.lock:
-                self.held.extend(parts)
-            self.flusher.arm()
-        else:
-            self.send(parts)
-
-    def flush_held(self):
-        """Sends the answers held back, if any (from the Flusher thread)."""
-        try:
-            self.send([])
-        except LinkBroken:
-            pass  # the link's own thread sees it on its next read or send
 
     def take_fd(self):
         if not self.fds:
@@ -232,16 +195,7 @@ class Link:
 
     def send(self, parts, fd=None):
         """Sends all buffers in parts (bytes-like) with as few sendmsg calls
-        as possible; fd, if given, rides on the first byte. Held answers
-        go first."""
-        with self.lock:
-            if self.held:
-                parts = self.held + parts
-                self.held = []
-            if parts:
-                self._send(parts, fd)
-
-    def _send(self, parts, fd):
+        as possible; fd, if given, rides on the first byte."""
         anc = []
         if fd is not None:
             anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
@@ -264,32 +218,6 @@ class Link:
                     parts[0] = memoryview(parts[0])[n:]
         except OSError:
             raise LinkBroken
-
-
-class Flusher:
-    """Sends answers that Link.hold_answer held back, HOLD_MAX after they
-    were held. A held answer waits for the next pipelined request to finish;
-    when that one is slow (a long query, a sleep), the answer must not wait
-    with it: its client would wait as long, and the master would time it out
-    in place of the slow request. One thread per process, asleep on an Event
-    while nothing is held; under load it wakes once per HOLD_MAX."""
-
-    def __init__(self):
-        self.links = []
-        self.wake = threading.Event()
-
-    def arm(self):
-        if not self.wake.is_set():
-            self.wake.set()
-
-    def run(self):
-        while True:
-            self.wake.wait()
-            time.sleep(HOLD_MAX)
-            # Cleared before the sends: an answer held from now on re-arms.
-            self.wake.clear()
-            for link in self.links:
-                link.flush_held()
 
 
 def data_frames(parts, block):
@@ -499,7 +427,6 @@ def handle_request(link, app, environ):
     Raises LinkBroken when the socket failed (after close() was called)."""
     resp = Response(link)
     inp = environ['wsgi.input']
-    started = perf_counter()
     try:
         result = None
         tail = []
@@ -516,10 +443,10 @@ def handle_request(link, app, environ):
                 close()
             inp.close()
         tail.append(E_FRAME)
-        if perf_counter() - started < HOLD_IF_FASTER:
-            link.hold_answer(tail)
-        else:
-            link.send(tail)
+        # Sent at once, also when the next request is already buffered:
+        # holding a fast answer to send it with the next one saves a send,
+        # but then it waits as long as the next request runs, however slow.
+        link.send(tail)
     except Exception:
         text = traceback.format_exc()
         try:
@@ -568,9 +495,10 @@ def python_version():
     return v
 
 
-def serve(link, app, multithread=False, multiprocess=False, load_error=''):
-    """Serves one link until EOF; closes its socket. With load_error, only
+def serve(sock, app, multithread=False, multiprocess=False, load_error=''):
+    """Serves one socket until EOF; closes it. With load_error, only
     answers the handshake (ok False). Reports whether the handshake was ok."""
+    link = Link(sock)
     constant = {
         'wsgi.version': (1, 0),
         'wsgi.errors': sys.stderr,
@@ -614,7 +542,7 @@ def serve(link, app, multithread=False, multiprocess=False, load_error=''):
     finally:
         for fd in link.fds:
             os.close(fd)
-        link.sock.close()
+        sock.close()
 
 
 def load_app(spec):
@@ -688,23 +616,19 @@ def main():
     except BaseException:
         load_error = traceback.format_exc()
         sys.stderr.write(load_error)
-    flusher = Flusher()
-    links = [Link(socket.socket(fileno=fd), flusher) for fd in fds]
-    flusher.links = links
-    threading.Thread(target=flusher.run, name='gonicorn-flusher',
-                     daemon=True).start()
-    multithread = len(links) > 1
+    socks = [socket.socket(fileno=fd) for fd in fds]
+    multithread = len(socks) > 1
     multiprocess = os.environ.get('GONICORN_MULTIPROCESS') == '1'
 
-    results = [False] * len(links)
+    results = [False] * len(socks)
 
     def run(i):
-        results[i] = serve(links[i], app, multithread, multiprocess,
+        results[i] = serve(socks[i], app, multithread, multiprocess,
                            load_error)
 
     threads = [threading.Thread(target=run, args=(i,),
                                 name='gonicorn-slot-%d' % i)
-               for i in range(1, len(links))]
+               for i in range(1, len(socks))]
     for t in threads:
         t.start()
     run(0)
