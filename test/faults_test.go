@@ -5,6 +5,9 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -147,5 +150,62 @@ func TestFaultNoFdLeakIntoWorkers(t *testing.T) {
 	}
 	if sockets != threads {
 		t.Errorf("worker holds %d sockets; want %d (one per thread):\n%s", sockets, threads, r.body)
+	}
+}
+
+// Requests pipelined behind one whose worker is killed were never started by that worker:
+// they are sent again and the replacement answers them, bodies intact, whether the body
+// travels in the frame (small or big) or in a file (above the default --body-memory of 1 MiB).
+func TestFaultPipelinedRequestsSentAgain(t *testing.T) {
+	s := faultsStart(t, "-w", "1")
+	g := newAppGate(t)
+	held := goFetch(s, "/hold?"+g.query())
+	g.arrived()
+	g.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	line, err := bufio.NewReader(g.c).ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading the worker's pid from the gate: %v", err)
+	}
+	pid := strings.TrimSpace(line)
+
+	// Three requests pipelined on the held worker's only slot (depth 4).
+	sizes := []int{1000, 200 << 10, 3 << 20}
+	type answer struct {
+		size int
+		r    *response
+		err  error
+	}
+	answers := make(chan answer, len(sizes))
+	for _, n := range sizes {
+		body := bytes.Repeat([]byte{byte('a' + n%26)}, n)
+		go func() {
+			r, err := tryDo("tcp", s.addr, fmt.Sprintf("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n%s", n, body))
+			answers <- answer{n, r, err}
+		}()
+	}
+	// Give the master a moment to read the three and pipeline them on the slot.
+	time.Sleep(500 * time.Millisecond)
+	p, _ := strconv.Atoi(pid)
+	if err := syscall.Kill(p, syscall.SIGKILL); err != nil {
+		t.Fatalf("kill -9 %d: %v", p, err)
+	}
+	if f := <-held; f.err != nil || f.r.status != 502 {
+		t.Errorf("the request whose worker was killed = %+v, %v; want 502", f.r, f.err)
+	}
+	for range sizes {
+		a := <-answers
+		if a.err != nil {
+			t.Errorf("POST /echo (%d bytes) behind the killed request: %v", a.size, a.err)
+			continue
+		}
+		body := bytes.Repeat([]byte{byte('a' + a.size%26)}, a.size)
+		want := fmt.Sprintf("%d %x", a.size, sha256.Sum256(body))
+		got := strings.SplitN(string(a.r.body), " ", 2)
+		if a.r.status != 200 || len(got) != 2 || got[0] == pid || got[1] != want {
+			t.Errorf("POST /echo (%d bytes) behind the killed request = %d %q; want 200 \"NEWPID %s\" from the replacement", a.size, a.r.status, a.r.body, want)
+		}
+	}
+	if n := s.logCount("Sending a request again"); n != len(sizes) {
+		t.Errorf("%d requests sent again; want %d", n, len(sizes))
 	}
 }

@@ -94,7 +94,8 @@ func TestTimeoutKillsHungWorker(t *testing.T) {
 		t.Fatalf("GET /pid = %d", before.status)
 	}
 
-	// A request pipelined on the hung worker's only slot fails with it: 502.
+	// A request pipelined on the hung worker's only slot was never started by it: when the
+	// worker is killed, it is sent again and the replacement answers it.
 	hung := make(chan *response, 1)
 	go func() {
 		r, err := s.fetch("/hang")
@@ -110,8 +111,11 @@ func TestTimeoutKillsHungWorker(t *testing.T) {
 	if err != nil {
 		t.Fatalf("GET /pid behind the hung request: %v", err)
 	}
-	if behind.status != 502 {
-		t.Errorf("GET /pid pipelined behind the hung request = %d; want 502", behind.status)
+	if behind.status != 200 || string(behind.body) == string(before.body) {
+		t.Errorf("GET /pid pipelined behind the hung request = %d from pid %s; want 200 from the replacement (hung worker %s)", behind.status, behind.body, before.body)
+	}
+	if !s.log.waitFor("Sending a request again: the worker it was queued on died before starting it", time.Second) {
+		t.Error("error log lacks the line for the request sent again")
 	}
 
 	start := time.Now()

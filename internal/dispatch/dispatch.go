@@ -11,7 +11,8 @@
 // That saves two context switches and two syscalls per request under load (DESIGN.md,
 // performance notes). A small depth bounds head-of-line blocking behind a slow request.
 // Answers on one slot come back in the order the requests were written; Turn keeps the
-// readers in that order.
+// readers in that order, and tells a request whether the one ahead of it ended with the
+// worker's stream (Turn.Fail): the worker then never started it, and it can go elsewhere.
 package dispatch
 
 import (
@@ -43,25 +44,45 @@ type Slot struct {
 
 	inflight int // requests acquired and not yet released; guarded by the Pool's mu
 
-	wmu  sync.Mutex    // serialises request writes, so write order is answer order
-	tail chan struct{} // closed when the last written request's answer was read; guarded by wmu
+	wmu  sync.Mutex // serialises request writes, so write order is answer order
+	tail *turnEnd   // the last written request's; guarded by wmu
 }
 
 // Turn is a request's place in its slot's pipeline.
 type Turn struct {
-	prev chan struct{} // closed when the previous answer was read; nil if none
-	mine chan struct{} // closed by Done
+	prev *turnEnd // the previous request's; nil if none
+	mine *turnEnd // ended by Done or Fail
 }
 
-// Wait blocks until the answers of the requests written before this one were read.
-func (t Turn) Wait() {
-	if t.prev != nil {
-		<-t.prev
+// turnEnd is how a request's turn ended.
+type turnEnd struct {
+	done   chan struct{} // closed by Done or Fail
+	failed bool          // set by Fail before done is closed
+}
+
+// Wait blocks until the answers of the requests written before this one were read. It
+// reports whether the one just before ended with Fail: the worker's stream ended before that
+// answer was whole. A worker thread sends each answer whole before it reads its next request,
+// so the worker never started this one, and it may be sent to another slot.
+func (t Turn) Wait() (prevFailed bool) {
+	if t.prev == nil {
+		return false
 	}
+	<-t.prev.done
+	return t.prev.failed
 }
 
-// Done lets the next request on the slot read its answer.
-func (t Turn) Done() { close(t.mine) }
+// Done lets the next request on the slot read its answer: this one was read whole, or the
+// stream can no longer be trusted (a protocol error) but did not end.
+func (t Turn) Done() { close(t.mine.done) }
+
+// Fail lets the next request on the slot go on, telling it that the worker's stream ended
+// before this request's answer was whole (the worker died or was killed), so that it was
+// never started either.
+func (t Turn) Fail() {
+	t.mine.failed = true
+	close(t.mine.done)
+}
 
 // Send writes one request with write, in the slot's pipeline order, and returns its turn.
 // If write fails the stream is broken and the caller must Discard the slot.
@@ -71,7 +92,7 @@ func (s *Slot) Send(write func(*net.UnixConn) error) (Turn, error) {
 	if err := write(s.Conn); err != nil {
 		return Turn{}, err
 	}
-	t := Turn{prev: s.tail, mine: make(chan struct{})}
+	t := Turn{prev: s.tail, mine: &turnEnd{done: make(chan struct{})}}
 	s.tail = t.mine
 	return t, nil
 }

@@ -152,6 +152,35 @@ func TestTurnOrder(t *testing.T) {
 	}
 }
 
+// A turn ended with Fail tells the next one that its request was never started; Done does not.
+func TestTurnFailReachesTheNextOnly(t *testing.T) {
+	s := &Slot{}
+	send := func() Turn {
+		tn, err := s.Send(func(*net.UnixConn) error { return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tn
+	}
+	t1, t2, t3, t4 := send(), send(), send(), send()
+	if t1.Wait() {
+		t.Error("first turn: previous failed; want no previous")
+	}
+	t1.Fail()
+	if !t2.Wait() {
+		t.Error("turn after a Fail: previous failed = false; want true")
+	}
+	t2.Done()
+	if t3.Wait() {
+		t.Error("turn after a Done: previous failed = true; want false")
+	}
+	t3.Fail()
+	if !t4.Wait() {
+		t.Error("turn after the second Fail: previous failed = false; want true")
+	}
+	t4.Done()
+}
+
 func TestMaxRequestsCountsCleanReleases(t *testing.T) {
 	p := NewPool(0, 1)
 	g := group(1, 1)

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gonicorn/gonicorn/internal/dispatch"
 	"github.com/gonicorn/gonicorn/internal/http1"
 	"github.com/gonicorn/gonicorn/internal/proxy"
 	"github.com/gonicorn/gonicorn/internal/rawio"
@@ -180,20 +181,10 @@ func (cn *conn) serveOne(ctx context.Context) bool {
 		cn.writeError(500, "internal server error")
 		return false
 	}
-	slot, err := s.pool.Acquire(ctx)
-	if err != nil {
-		cn.writeError(503, "no worker available")
+	slot, turn, ok := cn.sendToWorker(ctx, &body)
+	if !ok {
 		return false
 	}
-	turn, err := slot.Send(func(sc *net.UnixConn) error { return cn.sendRequest(sc, &body) })
-	cn.trimFrame()
-	if err != nil {
-		s.log.Error("sending request to worker", "pid", slot.Group.PID, "err", err)
-		s.pool.Discard(slot)
-		cn.writeError(502, "worker failed")
-		return false
-	}
-	turn.Wait()
 	// The worker starts on the request now (its turn came): --timeout counts from here.
 	cn.arm(slot)
 	res := cn.respond(slot, turn) // ends the turn once the worker's answer was read
@@ -216,6 +207,53 @@ func (cn *conn) awaitRequest() bool {
 		cn.c.SetReadDeadline(cn.accepted.Add(firstRequestGrace))
 	}
 	return true
+}
+
+// maxDispatches is how often a request is sent to a worker at most: once, plus a new try each
+// time the worker it was pipelined on died before starting it (see sendToWorker).
+const maxDispatches = 3
+
+// sendToWorker sends the request built in cn.frame to a worker slot and waits for its turn. A
+// request pipelined behind one whose worker died before answering it whole was never started
+// by that worker (dispatch.Turn.Wait): it is sent again, to another slot. It reports false
+// after it answered the client with an error.
+func (cn *conn) sendToWorker(ctx context.Context, b *body) (*dispatch.Slot, dispatch.Turn, bool) {
+	s := cn.srv
+	// A big frame goes back to its pool once the request reached its worker for good.
+	defer cn.trimFrame()
+	for try := 1; ; try++ {
+		slot, err := s.pool.Acquire(ctx)
+		if err != nil {
+			cn.writeError(503, "no worker available")
+			return nil, dispatch.Turn{}, false
+		}
+		turn, err := slot.Send(func(sc *net.UnixConn) error { return cn.sendRequest(sc, b) })
+		if err != nil {
+			s.log.Error("sending request to worker", "pid", slot.Group.PID, "err", err)
+			s.pool.Discard(slot)
+			cn.writeError(502, "worker failed")
+			return nil, dispatch.Turn{}, false
+		}
+		if !turn.Wait() {
+			return slot, turn, true
+		}
+		// The worker died before it got to this request. Whoever reads the slot next
+		// learns the same, as this request never reaches it either.
+		s.pool.Discard(slot)
+		turn.Fail()
+		if try == maxDispatches {
+			s.log.Error("worker failed before the request started", "pid", slot.Group.PID)
+			cn.writeError(502, "worker failed")
+			return nil, dispatch.Turn{}, false
+		}
+		if b.file != nil {
+			if _, err := b.file.Seek(0, io.SeekStart); err != nil {
+				cn.writeError(500, "internal server error")
+				return nil, dispatch.Turn{}, false
+			}
+		}
+		s.log.Info("Sending a request again: the worker it was queued on died before starting it", "pid", slot.Group.PID)
+	}
 }
 
 // readHead reads until a complete request head is parsed into cn.req. It returns the time

@@ -64,6 +64,14 @@ func (cn *conn) respond(slot *dispatch.Slot, turn dispatch.Turn) result {
 		}
 		turn.Done()
 	}
+	// ended is free for a worker stream that ended before the answer was whole: the worker
+	// died or was killed, and the requests pipelined behind this one were never started
+	// (dispatch.Turn.Fail), so they go to other workers.
+	ended := func() {
+		cn.resp.timedOut = cn.disarm()
+		s.pool.Discard(slot)
+		turn.Fail()
+	}
 	if cn.cw == nil {
 		cn.cw = newClientWriter(cn.c, s.cfg.OutputMemory, s.cfg.WriteTimeout, s.cfg.TempDir)
 	}
@@ -76,7 +84,7 @@ func (cn *conn) respond(slot *dispatch.Slot, turn dispatch.Turn) result {
 	for {
 		f, err := rd.Next()
 		if err != nil {
-			free(true)
+			ended()
 			if rs.timedOut {
 				// Logged as WORKER TIMEOUT by the arbiter, with the worker's stacks.
 				return rs.abort(504, "worker timeout")

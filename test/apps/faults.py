@@ -6,8 +6,10 @@
 /fds             one line per open fd: "N TARGET" (os.readlink of /proc/self/fd/N)
 /env?name=NAME   the value of the environment variable NAME in the worker ("" if unset)
 /pid             the worker's pid
+/echo            "PID LENGTH SHA256" of the request body
 """
 import ctypes
+import hashlib
 import os
 import socket
 from urllib.parse import parse_qs
@@ -40,6 +42,9 @@ def application(environ, start_response):
         body = open_fds()
     elif path == "/env":
         body = os.environ.get(q.get("name", ""), "")
+    elif path == "/echo":
+        data = environ["wsgi.input"].read()
+        body = "%d %d %s" % (os.getpid(), len(data), hashlib.sha256(data).hexdigest())
     else:
         body = str(os.getpid())
     start_response("200 OK", [("Content-Type", "text/plain")])
