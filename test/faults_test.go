@@ -24,6 +24,25 @@ func faultsStart(t *testing.T, flags ...string) *server {
 	return pepStart(t, "faults", flags...)
 }
 
+// holdWorker starts a request (/hold) that blocks in the app until the test ends, and returns
+// its result-to-be and the pid of the worker running it.
+func holdWorker(t *testing.T, s *server) (<-chan fetched, int) {
+	t.Helper()
+	g := newAppGate(t)
+	held := goFetch(s, "/hold?"+g.query())
+	g.arrived()
+	g.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	line, err := bufio.NewReader(g.c).ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading the worker's pid from the gate: %v", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil || pid <= 1 {
+		t.Fatalf("bad pid %q from the app", line)
+	}
+	return held, pid
+}
+
 // expectReplacement checks that a worker answers again after one died (its replacement).
 func expectReplacement(t *testing.T, s *server, dead string) {
 	t.Helper()
@@ -44,18 +63,7 @@ func expectReplacement(t *testing.T, s *server, dead string) {
 // the other worker go on unharmed, and a new worker replaces the dead one.
 func TestFaultKillWorkerMidRequest(t *testing.T) {
 	s := faultsStart(t, "-w", "2")
-	g := newAppGate(t)
-	held := goFetch(s, "/hold?"+g.query())
-	g.arrived()
-	g.c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	line, err := bufio.NewReader(g.c).ReadString('\n')
-	if err != nil {
-		t.Fatalf("reading the worker's pid from the gate: %v", err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(line))
-	if err != nil || pid <= 1 {
-		t.Fatalf("bad pid %q from the app", line)
-	}
+	held, pid := holdWorker(t, s)
 	// One client keeps requesting while the worker is killed and replaced: the other
 	// worker has a free slot, so none of its requests may land on the dying one.
 	var replaced atomic.Bool
@@ -158,15 +166,8 @@ func TestFaultNoFdLeakIntoWorkers(t *testing.T) {
 // travels in the frame (small or big) or in a file (above the default --body-memory of 1 MiB).
 func TestFaultPipelinedRequestsSentAgain(t *testing.T) {
 	s := faultsStart(t, "-w", "1")
-	g := newAppGate(t)
-	held := goFetch(s, "/hold?"+g.query())
-	g.arrived()
-	g.c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	line, err := bufio.NewReader(g.c).ReadString('\n')
-	if err != nil {
-		t.Fatalf("reading the worker's pid from the gate: %v", err)
-	}
-	pid := strings.TrimSpace(line)
+	held, p := holdWorker(t, s)
+	pid := strconv.Itoa(p)
 
 	// Three requests pipelined on the held worker's only slot (depth 4).
 	sizes := []int{1000, 200 << 10, 3 << 20}
@@ -185,7 +186,6 @@ func TestFaultPipelinedRequestsSentAgain(t *testing.T) {
 	}
 	// Give the master a moment to read the three and pipeline them on the slot.
 	time.Sleep(500 * time.Millisecond)
-	p, _ := strconv.Atoi(pid)
 	if err := syscall.Kill(p, syscall.SIGKILL); err != nil {
 		t.Fatalf("kill -9 %d: %v", p, err)
 	}
