@@ -184,8 +184,9 @@ func TestFaultPipelinedRequestsSentAgain(t *testing.T) {
 			answers <- answer{n, r, err}
 		}()
 	}
-	// Give the master a moment to read the three and pipeline them on the slot.
-	time.Sleep(500 * time.Millisecond)
+	// Give the master time to read the three (3 MB over loopback takes milliseconds) and
+	// pipeline them on the slot; one still being read would wait in the queue instead.
+	time.Sleep(time.Second)
 	if err := syscall.Kill(p, syscall.SIGKILL); err != nil {
 		t.Fatalf("kill -9 %d: %v", p, err)
 	}
