@@ -693,3 +693,23 @@ func TestUSR2NewMasterFailsToBoot(t *testing.T) {
 		t.Errorf("the second new master did not exit 0 on TERM")
 	}
 }
+
+// USR2 when the executable is gone from its path (removed, not replaced): the old master
+// says why no new master started and goes on serving.
+func TestUSR2MissingBinary(t *testing.T) {
+	u := startUpgrade(t)
+	if err := os.Remove(u.exe); err != nil {
+		t.Fatal(err)
+	}
+	syscall.Kill(u.cmd.Process.Pid, syscall.SIGUSR2)
+	if !u.log.waitFor("Upgrading: the new master was not started; this one goes on serving", 10*time.Second) {
+		t.Fatalf("no error for a missing binary; log:\n%s", u.log)
+	}
+	if !strings.Contains(u.log.String(), u.exe) {
+		t.Errorf("the error does not name the missing file %s", u.exe)
+	}
+	if n := u.logCount("Upgrading: started a new master"); n != 0 {
+		t.Errorf("%d new masters started; want none", n)
+	}
+	expectOnly(t, "after the failed USR2", func() (*response, error) { return u.fetch("/") }, 5, "v1")
+}
