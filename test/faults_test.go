@@ -86,6 +86,10 @@ func TestFaultKillWorkerMidRequest(t *testing.T) {
 		t.Error("no replacement worker booted")
 	}
 	replaced.Store(true)
+	// A SIGKILL the master did not send gets gunicorn's hint.
+	if want := fmt.Sprintf("Worker (pid:%d) was sent SIGKILL! Perhaps out of memory?", pid); !s.log.waitFor(want, 5*time.Second) {
+		t.Errorf("error log lacks %q", want)
+	}
 	res := <-load
 	res.check(t, 20)
 	if res.pids[strconv.Itoa(pid)] {

@@ -294,8 +294,13 @@ func TestRetiredWorkerDrainTimeout(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("the retired worker's hung request was not ended 15 s after HUP (--graceful-timeout 1)")
 	}
-	if !s.log.waitFor("Worker (pid:"+string(old.body)+") did not finish its requests within the drain timeout", 5*time.Second) {
-		t.Error("error log lacks the drain timeout line for the old worker")
+	for _, want := range []string{
+		"Worker (pid:" + string(old.body) + ") did not finish its requests within the drain timeout",
+		"Worker (pid:" + string(old.body) + ") was sent SIGKILL after the drain timeout (--graceful-timeout)",
+	} {
+		if !s.log.waitFor(want, 5*time.Second) {
+			t.Errorf("error log lacks %q", want)
+		}
 	}
 	if r := s.get("/pid"); r.status != 200 || string(r.body) == string(old.body) {
 		t.Errorf("GET /pid after the reload = %d from pid %s; want 200 from the new worker (old %s)", r.status, r.body, old.body)

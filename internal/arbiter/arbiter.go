@@ -180,7 +180,9 @@ func (a *Arbiter) adopt(w *worker) {
 			return // being killed already; its timeout was logged
 		}
 		a.log.Warn("Worker (pid:" + itoa(w.pid) + ") broke the worker protocol or died mid-request; killing it")
-		w.kill()
+		// No reason claimed: a worker that died (the OOM killer's SIGKILL, a crash) got here
+		// too, and its exit line must say how it died.
+		w.kill("")
 	}
 	w.group.OnTimeout = func(request string) { a.timeout(w, request) }
 	if spec := w.spec; spec.MaxRequests > 0 {
@@ -432,7 +434,7 @@ func (a *Arbiter) retire(w *worker) {
 		case <-w.exited:
 		case <-deadline:
 			a.log.Warn("Worker (pid:" + itoa(w.pid) + ") did not finish its requests within the drain timeout (--graceful-timeout); killing it")
-			w.kill()
+			w.kill("after the drain timeout (--graceful-timeout)")
 		}
 	}()
 }
@@ -449,7 +451,7 @@ func (a *Arbiter) timeout(w *worker, request string) {
 	a.pool.Retire(w.group) // nothing new for a worker about to be killed
 	a.log.Log(context.Background(), errorlog.LevelCritical, "WORKER TIMEOUT (pid:"+itoa(w.pid)+")", "request", request)
 	w.signal(syscall.SIGUSR1)
-	time.AfterFunc(stackDumpWait, w.kill)
+	time.AfterFunc(stackDumpWait, func() { w.kill("after WORKER TIMEOUT") })
 }
 
 // stackDumpWait is how long a timed-out worker has to print its stacks before SIGKILL.
@@ -483,7 +485,7 @@ func (a *Arbiter) send(ev event) {
 		if ev.w != nil && ev.kind == spawned {
 			// A replacement that finished booting after the stop.
 			ev.w.closeSlots()
-			ev.w.kill()
+			ev.w.kill("as it booted after the stop")
 		}
 	}
 }
@@ -515,7 +517,7 @@ func (a *Arbiter) Stop(grace time.Duration) {
 		case <-w.exited:
 		case <-timer.C:
 			for _, w := range ws {
-				w.kill()
+				w.kill("at the stop, after the grace period")
 			}
 			<-w.exited
 		}

@@ -55,6 +55,11 @@ type worker struct {
 	state    workerState // owned by the Run goroutine (and Boot, before Run)
 	maxedOut atomic.Bool // set when the group reached MaxRequests; Run recycles it
 	timedOut atomic.Bool // a request ran past --timeout; the worker is being killed
+
+	// killedFor says why the master sent SIGKILL, for the exit line ("after WORKER
+	// TIMEOUT"); the first reason given wins. nil: the master did not, so a SIGKILL came from
+	// elsewhere (the kernel's OOM killer, most often).
+	killedFor atomic.Pointer[string]
 }
 
 // workerState is where a worker is in its life, as the arbiter sees it.
@@ -129,7 +134,7 @@ func (a *Arbiter) spawn(ctx context.Context, id int) (*worker, error) {
 		slots[i] = &dispatch.Slot{Conn: c, Reader: wire.NewReader(c)}
 	}
 	if err := a.handshake(ctx, w, slots); err != nil {
-		w.kill()
+		w.kill("after its readiness handshake failed")
 		<-w.exited
 		closeAll()
 		return nil, err
@@ -269,7 +274,14 @@ func (w *worker) signal(sig syscall.Signal) {
 	}
 }
 
-func (w *worker) kill() { w.signal(syscall.SIGKILL) }
+// kill sends SIGKILL; why completes "was sent SIGKILL ..." in the exit line ("": no reason
+// is claimed, for a worker that may have died of something else already).
+func (w *worker) kill(why string) {
+	if why != "" {
+		w.killedFor.CompareAndSwap(nil, &why)
+	}
+	w.signal(syscall.SIGKILL)
+}
 
 // closeSlots closes the master's ends of the worker's sockets: its threads read EOF and
 // the process exits.
@@ -287,11 +299,11 @@ func (w *worker) exitReason() string {
 	var ee *exec.ExitError
 	if errors.As(w.waitErr, &ee) {
 		if st, ok := ee.Sys().(syscall.WaitStatus); ok && st.Signaled() {
-			// gunicorn: "Worker (pid:N) was sent SIGKILL! Perhaps out of memory?"
-			if st.Signal() == syscall.SIGKILL && w.timedOut.Load() {
-				return "was sent SIGKILL after WORKER TIMEOUT"
-			}
 			if st.Signal() == syscall.SIGKILL {
+				if why := w.killedFor.Load(); why != nil {
+					return "was sent SIGKILL " + *why
+				}
+				// gunicorn's words for a SIGKILL it did not send.
 				return "was sent SIGKILL! Perhaps out of memory?"
 			}
 			return "was sent " + unix.SignalName(st.Signal())
