@@ -713,3 +713,72 @@ func TestUSR2MissingBinary(t *testing.T) {
 	}
 	expectOnly(t, "after the failed USR2", func() (*response, error) { return u.fetch("/") }, 5, "v1")
 }
+
+// A unix socket from systemd (socket activation) handed down by USR2 stays systemd's: the
+// promoted new master leaves its file in place when it stops, as the old one would have.
+func TestUSR2KeepsSystemdSocketFile(t *testing.T) {
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err == nil {
+		t.Cleanup(func() { unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0) })
+	}
+	sock := filepath.Join(t.TempDir(), "systemd.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	f, err := ln.(*net.UnixListener).File()
+	ln.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	// LISTEN_PID must be the pid of the process that reads it: the shell execs gonicorn.
+	cmd := exec.Command("/bin/sh", "-c", `LISTEN_PID=$$; export LISTEN_PID; exec "$0" "$@"`,
+		binary, "--python", python(t), "--chdir", appsDir(t), "faults")
+	cmd.ExtraFiles = []*os.File{f}
+	s := &server{t: t, cmd: cmd, log: newLogBuffer(), done: make(chan struct{})}
+	cmd.Env = append(os.Environ(), "LISTEN_FDS=1")
+	cmd.Stdout, cmd.Stderr = s.log, s.log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		s.err = cmd.Wait() // returns once every holder of the output pipe, the new master too, exited
+		close(s.done)
+	}()
+	t.Cleanup(s.stop)
+	get := func() (*response, error) { return tryDo("unix", sock, "GET /pid HTTP/1.1\r\nHost: t\r\n\r\n") }
+	if !s.log.waitFor("Booting worker with pid", 20*time.Second) {
+		t.Fatalf("no worker booted; log:\n%s", s.log)
+	}
+
+	m1 := cmd.Process.Pid
+	syscall.Kill(m1, syscall.SIGUSR2)
+	ready := fmt.Sprintf("Upgrade: new master ready; the old master (pid %d) still serves until it gets TERM", m1)
+	if !s.log.waitFor(ready, 30*time.Second) {
+		t.Fatalf("no new master ready; log:\n%s", s.log)
+	}
+	m := newMasterLine.FindStringSubmatch(s.log.String())
+	m2, _ := strconv.Atoi(m[1])
+	t.Cleanup(func() {
+		if !processGone(m2) {
+			syscall.Kill(m2, syscall.SIGKILL)
+		}
+		reap(m2, 5*time.Second)
+	})
+	syscall.Kill(m1, syscall.SIGTERM)
+	if !s.log.waitFor("Master has been promoted.", 20*time.Second) {
+		t.Fatalf("the new master was not promoted; log:\n%s", s.log)
+	}
+	if r, err := get(); err != nil || r.status != 200 || string(r.body) == "" {
+		t.Fatalf("GET /pid on systemd's socket after the old master left = %+v, %v", r, err)
+	}
+	syscall.Kill(m2, syscall.SIGTERM)
+	if st, gone := reap(m2, 20*time.Second); !gone || st != nil && st.ExitStatus() != 0 {
+		t.Fatalf("promoted master after TERM: gone %v, status %v; want exit 0", gone, st)
+	}
+	if _, err := os.Lstat(sock); err != nil {
+		t.Errorf("systemd's socket file after the promoted master stopped: %v; want it left in place", err)
+	}
+}

@@ -72,16 +72,18 @@ func run(ctx context.Context, cfg *config.Config) error {
 		return err
 	}
 	activated := listeners != nil
-	inherited, oldMaster, err := inheritedListeners()
+	inh, err := inheritedListeners()
 	if err != nil {
 		closeAll(listeners)
 		return err
 	}
 	if !activated {
-		listeners = inherited
+		listeners = inh.listeners
 	} else {
-		closeAll(inherited)
+		closeAll(inh.listeners)
 	}
+	// systemd owns the files of its unix sockets, also when an old master handed them down.
+	systemdSockets := activated || inh.listeners != nil && inh.systemd
 	if listeners == nil {
 		if listeners, err = listen(cfg.Bind); err != nil {
 			return err
@@ -91,10 +93,14 @@ func run(ctx context.Context, cfg *config.Config) error {
 	switch {
 	case activated:
 		log.Info(fmt.Sprintf("Using %d socket(s) from systemd (socket activation); --bind is ignored", len(listeners)))
-	case inherited != nil:
-		log.Info(fmt.Sprintf("Inherited %d socket(s) from the old master (pid %d); --bind is ignored", len(listeners), oldMaster))
+	case inh.listeners != nil:
+		log.Info(fmt.Sprintf("Inherited %d socket(s) from the old master (pid %d); --bind is ignored", len(listeners), inh.oldMaster))
 	}
-	up := newUpgrader(log, listeners, cfg.PIDFile, sd, oldMaster)
+	oldMaster := inh.oldMaster
+	if activated {
+		oldMaster = 0 // systemd's sockets won over an old master's: it is not this one's parent
+	}
+	up := newUpgrader(log, listeners, systemdSockets, cfg.PIDFile, sd, oldMaster)
 	if err := up.writePID(); err != nil {
 		closeAll(listeners)
 		return fmt.Errorf("--pid: %w", err)
@@ -214,7 +220,7 @@ boot:
 	}
 	arb.Stop(grace)
 	// systemd owns its sockets' files; the other master of an upgrade still serves them.
-	if !activated && !up.partner() {
+	if !systemdSockets && !up.partner() {
 		removeUnixSockets(listeners)
 	}
 	log.Info("Shutting down: Master")

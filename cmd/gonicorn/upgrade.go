@@ -28,43 +28,55 @@ const (
 	// master: it writes its pid file with a ".2" suffix and takes the plain name once that
 	// master is gone.
 	envOldMaster = "GONICORN_PID"
+	// envSystemdFDs=1 says the sockets are systemd's (socket activation, handed down):
+	// their files are systemd's to remove, never a master's.
+	envSystemdFDs = "GONICORN_FD_SYSTEMD"
 )
+
+// inheritance is what an old master passed to this process on USR2.
+type inheritance struct {
+	listeners []net.Listener // nil: nothing was passed
+	oldMaster int            // its pid
+	systemd   bool           // the sockets came from systemd
+}
 
 // parentPollInterval is how often a new master checks whether its old master has exited.
 const parentPollInterval = 200 * time.Millisecond
 
-// inheritedListeners returns the listening sockets an old master passed to this process on
-// USR2 (GONICORN_FD) and that master's pid (GONICORN_PID). It returns no listeners if there
-// are none. Both variables are removed from the environment in any case, so that the
-// workers (and their apps) do not see them.
-func inheritedListeners() ([]net.Listener, int, error) {
+// inheritedListeners returns what an old master passed to this process on USR2: the
+// listening sockets (GONICORN_FD), its pid (GONICORN_PID) and whether the sockets are
+// systemd's (GONICORN_FD_SYSTEMD). The variables are removed from the environment in any
+// case, so that the workers (and their apps) do not see them.
+func inheritedListeners() (inheritance, error) {
 	fds, parent := os.Getenv(envInheritedFDs), os.Getenv(envOldMaster)
+	systemd := os.Getenv(envSystemdFDs) == "1"
 	os.Unsetenv(envInheritedFDs)
 	os.Unsetenv(envOldMaster)
+	os.Unsetenv(envSystemdFDs)
 	if fds == "" {
-		return nil, 0, nil
+		return inheritance{}, nil
 	}
 	ppid, err := strconv.Atoi(parent)
 	if err != nil || ppid <= 0 {
-		return nil, 0, fmt.Errorf("binary upgrade: invalid %s=%q", envOldMaster, parent)
+		return inheritance{}, fmt.Errorf("binary upgrade: invalid %s=%q", envOldMaster, parent)
 	}
 	var lns []net.Listener
 	for _, s := range strings.Split(fds, ",") {
 		fd, err := strconv.Atoi(s)
 		if err != nil || fd < 3 {
 			closeAll(lns)
-			return nil, 0, fmt.Errorf("binary upgrade: invalid %s=%q", envInheritedFDs, fds)
+			return inheritance{}, fmt.Errorf("binary upgrade: invalid %s=%q", envInheritedFDs, fds)
 		}
 		f := os.NewFile(uintptr(fd), "inherited:"+s)
 		ln, err := net.FileListener(f)
 		f.Close()
 		if err != nil {
 			closeAll(lns)
-			return nil, 0, fmt.Errorf("binary upgrade: fd %d from %s is not a listening socket: %w", fd, envInheritedFDs, err)
+			return inheritance{}, fmt.Errorf("binary upgrade: fd %d from %s is not a listening socket: %w", fd, envInheritedFDs, err)
 		}
 		lns = append(lns, ln)
 	}
-	return lns, ppid, nil
+	return inheritance{listeners: lns, oldMaster: ppid, systemd: systemd}, nil
 }
 
 // upgrader starts a new master on USR2 and keeps track of the other master of an upgrade:
@@ -74,6 +86,7 @@ func inheritedListeners() ([]net.Listener, int, error) {
 type upgrader struct {
 	log       *slog.Logger
 	listeners []net.Listener
+	systemd   bool      // the listeners are systemd's sockets (passed on as such)
 	pidFile   string    // --pid as configured; "" = none
 	notify    *notifier // systemd's NOTIFY_SOCKET, passed on to the new master
 
@@ -83,9 +96,10 @@ type upgrader struct {
 	pidPath string      // where this master's pid file is now; "" = none
 }
 
-// newUpgrader returns the upgrader of a master whose old master is parent (0: none).
-func newUpgrader(log *slog.Logger, lns []net.Listener, pidFile string, sd *notifier, parent int) *upgrader {
-	u := &upgrader{log: log, listeners: lns, pidFile: pidFile, notify: sd, parent: parent}
+// newUpgrader returns the upgrader of a master serving lns (systemd's sockets if systemd)
+// whose old master is parent (0: none).
+func newUpgrader(log *slog.Logger, lns []net.Listener, systemd bool, pidFile string, sd *notifier, parent int) *upgrader {
+	u := &upgrader{log: log, listeners: lns, systemd: systemd, pidFile: pidFile, notify: sd, parent: parent}
 	if pidFile != "" {
 		u.pidPath = pidFile
 		if parent != 0 {
@@ -223,6 +237,9 @@ func (u *upgrader) command() (*exec.Cmd, error) {
 	env := append(os.Environ(), envInheritedFDs+"="+strings.Join(fds, ","), envOldMaster+"="+itoa(os.Getpid()))
 	if u.notify != nil && u.notify.addr != nil {
 		env = append(env, "NOTIFY_SOCKET="+u.notify.addr.Name)
+	}
+	if u.systemd {
+		env = append(env, envSystemdFDs+"=1")
 	}
 	cmd := &exec.Cmd{
 		Path: exe, Args: os.Args, Env: env, ExtraFiles: files,
