@@ -187,3 +187,20 @@ func TestConfigFileHUPBrokenKeepsServing(t *testing.T) {
 		t.Errorf("master exited after a failed reload: %v", err)
 	}
 }
+
+// A HUP whose config file takes long to evaluate (here: it sleeps 20 s) does not hold up a
+// TERM that comes meanwhile: the master stops at once.
+func TestConfigFileSlowHUPDoesNotDelayTerm(t *testing.T) {
+	marker := filepath.Join(t.TempDir(), "slow")
+	s, _ := configStart(t, fmt.Sprintf("import os, time\nif os.path.exists(%q):\n    time.sleep(20)\nworkers = 1\n", marker))
+	s.waitWorkers(1)
+	writeConfig(t, marker, "")
+	syscall.Kill(s.cmd.Process.Pid, syscall.SIGHUP)
+	if !s.log.waitFor("Hang up: Master", 5*time.Second) {
+		t.Fatal("no \"Hang up: Master\" in the log")
+	}
+	syscall.Kill(s.cmd.Process.Pid, syscall.SIGTERM)
+	if exited, err := s.waitExit(10 * time.Second); !exited || err != nil {
+		t.Fatalf("master after TERM during a 20 s config evaluation: exited %v, %v; want exit 0 within 10 s", exited, err)
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -70,9 +71,23 @@ func reopenable(ws ...io.Writer) []*logFile {
 	return ls
 }
 
+// pendingSignals is how many signals that do not stop the master may wait for their handler.
+const pendingSignals = 16
+
 // waitStop handles signals until one stops the master or arbDone delivers. It returns the
 // stopping signal (nil if the arbiter ended first) and the arbiter's error.
+//
+// The other signals are handled one after another, in the order they came, by a goroutine
+// of their own: a HUP evaluates the config file (up to its 30 s limit), and a TERM must not
+// wait for that. The goroutine ends when waitStop returned and it handled what it had.
 func (m *master) waitStop(sigs <-chan os.Signal, arbDone <-chan error) (os.Signal, error) {
+	work := make(chan os.Signal, pendingSignals)
+	defer close(work)
+	go func() {
+		for sig := range work {
+			m.handle(sig)
+		}
+	}()
 	for {
 		select {
 		case sig := <-sigs:
@@ -83,7 +98,11 @@ func (m *master) waitStop(sigs <-chan os.Signal, arbDone <-chan error) (os.Signa
 				}
 				return sig, nil
 			}
-			m.handle(sig)
+			select {
+			case work <- sig:
+			default:
+				m.log.Warn(fmt.Sprintf("%d signals wait to be handled; ignoring %s", pendingSignals, signame(sig)))
+			}
 		case err := <-arbDone:
 			return nil, err
 		}

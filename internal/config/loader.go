@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os/exec"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -44,6 +45,9 @@ func LoadFile(python, path string) (map[string]Value, error) {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.WaitDelay = time.Second
+	// The loader dies with the master (PR_SET_PDEATHSIG), as the workers do: a master that
+	// stops while a slow file is evaluated on HUP leaves no Python process behind.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	err := cmd.Run()
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("evaluating it with %s took longer than %v", python, loadTimeout)
