@@ -77,13 +77,15 @@ func run(ctx context.Context, cfg *config.Config) error {
 		closeAll(listeners)
 		return err
 	}
-	if !activated {
-		listeners = inh.listeners
-	} else {
+	if activated {
+		// systemd's sockets win over an old master's, which is then not this one's parent.
 		closeAll(inh.listeners)
+		inh = inheritance{}
+	} else {
+		listeners = inh.listeners
 	}
 	// systemd owns the files of its unix sockets, also when an old master handed them down.
-	systemdSockets := activated || inh.listeners != nil && inh.systemd
+	systemdSockets := activated || inh.systemd
 	if listeners == nil {
 		if listeners, err = listen(cfg.Bind); err != nil {
 			return err
@@ -96,11 +98,7 @@ func run(ctx context.Context, cfg *config.Config) error {
 	case inh.listeners != nil:
 		log.Info(fmt.Sprintf("Inherited %d socket(s) from the old master (pid %d); --bind is ignored", len(listeners), inh.oldMaster))
 	}
-	oldMaster := inh.oldMaster
-	if activated {
-		oldMaster = 0 // systemd's sockets won over an old master's: it is not this one's parent
-	}
-	up := newUpgrader(log, listeners, systemdSockets, cfg.PIDFile, sd, oldMaster)
+	up := newUpgrader(log, listeners, systemdSockets, cfg.PIDFile, sd, inh.oldMaster)
 	if err := up.writePID(); err != nil {
 		closeAll(listeners)
 		return fmt.Errorf("--pid: %w", err)

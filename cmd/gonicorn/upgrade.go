@@ -188,13 +188,11 @@ func (u *upgrader) start() {
 		return
 	}
 	cmd, err := u.command()
-	if err != nil {
-		u.log.Error("Upgrading: the new master was not started; this one goes on serving", "err", err)
-		return
-	}
-	err = cmd.Start()
-	for _, f := range cmd.ExtraFiles {
-		f.Close() // the new master has its copies
+	if err == nil {
+		err = cmd.Start()
+		for _, f := range cmd.ExtraFiles {
+			f.Close() // the new master has its copies
+		}
 	}
 	if err != nil {
 		u.log.Error("Upgrading: the new master was not started; this one goes on serving", "err", err)
