@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -116,10 +117,7 @@ func Settings(getenv func(string) string) []Setting {
 	if v := getenv("FORWARDED_ALLOW_IPS"); v != "" {
 		defForwarded = v
 	}
-	defPython := "python3"
-	if v := getenv("VIRTUAL_ENV"); v != "" {
-		defPython = v + "/bin/python"
-	}
+	defPython := defaultPython(getenv, executable())
 	str := func(field func(*Config) *string) func(*pflag.FlagSet, *Config, *Setting) {
 		return func(fs *pflag.FlagSet, c *Config, s *Setting) {
 			fs.StringVarP(field(c), s.Name, s.Short, s.Default, s.Help)
@@ -167,7 +165,7 @@ func Settings(getenv func(string) string) []Setting {
 			Help:     "Set an environment variable in the workers. Repeatable.",
 			register: list(func(c *Config) *[]string { return &c.Env })},
 		{Name: "python", Meta: "PATH", Default: defPython,
-			Help:     "Python interpreter for the workers. Default $VIRTUAL_ENV/bin/python, else python3 on PATH.",
+			Help:     "Python interpreter for the workers. Default $VIRTUAL_ENV/bin/python; else the python (then python3) in the directory of the gonicorn executable, so a gonicorn pip-installed into a virtualenv runs that virtualenv's Python; else python3 on PATH.",
 			register: str(func(c *Config) *string { return &c.Python })},
 		{Name: "graceful-timeout", Meta: "SECONDS", Default: "30",
 			Help:     "On SIGTERM, how long requests in flight and queued may take before workers are killed (SIGINT and SIGQUIT stop at once). Also how long a worker retired by recycling, a reload or TTOU may take to finish its requests.",
@@ -269,6 +267,51 @@ func Settings(getenv func(string) string) []Setting {
 				fs.BoolVarP(&c.ShowHelp, s.Name, s.Short, false, s.Help)
 			}},
 	}
+}
+
+// defaultPython is the interpreter the workers run when --python is not given, the first of:
+//
+//  1. $VIRTUAL_ENV/bin/python: the virtualenv the user activated (as gunicorn, which runs in
+//     the interpreter of the activated environment);
+//  2. python, then python3, in the directory of the gonicorn executable exe: pip installs
+//     the wheel's binary into the bin/ of the virtualenv (or Python installation) it installs
+//     into, next to that environment's interpreter, so venv/bin/gonicorn runs the venv's
+//     Python without activating it, as venv/bin/gunicorn does. The path is kept as found,
+//     not resolved: a virtualenv's python is a symlink to the base interpreter, and Python
+//     finds its virtualenv from the path it was started by.
+//  3. python3 on PATH.
+//
+// exe is "" when the executable's path is unknown.
+func defaultPython(getenv func(string) string, exe string) string {
+	if v := getenv("VIRTUAL_ENV"); v != "" {
+		return v + "/bin/python"
+	}
+	if exe != "" {
+		dir := filepath.Dir(exe)
+		for _, name := range []string{"python", "python3"} {
+			if p := filepath.Join(dir, name); isExecutableFile(p) {
+				return p
+			}
+		}
+	}
+	return "python3"
+}
+
+// executable returns the path of the running gonicorn binary (symlinks resolved, as Linux's
+// /proc/self/exe gives it), or "" when the system cannot tell.
+func executable() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	return exe
+}
+
+// isExecutableFile reports whether path (after symlinks) is a regular file that someone may
+// execute.
+func isExecutableFile(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
 }
 
 // FlagSet returns the flags of the settings table bound to c, with defaults applied.
