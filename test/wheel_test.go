@@ -41,6 +41,16 @@ func TestWheelInVirtualenv(t *testing.T) {
 		}
 	}
 
+	// pip install --target DIR puts the package in DIR and the binary in DIR/bin, where
+	// python -m gonicorn finds it too.
+	target := filepath.Join(dir, "target")
+	runOK(t, filepath.Join(venv, "bin", "python"), "-m", "pip", "install", "--no-index", "--no-deps",
+		"--disable-pip-version-check", "--no-cache-dir", "--target", target, whl)
+	if got := runOK(t, filepath.Join(venv, "bin", "python"), "-c",
+		"import sys; sys.path.insert(0, sys.argv[1]); import gonicorn; print(gonicorn.find_gonicorn_bin())", target); got != filepath.Join(target, "bin", "gonicorn")+"\n" {
+		t.Errorf("after pip install --target, find_gonicorn_bin() = %q; want %s/bin/gonicorn", got, target)
+	}
+
 	app := filepath.Join(dir, "app")
 	if err := os.Mkdir(app, 0o755); err != nil {
 		t.Fatal(err)

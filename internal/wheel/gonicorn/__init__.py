@@ -18,19 +18,19 @@ def _user_scheme():
 
 
 def _script_dirs():
-    """Where pip may have put the binary, most likely first."""
-    # 1. This environment's scripts directory: a virtualenv's bin/, or the interpreter's.
-    yield sysconfig.get_path("scripts")
-    # 2. pip install --user: ~/.local/bin.
-    yield sysconfig.get_path("scripts", _user_scheme())
-    # 3. pip install --target DIR: the package in DIR/gonicorn, the binary in DIR/bin.
+    """Where pip may have put the binary: beside this package's own install first, so that a
+    package imported from a --target directory runs the binary installed with it."""
     site = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    # 1. pip install --target DIR: the package in DIR/gonicorn, the binary in DIR/bin.
     yield os.path.join(site, "bin")
-    # 4. pip install --prefix P: the package in P/lib/pythonX.Y/site-packages/gonicorn, the
-    # binary in P/bin.
+    # 2. A prefix P (a virtualenv, --prefix, --user's ~/.local): the package in
+    # P/lib/pythonX.Y/site-packages/gonicorn, the binary in P/bin.
     version_dir = os.path.dirname(site)
     if os.path.basename(version_dir).startswith("python"):
         yield os.path.join(os.path.dirname(os.path.dirname(version_dir)), "bin")
+    # 3. This interpreter's scripts directory, and the user scheme's (~/.local/bin).
+    yield sysconfig.get_path("scripts")
+    yield sysconfig.get_path("scripts", _user_scheme())
 
 
 def find_gonicorn_bin():
