@@ -95,6 +95,37 @@ var corpusEitherOutcome = map[string]string{
 	"valid/099": "Content-Length larger than the body before EOF",
 }
 
+// corpusRFCRejects reports where RFC 9112's rules for a server reject a valid case of
+// gunicorn's corpus, which tests a parser, not a server's policy (the corpus README lists
+// these cases): the index of the first expected request that gets 400 instead of reaching
+// the app, and the rule. The requests before it are served; nothing after it is read.
+//   - RFC 9112 §3.2: an HTTP/1.1 request without Host (valid/004 and others);
+//   - RFC 9112 §6.3: Transfer-Encoding whose final coding is not chunked (valid/009,
+//     identity with Content-Length), which must never be framed by Content-Length.
+func corpusRFCRejects(want []corpusRequest) (at int, rule string, ok bool) {
+	for i, r := range want {
+		var codings []string
+		hosts := 0
+		for _, h := range r.Headers {
+			switch strings.ToUpper(h[0]) {
+			case "HOST":
+				hosts++
+			case "TRANSFER-ENCODING":
+				for _, c := range strings.Split(h[1], ",") {
+					codings = append(codings, strings.ToLower(strings.TrimSpace(c)))
+				}
+			}
+		}
+		switch {
+		case len(codings) > 0 && codings[len(codings)-1] != "chunked":
+			return i, "RFC 9112 §6.3: Transfer-Encoding not ending in chunked", true
+		case r.Version == [2]int{1, 1} && hosts == 0:
+			return i, "RFC 9112 §3.2: HTTP/1.1 request without Host", true
+		}
+	}
+	return 0, "", false
+}
+
 // corpusLimitFlags maps the limit settings of gunicorn_cfg onto our flags.
 var corpusLimitFlags = map[string]string{
 	"limit_request_line":       "--limit-request-line",
@@ -267,6 +298,10 @@ func checkCorpusValid(t *testing.T, addr string, c *corpusCase) {
 	if c.NeedsEOF {
 		conn.(*net.TCPConn).CloseWrite()
 	}
+	rejectAt, rule, rejected := corpusRFCRejects(want)
+	if rejected {
+		want = want[:rejectAt]
+	}
 
 	// One response per expected request; then, half-closed, nothing more but the close.
 	br := bufio.NewReader(conn)
@@ -283,9 +318,31 @@ func checkCorpusValid(t *testing.T, addr string, c *corpusCase) {
 			break
 		}
 	}
+	if rejected && len(got) == len(want) && readErr == nil {
+		// The request the RFC rejects: 400 from the server, and the connection closed.
+		r, err := readResponse(br, "GET")
+		switch {
+		case err != nil:
+			t.Errorf("reading the response to request %d: %v; want 400 (%s)", rejectAt+1, err, rule)
+		case r.status != 400 || r.header("X-Echo") == "1":
+			t.Errorf("request %d: %d (echo %q) %q; want 400 from the server (%s)\n%s", rejectAt+1, r.status, r.header("X-Echo"), corpusClip(r.body), rule, corpusPreview(c.Raw))
+		case !strings.EqualFold(r.header("Connection"), "close"):
+			t.Errorf("request %d: 400 with Connection %q; want close (%s)", rejectAt+1, r.header("Connection"), rule)
+		default:
+			// Closed by the server, before the client half-closes.
+			conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if _, err := br.Peek(1); err != io.EOF && !isConnReset(err) {
+				t.Errorf("after the 400 (%s): %v; want the server to close the connection", rule, err)
+			}
+		}
+	}
 	conn.(*net.TCPConn).CloseWrite()
 	rest, err := io.ReadAll(br)
 	closed := err == nil || errors.Is(err, net.ErrClosed) || isConnReset(err)
+	if rejected && len(rest) > 0 {
+		t.Errorf("after the 400 (%s) the server sent %q; want the connection closed", rule, corpusClip(rest))
+		rest = nil
+	}
 
 	if reason, ok := corpusEitherOutcome[c.Name]; ok && len(got) > 0 && got[0].header("X-Echo") != "1" {
 		if got[0].status < 400 {

@@ -24,7 +24,13 @@ func FuzzParseHead(f *testing.F) {
 		f.Add(c.Raw)
 	}
 	f.Add([]byte("GET http://u@[::1]:80/p?q#f HTTP/1.1\r\nHost: [::1]\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"))
-	f.Add([]byte("CONNECT h:1 HTTP/1.1\r\n\r\n"))
+	f.Add([]byte("CONNECT h:1 HTTP/1.1\r\nHost: h:1\r\n\r\n"))
+	// RFC 9112 §6.3 and §3.2: framing and Host rules (TestParseHeadFraming).
+	f.Add([]byte("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: identity\r\nContent-Length: 3\r\n\r\n"))
+	f.Add([]byte("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: Chunked\r\n\r\n"))
+	f.Add([]byte("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n"))
+	f.Add([]byte("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"))
+	f.Add([]byte("GET / HTTP/1.1\r\nHo_st: h\r\n\r\n"))
 	f.Fuzz(func(t *testing.T, buf []byte) {
 		lim := &Limits{RequestLine: 200, Fields: 10, FieldSize: 100, HeaderBlock: 1000}
 		var req Request
@@ -73,6 +79,20 @@ func FuzzParseHead(f *testing.F) {
 		if req.Chunked && req.ContentLength != -1 {
 			t.Fatalf("both chunked and Content-Length %d", req.ContentLength)
 		}
+		// RFC 9112 §6.3: with any Transfer-Encoding the body is chunked, never framed by
+		// Content-Length; RFC 9112 §3.2: an HTTP/1.1 request has exactly one Host.
+		hosts := 0
+		for _, h := range req.Headers {
+			switch {
+			case equalFold(h.Name, "transfer-encoding") && (!req.Chunked || req.Minor == 0):
+				t.Fatalf("Transfer-Encoding %q accepted with Chunked %v in HTTP/1.%d", h.Value, req.Chunked, req.Minor)
+			case equalFold(h.Name, "host"):
+				hosts++
+			}
+		}
+		if hosts > 1 || req.Minor == 1 && hosts == 0 {
+			t.Fatalf("HTTP/1.%d request with %d Host fields accepted", req.Minor, hosts)
+		}
 		// The head alone parses the same: nothing after it matters.
 		var req2 Request
 		if n2, err2 := ParseHead(head, lim, &req2); n2 != n || err2 != nil {
@@ -89,7 +109,11 @@ func FuzzParseHead(f *testing.F) {
 func FuzzChunked(f *testing.F) {
 	for _, c := range loadCorpus(f) {
 		var req Request
-		if n, err := ParseHead(c.Raw, nil, &req); err == nil && req.Chunked {
+		n, err := ParseHead(c.Raw, nil, &req)
+		if err == errNoHost {
+			n, err = parseWithHost(c.Raw, nil, &req) // the chunked bodies of the corpus all count
+		}
+		if err == nil && req.Chunked {
 			f.Add(c.Raw[n:])
 		}
 	}

@@ -11,6 +11,9 @@
 //   - rejects whatever RFC 9112 lets a server reject, and follows gunicorn's
 //     own stricter policies (the conformance corpus in testdata/conformance)
 //     where they differ, so a gunicorn user sees the same behaviour;
+//   - where gunicorn's parser is looser than RFC 9112's rules for a server
+//     (an HTTP/1.1 request without Host, Transfer-Encoding that does not end
+//     in chunked), follows the RFC;
 //   - never echoes rejected input in an error (errors carry a status and a
 //     fixed reason);
 //   - allocates nothing per request: slices point into the caller's buffer
@@ -160,8 +163,10 @@ var (
 	errDupCL           = &Error{400, "duplicate Content-Length"}
 	errTECL            = &Error{400, "both Transfer-Encoding and Content-Length"}
 	errTE              = &Error{400, "invalid Transfer-Encoding"}
+	errTENotChunked    = &Error{400, "Transfer-Encoding does not end in chunked"}
 	errTEUnknown       = &Error{501, "unsupported transfer coding"}
 	errTEHTTP10        = &Error{400, "Transfer-Encoding in an HTTP/1.0 request"}
+	errNoHost          = &Error{400, "missing Host"}
 	errDupHost         = &Error{400, "duplicate Host"}
 	errHost            = &Error{400, "invalid Host"}
 	errDupContentType  = &Error{400, "duplicate Content-Type"}
@@ -564,8 +569,9 @@ func parseField(line []byte) (name, value []byte, drop bool, err error) {
 // can decide the message framing.
 type headState struct {
 	sawCL, sawTE, sawHost, sawContentType bool
-	chunked                               bool // "chunked" seen in Transfer-Encoding
-	teCoded                               bool // a coding other than identity and chunked seen
+	chunked                               bool // the last Transfer-Encoding coding so far is chunked
+	teCoded                               bool // gzip, deflate or compress seen in Transfer-Encoding
+	teUnknown                             bool // a transfer coding we do not know seen
 	close, keepAlive                      bool // Connection options seen
 }
 
@@ -652,32 +658,36 @@ func (h *headState) addTE(value []byte) error {
 	for v, more := value, true; more; {
 		var c []byte
 		c, v, more = nextListElem(v)
-		if h.chunked {
-			// RFC 9112 §6.3: chunked must be the final coding
-			// (corpus invalid/chunked_06, _08), and RFC 9112 §6.1: a sender
-			// MUST NOT apply chunked more than once (invalid/chunked_03, _04).
-			return errTE
-		}
 		switch {
 		case len(c) == 0:
 			// RFC 9110 §5.6.1 asks recipients to skip empty list elements;
 			// in this framing-critical field we refuse them instead.
 			return errTE
+		case h.chunked && equalFold(c, "chunked"):
+			// RFC 9112 §6.1: a sender MUST NOT apply chunked more than once
+			// (corpus invalid/chunked_03, _04).
+			return errTE
+		case h.chunked:
+			// RFC 9112 §6.3: chunked must be the final coding; 400 and close
+			// (corpus invalid/chunked_06, _08).
+			return errTENotChunked
 		case equalFold(c, "chunked"):
 			h.chunked = true
 		case equalFold(c, "identity"):
-			// Removed from the registry by RFC 7230, but a no-op; gunicorn
-			// accepts it (corpus valid/009, 029, rfc9112_smuggle_te_identity_chunked_01).
+			// Removed from the registry by RFC 7230, but a no-op under a final
+			// chunked, so accepted there like gunicorn (corpus valid/029,
+			// rfc9112_smuggle_te_identity_chunked_01). Alone it is not
+			// chunked-final, which finish refuses (corpus valid/009).
 		case equalFold(c, "gzip"), equalFold(c, "x-gzip"), equalFold(c, "deflate"),
 			equalFold(c, "compress"), equalFold(c, "x-compress"):
 			// RFC 9112 §7: registered codings; the body is de-chunked and the
 			// coding left for the application (corpus valid/025, 025_line).
 			h.teCoded = true
 		default:
-			// RFC 9112 §6.1: "A server that receives a request message with a
-			// transfer coding it does not understand SHOULD respond with 501".
-			// This includes codings with parameters.
-			return errTEUnknown
+			// A coding we do not understand, including one with parameters
+			// ("chunked;q=1"). finish decides between 400 (not ending in
+			// chunked) and 501 (ending in chunked), once all lines are seen.
+			h.teUnknown = true
 		}
 	}
 	return nil
@@ -721,33 +731,45 @@ func parseContentLength(v []byte) (int64, error) {
 func (h *headState) finish(req *Request) error {
 	if h.sawTE {
 		if req.Minor == 0 {
-			// RFC 9112 §6.1: an HTTP/1.0 message with Transfer-Encoding
-			// MUST be treated as having faulty framing (invalid/chunked_05).
+			// RFC 9112 §6.1: a server "that receives an HTTP/1.0 message
+			// containing a Transfer-Encoding header field MUST treat the
+			// message as if the framing is faulty, even if a Content-Length is
+			// present, and close the connection after processing the message".
+			// Faulty framing gets 400 and a close, as in §6.3; whatever the
+			// codings, Content-Length never frames it (invalid/chunked_05).
 			return errTEHTTP10
 		}
 		switch {
-		case h.chunked:
-			if h.sawCL {
-				// RFC 9112 §6.1: a server MAY reject a request with both;
-				// it is the classic CL.TE smuggling vector, so we do
-				// (invalid/chunked_02, rfc9112_smuggle_cl_te_chunked_01).
-				return errTECL
-			}
-			req.Chunked = true
-			req.TransferCoded = h.teCoded
-		case h.teCoded:
-			// RFC 9112 §6.3: Transfer-Encoding without chunked as the final
-			// coding: "the server MUST respond with the 400 (Bad Request)
-			// status code and then close the connection".
-			return errTE
-		default:
-			// Only "identity": no coding at all, so Content-Length (or no
-			// body) frames the message, as in gunicorn (corpus valid/009).
+		case !h.chunked:
+			// RFC 9112 §6.3: "If a Transfer-Encoding header field is present in
+			// a request and the chunked transfer coding is not the final
+			// encoding, the message body length cannot be determined reliably;
+			// the server MUST respond with the 400 (Bad Request) status code and
+			// then close the connection." That includes a lone "identity"
+			// (corpus valid/009, which gunicorn's parser accepts): such a
+			// request never falls back to Content-Length framing.
+			return errTENotChunked
+		case h.teUnknown:
+			// RFC 9112 §6.1: "A server that receives a request message with a
+			// transfer coding it does not understand SHOULD respond with 501".
+			return errTEUnknown
+		case h.sawCL:
+			// RFC 9112 §6.1: a server MAY reject a request with both;
+			// it is the classic CL.TE smuggling vector, so we do
+			// (invalid/chunked_02, rfc9112_smuggle_cl_te_chunked_01).
+			return errTECL
 		}
+		req.Chunked = true
+		req.TransferCoded = h.teCoded
 	}
-	// RFC 9112 §3.2 requires a Host line in HTTP/1.1 requests; gunicorn does
-	// not, and many corpus cases (valid/004 ...) omit it, so neither do we.
-	// The WSGI layer falls back to SERVER_NAME.
+	if req.Minor >= 1 && !h.sawHost {
+		// RFC 9112 §3.2: "A server MUST respond with a 400 (Bad Request)
+		// status code to any HTTP/1.1 request message that lacks a Host
+		// header field". gunicorn's parser accepts one (corpus valid/004 and
+		// others); a server may not. An HTTP/1.0 request needs no Host: the
+		// WSGI layer falls back to SERVER_NAME, as it does for an empty Host.
+		return errNoHost
+	}
 	if req.Minor >= 1 {
 		req.KeepAlive = !h.close // RFC 9112 §9.3
 	} else {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -395,11 +396,22 @@ func (cn *conn) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-func (cn *conn) sendContinue(req *http1.Request) {
-	// RFC 9110 §10.1.1: answer 100 (Continue) only when the body was not sent already.
-	if req.Expect100 && req.Minor >= 1 && cn.r == cn.w {
-		io.WriteString(cn.c, "HTTP/1.1 100 Continue\r\n\r\n")
+// sendContinue sends the interim 100 (Continue) response that a client which sent
+// "Expect: 100-continue" may wait for before it sends the body (RFC 9110 §10.1.1), unless
+// the body has begun to arrive. A client that takes none of it within the write timeout,
+// or is gone, fails the request here: readBody returns the error, and the connection ends
+// without a response and before a worker is involved.
+func (cn *conn) sendContinue(req *http1.Request) error {
+	if !req.Expect100 || req.Minor < 1 || cn.r != cn.w {
+		return nil
 	}
+	cn.c.SetWriteDeadline(time.Now().Add(cn.srv.cfg.WriteTimeout))
+	_, err := io.WriteString(cn.c, "HTTP/1.1 100 Continue\r\n\r\n")
+	cn.c.SetWriteDeadline(time.Time{})
+	if err != nil {
+		return fmt.Errorf("sending 100 Continue: %w", err)
+	}
+	return nil
 }
 
 // readBody reads the whole request body. Small bodies go to memory, large ones to an
@@ -408,14 +420,18 @@ func (cn *conn) readBody(req *http1.Request) (body, error) {
 	s := cn.srv
 	switch {
 	case req.Chunked:
-		cn.sendContinue(req)
+		if err := cn.sendContinue(req); err != nil {
+			return body{}, err
+		}
 		return cn.readChunked()
 	case req.ContentLength < 0:
 		return body{n: -1}, nil
 	case req.ContentLength == 0:
 		return body{n: 0}, nil
 	}
-	cn.sendContinue(req)
+	if err := cn.sendContinue(req); err != nil {
+		return body{}, err
+	}
 	n := req.ContentLength
 	if n <= s.cfg.BodyMemory {
 		// The body is read straight into the request frame, after the environ.

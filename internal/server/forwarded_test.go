@@ -54,14 +54,14 @@ func TestAppendEnvironForwarded(t *testing.T) {
 			"REMOTE_ADDR": "2001:db8::1", "REMOTE_PORT": "4711", "wsgi.url_scheme": "https",
 			"HTTP_HOST": "example.com", "SERVER_NAME": "example.com", "SERVER_PORT": "443"}},
 		// Contradicting scheme headers: 400 (gunicorn InvalidSchemeHeaders, corpus invalid/019).
-		{"contradicting", true, "GET / HTTP/1.1\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Ssl: off\r\n\r\n", 400, nil},
+		{"contradicting", true, "GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Ssl: off\r\n\r\n", 400, nil},
 		// From an untrusted peer nothing changes, but the headers reach the app.
 		{"untrusted", false, "GET / HTTP/1.1\r\nHost: example.com\r\nX-Forwarded-Proto: https\r\nX-Forwarded-For: 192.0.2.1\r\nX-Forwarded-Host: evil.example\r\nX-Forwarded-Port: 1\r\n\r\n", 0, map[string]string{
 			"wsgi.url_scheme": "http", "SERVER_NAME": "example.com", "SERVER_PORT": "80",
 			"REMOTE_ADDR": "10.0.0.7", "REMOTE_PORT": "54321", "HTTP_HOST": "example.com",
 			"HTTP_X_FORWARDED_PROTO": "https", "HTTP_X_FORWARDED_FOR": "192.0.2.1", "HTTP_X_FORWARDED_HOST": "evil.example"}},
 		// ...and contradicting headers are no fault: they mean nothing to us.
-		{"untrusted contradicting", false, "GET / HTTP/1.1\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Ssl: off\r\n\r\n", 0, map[string]string{
+		{"untrusted contradicting", false, "GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Ssl: off\r\n\r\n", 0, map[string]string{
 			"wsgi.url_scheme": "http"}},
 	}
 	for _, tt := range tests {
