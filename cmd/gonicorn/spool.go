@@ -1,0 +1,42 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/gonicorn/gonicorn/internal/config"
+	"github.com/gonicorn/gonicorn/internal/proxy"
+	"github.com/gonicorn/gonicorn/internal/server"
+)
+
+// trustAndSpool sets the forwarded headers believed, the response spool's limit, the write
+// timeout and the temp directory from cfg (validated by package config already), and checks
+// that the temp directory takes files: finding out at start beats a 500 on the first big
+// upload.
+func trustAndSpool(sc *server.Config, cfg *config.Config) error {
+	h, err := proxy.ParseHeaders(cfg.ForwardedAllowHeaders)
+	if err != nil {
+		return fmt.Errorf("--forwarded-allow-headers: %w", err)
+	}
+	sc.ForwardedHeaders = h
+	sc.MaxResponseSpool = cfg.MaxResponseSpool
+	if sc.MaxResponseSpool == 0 {
+		sc.MaxResponseSpool = -1 // hold nothing; the server's 0 is its default
+	}
+	sc.WriteTimeout = cfg.WriteTimeout
+	sc.TempDir = cfg.TmpDir
+	return checkTmpDir(cfg.TmpDir)
+}
+
+// checkTmpDir creates and removes a file in dir ("" = the system's temp directory).
+func checkTmpDir(dir string) error {
+	f, err := os.CreateTemp(dir, "gonicorn-check-*")
+	if err != nil {
+		if dir == "" {
+			return fmt.Errorf("no temp directory: --tmp-dir is not set and the default %s takes no file: %w", os.TempDir(), err)
+		}
+		return fmt.Errorf("invalid value %q for --tmp-dir: cannot create a temp file there: %w", dir, err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
