@@ -174,13 +174,10 @@ func (w *clientWriter) Write(p []byte) (int, error) {
 				return total, nil
 			}
 		case !w.draining:
-			// spoolCap 0: nothing may wait, so the caller writes it. No drain runs, so
-			// holding mu keeps nobody waiting.
-			n, err := w.writeBlocking(p)
-			w.clearDeadlineLocked() // see drain
-			w.written += int64(n)
+			// spoolCap 0: nothing may wait, so the caller writes p itself, standing in for
+			// the drain (Wait and other Writes wait for it as for the drain).
+			n, err := w.writeSelfLocked(p)
 			if err != nil {
-				w.err = err
 				return n + total - len(p), err
 			}
 			return total, nil
@@ -188,6 +185,25 @@ func (w *clientWriter) Write(p []byte) (int, error) {
 			w.room.Wait() // the drain broadcasts when it wrote some or failed
 		}
 	}
+}
+
+// writeSelfLocked writes p with blocking writes on the caller's goroutine, as the drain
+// would, without holding mu meanwhile.
+func (w *clientWriter) writeSelfLocked(p []byte) (int, error) {
+	w.draining = true
+	w.drained = make(chan struct{})
+	w.mu.Unlock()
+	n, err := w.writeBlocking(p)
+	w.mu.Lock()
+	w.written += int64(n)
+	if err != nil {
+		w.err = err
+	}
+	w.clearDeadlineLocked() // see drain
+	w.draining = false
+	close(w.drained)
+	w.room.Broadcast()
+	return n, err
 }
 
 // roomLocked returns how many of n more bytes may be queued now: all of them without a
