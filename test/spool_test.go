@@ -48,8 +48,11 @@ func TestResponseSpoolBackpressure(t *testing.T) {
 		t.Fatalf("the worker handed %d of %d bytes to the master while the client read nothing; want it held back at about --max-response-spool %d plus socket buffers",
 			sent, spoolTotal, spoolCap)
 	}
-	if size := spillSize(s.cmd.Process.Pid, tmp); size > spoolCap {
+	switch size := spillSize(s.cmd.Process.Pid, tmp); {
+	case size > spoolCap:
 		t.Errorf("the master's spill file holds %d bytes; want at most --max-response-spool %d", size, spoolCap)
+	case size == 0:
+		t.Errorf("the master has no spill file in --tmp-dir %s; want the response beyond 1 MiB spooled there", tmp)
 	}
 
 	// The client reads: everything arrives, in order, and the spill file stays within the cap.
@@ -221,5 +224,18 @@ func checkSpoolBody(r io.Reader) (int64, error) {
 		if err != nil {
 			return n, err
 		}
+	}
+}
+
+// TestTmpDirUnusable: a --tmp-dir that takes no file stops gonicorn at start, with a message
+// naming the flag and the directory, before any worker starts.
+func TestTmpDirUnusable(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "missing")
+	_, errOut, code := runCLI(t, nil, "--python", python(t), "--chdir", appsDir(t), "--bind", "127.0.0.1:0", "--tmp-dir", missing, "spool")
+	if code != 1 || !strings.Contains(errOut, "--tmp-dir") || !strings.Contains(errOut, missing) {
+		t.Errorf("gonicorn --tmp-dir %s: exit %d, stderr %q; want exit 1 and a message naming --tmp-dir and the directory", missing, code, errOut)
+	}
+	if strings.Contains(errOut, "Booting worker") {
+		t.Errorf("workers were started before the --tmp-dir check: %q", errOut)
 	}
 }

@@ -10,9 +10,8 @@ import (
 )
 
 // trustAndSpool sets the forwarded headers believed, the response spool's limit, the write
-// timeout and the temp directory from cfg (validated by package config already), and checks
-// that the temp directory takes files: finding out at start beats a 500 on the first big
-// upload.
+// timeout and the temp directory from cfg (validated by package config already; run checked
+// the temp directory with checkTmpDir).
 func trustAndSpool(sc *server.Config, cfg *config.Config) error {
 	h, err := proxy.ParseHeaders(cfg.ForwardedAllowHeaders)
 	if err != nil {
@@ -25,10 +24,12 @@ func trustAndSpool(sc *server.Config, cfg *config.Config) error {
 	}
 	sc.WriteTimeout = cfg.WriteTimeout
 	sc.TempDir = cfg.TmpDir
-	return checkTmpDir(cfg.TmpDir)
+	return nil
 }
 
-// checkTmpDir creates and removes a file in dir ("" = the system's temp directory).
+// checkTmpDir creates and removes a file in dir ("" = the system's temp directory), so that
+// a --tmp-dir that is missing or not writable stops gonicorn at start rather than failing the
+// first big upload with a 500.
 func checkTmpDir(dir string) error {
 	f, err := os.CreateTemp(dir, "gonicorn-check-*")
 	if err != nil {
