@@ -14,7 +14,11 @@ import (
 // proxyServers boots the configurations these tests need at once.
 type proxyServers struct {
 	trusted, untrusted, drop, refuse, dangerous *server
+	all                                         *server // --forwarded-allow-headers with every header
 }
+
+// allForwardedHeaders is every header --forwarded-allow-headers takes.
+const allForwardedHeaders = "x-forwarded-for,x-forwarded-proto,x-forwarded-ssl,x-forwarded-protocol,x-forwarded-host,x-forwarded-port,forwarded"
 
 func startProxyServers(t *testing.T) *proxyServers {
 	t.Helper()
@@ -28,8 +32,9 @@ func startProxyServers(t *testing.T) *proxyServers {
 		drop:      with("--header-map", "drop"),
 		refuse:    with("--header-map", "refuse"),
 		dangerous: with("--header-map", "dangerous"),
+		all:       with("--forwarded-allow-headers", allForwardedHeaders),
 	}
-	for _, s := range []*server{ps.trusted, ps.untrusted, ps.drop, ps.refuse, ps.dangerous} {
+	for _, s := range []*server{ps.trusted, ps.untrusted, ps.drop, ps.refuse, ps.dangerous, ps.all} {
 		s.waitReady()
 	}
 	return ps
@@ -112,17 +117,25 @@ func TestProxyHeaders(t *testing.T) {
 		// spoofable left part is never believed past it. No port: REMOTE_PORT is empty.
 		{"trusted, X-Forwarded-For chain", ps.trusted, "Host: h\r\nX-Forwarded-For: 10.6.6.6, 203.0.113.7, 127.0.0.1\r\n", map[string]any{
 			"REMOTE_ADDR": "203.0.113.7", "REMOTE_PORT": "", "HTTP_X_FORWARDED_FOR": "10.6.6.6, 203.0.113.7, 127.0.0.1"}},
-		// X-Forwarded-Host and -Port: HTTP_HOST, SERVER_NAME and SERVER_PORT are what the
-		// client asked the proxy for.
-		{"trusted, X-Forwarded-Host and -Port", ps.trusted, "Host: 127.0.0.1:8000\r\nX-Forwarded-Host: example.com\r\nX-Forwarded-Port: 8443\r\nX-Forwarded-Proto: https\r\n", map[string]any{
+		// By default a trusted proxy is believed for the client address and the scheme only:
+		// X-Forwarded-Host, -Port and Forwarded are what a client sends through a proxy that
+		// does not set or remove them, so they change nothing (and a bad one is no 400).
+		{"trusted, default ignores host, port and Forwarded", ps.trusted, "Host: site.example\r\nX-Forwarded-Host: evil.example\r\nX-Forwarded-Port: 6666\r\nForwarded: for=6.6.6.6;host=evil.example;proto=https\r\n", map[string]any{
+			"REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "site.example", "SERVER_NAME": "site.example", "SERVER_PORT": "80",
+			"wsgi.url_scheme": "http", "HTTP_X_FORWARDED_HOST": "evil.example", "HTTP_FORWARDED": "for=6.6.6.6;host=evil.example;proto=https"}},
+		{"trusted, default ignores a malformed Forwarded", ps.trusted, "Host: h\r\nForwarded: ;;=\r\nX-Forwarded-Port: 0\r\n", map[string]any{
+			"REMOTE_ADDR": "127.0.0.1", "SERVER_PORT": "80"}},
+		// X-Forwarded-Host and -Port, opted in: HTTP_HOST, SERVER_NAME and SERVER_PORT are
+		// what the client asked the proxy for.
+		{"trusted, X-Forwarded-Host and -Port", ps.all, "Host: 127.0.0.1:8000\r\nX-Forwarded-Host: example.com\r\nX-Forwarded-Port: 8443\r\nX-Forwarded-Proto: https\r\n", map[string]any{
 			"HTTP_HOST": "example.com:8443", "SERVER_NAME": "example.com", "SERVER_PORT": "8443", "wsgi.url_scheme": "https"}},
 		// RFC 7239 Forwarded: for (with a port), proto and host of the element the proxy added.
-		{"trusted, Forwarded", ps.trusted, "Host: internal\r\nForwarded: for=\"[2001:db8:cafe::17]:4711\";proto=https;host=example.org\r\n", map[string]any{
+		{"trusted, Forwarded", ps.all, "Host: internal\r\nForwarded: for=\"[2001:db8:cafe::17]:4711\";proto=https;host=example.org\r\n", map[string]any{
 			"REMOTE_ADDR": "2001:db8:cafe::17", "REMOTE_PORT": "4711", "wsgi.url_scheme": "https",
 			"HTTP_HOST": "example.org", "SERVER_NAME": "example.org", "SERVER_PORT": "443",
 			"HTTP_FORWARDED": "for=\"[2001:db8:cafe::17]:4711\";proto=https;host=example.org"}},
 		// RFC 7239 §5.2: a chain is read from the right, past the trusted proxy.
-		{"trusted, Forwarded chain", ps.trusted, "Host: h\r\nForwarded: for=192.0.2.43, for=198.51.100.17;proto=https, for=127.0.0.1;proto=http\r\n", map[string]any{
+		{"trusted, Forwarded chain", ps.all, "Host: h\r\nForwarded: for=192.0.2.43, for=198.51.100.17;proto=https, for=127.0.0.1;proto=http\r\n", map[string]any{
 			"REMOTE_ADDR": "198.51.100.17", "wsgi.url_scheme": "https"}},
 
 		// From an untrusted peer the same headers change nothing, and still reach the app.

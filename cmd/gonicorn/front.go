@@ -22,5 +22,5 @@ func frontDefences(sc *server.Config, cfg *config.Config) error {
 	sc.ProxyProtocol, sc.ProxyAllow = mode, allow
 	sc.MaxConnections = cfg.MaxConnections
 	sc.HeaderTimeout, sc.BodyTimeout = cfg.HeaderTimeout, cfg.BodyTimeout
-	return nil
+	return trustAndSpool(sc, cfg)
 }

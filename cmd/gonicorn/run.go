@@ -59,6 +59,9 @@ func run(ctx context.Context, cfg *config.Config) error {
 		defer closeAccess()
 		accessOut = w
 	}
+	if err := checkTmpDir(cfg.TmpDir); err != nil {
+		return err // before any worker starts: a first big upload would fail on it
+	}
 
 	// Signals are caught before anything starts, so that a TERM during boot is not lost.
 	sigs := make(chan os.Signal, 8)

@@ -76,6 +76,12 @@ type Config struct {
 	HeaderTimeout  time.Duration // time to receive a request head from its first byte
 	BodyTimeout    time.Duration // longest pause while a request body uploads
 
+	// Trust and resources (docs/proxy.md, docs/limits.md).
+	ForwardedAllowHeaders string        // forwarded headers a trusted proxy is believed to set; see package proxy
+	MaxResponseSpool      int64         // bytes of one response held for a slow client before the worker waits
+	WriteTimeout          time.Duration // longest time a client may take no byte of a response
+	TmpDir                string        // directory of spooled request bodies and responses; "" = $TMPDIR or /tmp
+
 	// ConfigFile is -c/--config: the gunicorn.conf.py read before GONICORN_CMD_ARGS and the
 	// command line, and again on every reload; "" = none.
 	ConfigFile string
@@ -233,7 +239,7 @@ func Settings(getenv func(string) string) []Setting {
 				fs.Var(&intValue[int64]{p: &c.LimitRequestBody, s: s.Default}, s.Name, s.Help)
 			}},
 		{Name: "forwarded-allow-ips", Meta: "IPS", Default: defForwarded,
-			Help:     "Comma-separated IP addresses and CIDR networks of the proxies whose X-Forwarded-* and Forwarded headers set the scheme, host, port and client address ('*' = any peer; unix socket peers are always trusted). See docs/proxy.md. Default $FORWARDED_ALLOW_IPS or 127.0.0.1,::1.",
+			Help:     "Comma-separated IP addresses and CIDR networks of the proxies whose forwarded headers (those of --forwarded-allow-headers) set the scheme, client address, and opt-in the host and port ('*' = any peer; unix socket peers are always trusted). See docs/proxy.md. Default $FORWARDED_ALLOW_IPS or 127.0.0.1,::1.",
 			register: str(func(c *Config) *string { return &c.ForwardedAllowIPs })},
 		{Name: "header-map", Meta: "POLICY", Default: "drop",
 			Help:     "Header names containing '_', which CGI cannot tell from '-': 'drop' them, 'refuse' the request (400), or pass them to the app ('dangerous').",
@@ -256,6 +262,21 @@ func Settings(getenv func(string) string) []Setting {
 		{Name: "body-timeout", Meta: "SECONDS", Default: "30",
 			Help:     "Longest pause while a request body uploads (408 after it).",
 			register: seconds(func(c *Config) *time.Duration { return &c.BodyTimeout })},
+		// Trust and resources.
+		{Name: "forwarded-allow-headers", Meta: "HEADERS", Default: proxy.DefaultHeaders,
+			Help:     "Comma-separated forwarded headers that the proxies of --forwarded-allow-ips set, and so are believed: x-forwarded-for (REMOTE_ADDR), x-forwarded-proto, x-forwarded-ssl, x-forwarded-protocol (the scheme, gunicorn's secure_scheme_headers), and, opt-in, x-forwarded-host and x-forwarded-port (HTTP_HOST, SERVER_NAME, SERVER_PORT) and forwarded (RFC 7239: all of these). Add a header only if your proxy sets or removes it on every request; otherwise a client sends it through. '' = none. See docs/proxy.md.",
+			register: str(func(c *Config) *string { return &c.ForwardedAllowHeaders })},
+		{Name: "max-response-spool", Meta: "BYTES", Default: "67108864",
+			Help: "Most bytes of one response the master holds for a client that reads slower than the app writes (1 MiB in memory, the rest in an unlinked file in --tmp-dir). Beyond it the master stops reading the response from the worker until the client has taken some (backpressure, as nginx beyond proxy_max_temp_file_size): the worker waits, and --timeout and --write-timeout still apply. 0 = hold nothing: the worker waits for every block (gunicorn's sync worker). See docs/limits.md.",
+			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
+				fs.Var(&intValue[int64]{p: &c.MaxResponseSpool, s: s.Default}, s.Name, s.Help)
+			}},
+		{Name: "write-timeout", Meta: "SECONDS", Default: "60",
+			Help:     "A client that takes no byte of a response for this long is disconnected (nginx's send_timeout); a worker waiting on it is told to stop.",
+			register: seconds(func(c *Config) *time.Duration { return &c.WriteTimeout })},
+		{Name: "tmp-dir", Meta: "DIR", Default: "", File: "tmp_upload_dir",
+			Help:     "Directory for the unlinked temp files of request bodies above 1 MiB and of responses a slow client has not taken yet. Default $TMPDIR, else /tmp. gunicorn's tmp_upload_dir in a config file; its worker_tmp_dir (a heartbeat file, often /dev/shm) is not this.",
+			register: str(func(c *Config) *string { return &c.TmpDir })},
 		{Name: "version", Default: "", File: "-",
 			Help: "Print the version and exit.",
 			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {

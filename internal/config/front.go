@@ -7,7 +7,8 @@ import (
 )
 
 // validateFront checks the settings of the front's defences: the PROXY protocol, the
-// connection limit and the client timeouts.
+// connection limit, the client timeouts, the forwarded headers believed and the response
+// spool.
 func (c *Config) validateFront() error {
 	switch c.ProxyProtocol {
 	case "off", "v1", "v2", "auto":
@@ -20,10 +21,16 @@ func (c *Config) validateFront() error {
 	if c.MaxConnections < 0 {
 		return fmt.Errorf("invalid value %d for --max-connections: must be 0 (unlimited) or positive", c.MaxConnections)
 	}
-	for name, v := range map[string]float64{"header-timeout": c.HeaderTimeout.Seconds(), "body-timeout": c.BodyTimeout.Seconds()} {
+	for name, v := range map[string]float64{"header-timeout": c.HeaderTimeout.Seconds(), "body-timeout": c.BodyTimeout.Seconds(), "write-timeout": c.WriteTimeout.Seconds()} {
 		if v <= 0 {
 			return fmt.Errorf("invalid value %g for --%s: must be positive", v, name)
 		}
+	}
+	if _, err := proxy.ParseHeaders(c.ForwardedAllowHeaders); err != nil {
+		return fmt.Errorf("invalid value %q for --forwarded-allow-headers: %v", c.ForwardedAllowHeaders, err)
+	}
+	if c.MaxResponseSpool < 0 {
+		return fmt.Errorf("invalid value %d for --max-response-spool: must be 0 (hold nothing) or positive", c.MaxResponseSpool)
 	}
 	return nil
 }

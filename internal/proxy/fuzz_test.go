@@ -29,7 +29,7 @@ func FuzzResolve(f *testing.F) {
 			return
 		}
 		var fw Forwarded
-		err := tr.Resolve(req.Headers, &fw)
+		err := tr.Resolve(req.Headers, AllHeaders, &fw)
 		if err != nil {
 			if he, ok := err.(*http1.Error); !ok || he.Status != 400 {
 				t.Fatalf("Resolve error %v (%T); want a 400 *http1.Error", err, err)

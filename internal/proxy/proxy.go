@@ -1,9 +1,10 @@
 // Package proxy decides what the forwarded headers of a request may change. It parses
-// --forwarded-allow-ips into a Trust (which peers are proxies we believe) and, for a request
-// from a trusted peer, reads X-Forwarded-Proto, -Ssl, -Protocol, -Host, -Port, -For and
-// RFC 7239 Forwarded into the scheme, host, port and client address the WSGI environ should
-// carry. From any other peer those headers change nothing; package server does not even
-// call Resolve. docs/proxy.md documents each header.
+// --forwarded-allow-ips into a Trust (which peers are proxies we believe) and
+// --forwarded-allow-headers into Headers (which headers those proxies set), and, for a request
+// from a trusted peer, reads the allowed ones of X-Forwarded-Proto, -Ssl, -Protocol, -For,
+// -Host, -Port and RFC 7239 Forwarded into the scheme, host, port and client address the WSGI
+// environ should carry. From any other peer those headers change nothing; package server does
+// not even call Resolve. docs/proxy.md documents each header.
 //
 // It is pure code, and Resolve allocates nothing per request once a Forwarded's buffers
 // have grown: every result is a slice of a header value or of the Forwarded's own buffer.
@@ -23,6 +24,70 @@ import (
 // DefaultAllowIPs is gunicorn's default for forwarded_allow_ips: the loopback addresses,
 // where a proxy on the same host connects from.
 const DefaultAllowIPs = "127.0.0.1,::1"
+
+// Headers is a parsed --forwarded-allow-headers: the set of forwarded headers a trusted proxy
+// is believed to set. A header outside the set is never read, whoever sent it, so a client
+// can send it through a proxy that neither sets nor removes it and change nothing. The zero
+// value believes no header.
+type Headers uint8
+
+// The forwarded headers, one bit each.
+const (
+	xForwardedFor Headers = 1 << iota
+	xForwardedProto
+	xForwardedSsl
+	xForwardedProtocol
+	xForwardedHost
+	xForwardedPort
+	forwarded
+)
+
+// AllHeaders believes every forwarded header gonicorn knows.
+const AllHeaders = xForwardedFor | xForwardedProto | xForwardedSsl | xForwardedProtocol |
+	xForwardedHost | xForwardedPort | forwarded
+
+// DefaultHeaders is the default of --forwarded-allow-headers: the client address and
+// gunicorn's secure_scheme_headers, which every common proxy sets (or, for the scheme
+// headers it does not set, which a contradiction turns into a 400 rather than a spoof). The
+// host and port headers and Forwarded are opt-in: most proxies pass a client's copy of them
+// through unchanged unless told to set or clear them, and a believed one would let any
+// client choose HTTP_HOST (password-reset links, cache keys) and REMOTE_ADDR.
+const DefaultHeaders = "x-forwarded-for,x-forwarded-proto,x-forwarded-ssl,x-forwarded-protocol"
+
+// headerNames spells each header as --forwarded-allow-headers takes it, in the order of the
+// bits.
+var headerNames = [...]string{"x-forwarded-for", "x-forwarded-proto", "x-forwarded-ssl",
+	"x-forwarded-protocol", "x-forwarded-host", "x-forwarded-port", "forwarded"}
+
+// ParseHeaders parses a list of header names separated by commas or spaces, case-insensitive
+// ("X-Forwarded-For, x-forwarded-host"). Empty items are skipped, so "" believes none.
+func ParseHeaders(s string) (Headers, error) {
+	var h Headers
+	for _, item := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }) {
+		bit := Headers(0)
+		for i, name := range headerNames {
+			if strings.EqualFold(item, name) {
+				bit = 1 << i
+			}
+		}
+		if bit == 0 {
+			return 0, fmt.Errorf("unknown header %q: want some of %s", item, strings.Join(headerNames[:], ", "))
+		}
+		h |= bit
+	}
+	return h, nil
+}
+
+// String returns the set as ParseHeaders takes it.
+func (h Headers) String() string {
+	var names []string
+	for i, name := range headerNames {
+		if h&(1<<i) != 0 {
+			names = append(names, name)
+		}
+	}
+	return strings.Join(names, ",")
+}
 
 // Trust is a parsed --forwarded-allow-ips: the peers whose forwarded headers are believed.
 // A nil *Trust trusts no peer. It is immutable after ParseTrust and safe for concurrent use.
@@ -137,7 +202,8 @@ var (
 )
 
 // Resolve reads the forwarded headers of a request from a trusted peer into f (after
-// resetting it). It returns an *http1.Error (400) for scheme headers that contradict each
+// resetting it). Only the headers in allow are read: the others change nothing and are not
+// checked, since the proxy did not write them. It returns an *http1.Error (400) for scheme headers that contradict each
 // other and for forwarded values that are malformed: a trusted proxy that sends them is
 // misconfigured, and guessing which value it meant could make the app believe a scheme or a
 // client it should not.
@@ -151,7 +217,7 @@ var (
 //     X-Forwarded-For.
 //   - Host: the chosen Forwarded element's host=, else the rightmost X-Forwarded-Host.
 //   - Port: the rightmost X-Forwarded-Port.
-func (t *Trust) Resolve(hs []http1.Header, f *Forwarded) error {
+func (t *Trust) Resolve(hs []http1.Header, allow Headers, f *Forwarded) error {
 	f.Reset()
 	var xfHost, xfPort []byte // the rightmost elements; valid when sawHost, sawPort
 	sawXFF, sawHost, sawPort := false, false, false
@@ -160,7 +226,7 @@ func (t *Trust) Resolve(hs []http1.Header, f *Forwarded) error {
 		// Names compare case-insensitively (RFC 9110 §5.1); the length picks the candidate.
 		switch len(name) {
 		case 9:
-			if equalFold(name, "forwarded") {
+			if allow&forwarded != 0 && equalFold(name, "forwarded") {
 				var err error
 				if f.elems, err = parseForwarded(v, f.elems); err != nil {
 					return err
@@ -168,25 +234,25 @@ func (t *Trust) Resolve(hs []http1.Header, f *Forwarded) error {
 			}
 		case 15:
 			switch {
-			case equalFold(name, "x-forwarded-ssl"):
+			case allow&xForwardedSsl != 0 && equalFold(name, "x-forwarded-ssl"):
 				// gunicorn's secure_scheme_headers: "on" is https; we also take "off" as http.
 				if err := f.setScheme(schemeOf(v, "on", "off")); err != nil {
 					return err
 				}
-			case equalFold(name, "x-forwarded-for"):
+			case allow&xForwardedFor != 0 && equalFold(name, "x-forwarded-for"):
 				sawXFF = true
 			}
 		case 16:
 			// A list (proxies that append): the rightmost element is what the proxy that
 			// connected to us saw; of repeated lines, the last.
 			switch {
-			case equalFold(name, "x-forwarded-host"):
+			case allow&xForwardedHost != 0 && equalFold(name, "x-forwarded-host"):
 				xfHost, sawHost = lastElem(v), true
-			case equalFold(name, "x-forwarded-port"):
+			case allow&xForwardedPort != 0 && equalFold(name, "x-forwarded-port"):
 				xfPort, sawPort = lastElem(v), true
 			}
 		case 17:
-			if equalFold(name, "x-forwarded-proto") {
+			if allow&xForwardedProto != 0 && equalFold(name, "x-forwarded-proto") {
 				for rest, more := v, true; more; {
 					var e []byte
 					e, rest, more = nextElem(rest)
@@ -196,7 +262,7 @@ func (t *Trust) Resolve(hs []http1.Header, f *Forwarded) error {
 				}
 			}
 		case 20:
-			if equalFold(name, "x-forwarded-protocol") {
+			if allow&xForwardedProtocol != 0 && equalFold(name, "x-forwarded-protocol") {
 				// gunicorn's secure_scheme_headers: "ssl" is https.
 				if err := f.setScheme(schemeOf(v, "ssl", "http")); err != nil {
 					return err

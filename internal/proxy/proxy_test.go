@@ -210,7 +210,7 @@ func TestResolve(t *testing.T) {
 	var f Forwarded
 	for _, tt := range tests {
 		hs := parseHeaders(t, tt.headers)
-		err := tr.Resolve(hs, &f)
+		err := tr.Resolve(hs, AllHeaders, &f)
 		str := func(b []byte) string {
 			if b == nil {
 				return "-"
@@ -239,7 +239,7 @@ func TestResolveDefaultTrust(t *testing.T) {
 	tr, _ := ParseTrust(DefaultAllowIPs)
 	var f Forwarded
 	hs := parseHeaders(t, "X-Forwarded-For: 127.0.0.1, 10.0.0.1, 127.0.0.1\r\n")
-	if err := tr.Resolve(hs, &f); err != nil || string(f.Client) != "10.0.0.1" {
+	if err := tr.Resolve(hs, AllHeaders, &f); err != nil || string(f.Client) != "10.0.0.1" {
 		t.Errorf("Resolve = %q, %v; want 10.0.0.1", f.Client, err)
 	}
 }
@@ -253,7 +253,7 @@ func TestResolveAllocs(t *testing.T) {
 		"Forwarded: for=\"[2001:db9::2]:4711\";proto=https, for=10.0.0.1;host=example.com\r\n")
 	var f Forwarded
 	allocs := testing.AllocsPerRun(100, func() {
-		if err := tr.Resolve(hs, &f); err != nil {
+		if err := tr.Resolve(hs, AllHeaders, &f); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -272,6 +272,95 @@ func BenchmarkResolve(b *testing.B) {
 	var f Forwarded
 	b.ReportAllocs()
 	for b.Loop() {
-		tr.Resolve(req.Headers, &f)
+		tr.Resolve(req.Headers, AllHeaders, &f)
+	}
+}
+
+func TestParseHeaders(t *testing.T) {
+	tests := []struct {
+		in   string
+		want Headers
+		err  bool
+	}{
+		// The default: the client address and gunicorn's three scheme headers.
+		{in: DefaultHeaders, want: xForwardedFor | xForwardedProto | xForwardedSsl | xForwardedProtocol},
+		// Names are case-insensitive (RFC 9110 §5.1); commas and spaces separate them.
+		{in: "X-Forwarded-Host, x-forwarded-PORT forwarded", want: xForwardedHost | xForwardedPort | forwarded},
+		{in: "", want: 0},
+		{in: " , ,", want: 0},
+		{in: "x-forwarded-for,x-forwarded-for", want: xForwardedFor},
+		// A header gonicorn does not read is a mistake worth stopping for.
+		{in: "x-real-ip", err: true},
+		{in: "x_forwarded_for", err: true},
+	}
+	for _, tt := range tests {
+		got, err := ParseHeaders(tt.in)
+		if (err != nil) != tt.err || got != tt.want {
+			t.Errorf("ParseHeaders(%q) = %v, %v; want %v, error %v", tt.in, got, err, tt.want, tt.err)
+		}
+	}
+	if h, _ := ParseHeaders(AllHeaders.String()); h != AllHeaders {
+		t.Errorf("ParseHeaders(AllHeaders.String()) = %v; want %v", h, AllHeaders)
+	}
+}
+
+// TestResolveAllowedHeaders checks that a header outside --forwarded-allow-headers changes
+// nothing and is not even checked: a proxy that does not set it passes the client's copy.
+func TestResolveAllowedHeaders(t *testing.T) {
+	tr, _ := ParseTrust(DefaultAllowIPs)
+	def, err := ParseHeaders(DefaultHeaders)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spoofed := "Host: site.example\r\nForwarded: for=6.6.6.6;proto=https;host=evil.example\r\n" +
+		"X-Forwarded-Host: evil.example\r\nX-Forwarded-Port: 6666\r\n" +
+		"X-Forwarded-For: 6.6.6.6, 203.0.113.9\r\nX-Forwarded-Proto: http\r\n"
+	tests := []struct {
+		name    string
+		allow   Headers
+		headers string
+		scheme  string
+		host    string // "-" = nil
+		port    string
+		client  string
+		status  int
+	}{
+		// The default believes X-Forwarded-For and the scheme headers only.
+		{"default", def, spoofed, "http", "-", "-", "203.0.113.9", 0},
+		// Malformed values of headers not believed are not a 400: they are the client's.
+		{"default, malformed host headers", def, "Forwarded: ;;bad\r\nX-Forwarded-Host: a b\r\nX-Forwarded-Port: 0\r\n", "", "-", "-", "-", 0},
+		// Opted in, they count.
+		{"host and port", def | xForwardedHost | xForwardedPort, spoofed, "http", "evil.example", "6666", "203.0.113.9", 0},
+		{"forwarded", def | forwarded, spoofed, "", "", "", "", 400}, // proto=https vs X-Forwarded-Proto: http
+		{"forwarded only", forwarded, spoofed, "https", "evil.example", "-", "6.6.6.6", 0},
+		// No header believed: nothing changes.
+		{"none", 0, spoofed + "X-Forwarded-Ssl: on\r\n", "", "-", "-", "-", 0},
+		// Each scheme header separately.
+		{"ssl not believed", xForwardedProto, "X-Forwarded-Proto: https\r\nX-Forwarded-Ssl: off\r\n", "https", "-", "-", "-", 0},
+		{"protocol not believed", xForwardedSsl, "X-Forwarded-Ssl: on\r\nX-Forwarded-Protocol: http\r\n", "https", "-", "-", "-", 0},
+	}
+	var f Forwarded
+	str := func(b []byte) string {
+		if b == nil {
+			return "-"
+		}
+		return string(b)
+	}
+	for _, tt := range tests {
+		err := tr.Resolve(parseHeaders(t, tt.headers), tt.allow, &f)
+		if tt.status != 0 {
+			if he, ok := err.(*http1.Error); !ok || he.Status != tt.status {
+				t.Errorf("%s: Resolve = %v; want status %d", tt.name, err, tt.status)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: Resolve = %v; want nil", tt.name, err)
+			continue
+		}
+		if f.Scheme != tt.scheme || str(f.Host) != tt.host || str(f.Port) != tt.port || str(f.Client) != tt.client {
+			t.Errorf("%s: Resolve = scheme %q host %s port %s client %s; want %q %s %s %s", tt.name,
+				f.Scheme, str(f.Host), str(f.Port), str(f.Client), tt.scheme, tt.host, tt.port, tt.client)
+		}
 	}
 }

@@ -66,7 +66,7 @@ func TestAppendEnvironForwarded(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cn := testConn(Config{Trust: trust})
+			cn := testConn(Config{Trust: trust, ForwardedHeaders: proxy.AllHeaders})
 			cn.trustedPeer = tt.trusted
 			if _, err := http1.ParseHead([]byte(tt.raw), nil, &cn.req); err != nil {
 				t.Fatalf("ParseHead(%q) = %v", tt.raw, err)

@@ -73,7 +73,8 @@ func (cn *conn) respond(slot *dispatch.Slot, turn dispatch.Turn) result {
 		turn.Fail()
 	}
 	if cn.cw == nil {
-		cn.cw = newClientWriter(cn.c, s.cfg.OutputMemory, s.cfg.WriteTimeout, s.cfg.TempDir)
+		cn.cw = newClientWriter(cn.c, outputMemory, s.cfg.WriteTimeout, s.cfg.TempDir)
+		cn.cw.spoolCap = max(s.cfg.MaxResponseSpool, 0)
 	}
 	w := cn.cw
 	cn.resp = response{cn: cn, req: &cn.req, w: w, remaining: -1}

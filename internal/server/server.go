@@ -26,11 +26,10 @@ type Config struct {
 	Limits        http1.Limits
 	MaxBody       int64         // request body limit in bytes; 0 = unlimited
 	BodyMemory    int64         // bodies above this are spooled to a temp file; default 1 MiB
-	OutputMemory  int           // response bytes a slow client may owe before they go to a temp file; default 1 MiB
 	KeepAlive     time.Duration // idle time between requests; default 75 s
 	HeaderTimeout time.Duration // time to receive a request head from its first byte; default 30 s
 	BodyTimeout   time.Duration // longest pause while a body is uploading; default 30 s
-	WriteTimeout  time.Duration // longest time a client may take nothing of the response; default 60 s
+	WriteTimeout  time.Duration // longest time a client may take nothing of the response (--write-timeout); default 60 s
 	Timeout       time.Duration // --timeout: longest time a request may run on a worker before it is killed; 0 = none
 	RootPath      string        // SCRIPT_NAME
 	Trust         *proxy.Trust  // peers whose forwarded headers count (--forwarded-allow-ips); nil = none
@@ -41,11 +40,29 @@ type Config struct {
 	// backlog until one closes. 0 = unlimited.
 	MaxConnections int
 	Software       string // SERVER_SOFTWARE
-	TempDir        string // for spooled bodies and responses; "" = os.TempDir()
+	TempDir        string // for spooled bodies and responses (--tmp-dir); "" = os.TempDir()
 
 	AccessLog    *accesslog.Format // nil = no access log
 	AccessWriter io.Writer
+
+	// ForwardedHeaders are the forwarded headers a trusted peer is believed to set
+	// (--forwarded-allow-headers); zero = none.
+	ForwardedHeaders proxy.Headers
+	// MaxResponseSpool is the most bytes of one response held for a client that reads slower
+	// than the app writes, in memory (outputMemory) and then in a temp file; beyond it the
+	// worker's answer is read no further until the client takes some (--max-response-spool).
+	// 0 = the default, 64 MiB; < 0 = hold nothing.
+	MaxResponseSpool int64
 }
+
+// outputMemory is how many response bytes a slow client may owe before they go to a temp
+// file. 1 MiB holds almost every page whole; bigger answers are rare enough for the file.
+const outputMemory = 1 << 20
+
+// defaultMaxResponseSpool is the default of Config.MaxResponseSpool and --max-response-spool:
+// enough for a big page or export to be taken off the worker at once, small enough that the
+// disk of a host with many slow clients is not at their mercy (docs/limits.md).
+const defaultMaxResponseSpool = 64 << 20
 
 // Server serves HTTP/1.1 on any number of listeners, with one pool of worker slots.
 type Server struct {
@@ -89,8 +106,8 @@ func New(cfg Config, pool *dispatch.Pool, log *slog.Logger) *Server {
 	if cfg.BodyMemory <= 0 {
 		cfg.BodyMemory = 1 << 20
 	}
-	if cfg.OutputMemory <= 0 {
-		cfg.OutputMemory = 1 << 20
+	if cfg.MaxResponseSpool == 0 {
+		cfg.MaxResponseSpool = defaultMaxResponseSpool
 	}
 	if cfg.KeepAlive <= 0 {
 		cfg.KeepAlive = 75 * time.Second

@@ -14,9 +14,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// clientWriter writes response bytes to a client without ever blocking the caller, so that a
-// worker slot is released as soon as the application is done, however slowly the client
-// reads (DESIGN: "a slow reader costs a goroutine, never a Python worker").
+// clientWriter writes response bytes to a client without blocking the caller while the
+// client owes less than spoolCap bytes, so that a worker slot is released as soon as the
+// application is done, however slowly the client reads (DESIGN: "a slow reader costs a
+// goroutine, never a Python worker"), and so that a client that reads nothing cannot make
+// the master hold an endless response.
 //
 // Life of a write:
 //  1. While nothing is pending, Write tries the socket directly with one non-blocking
@@ -24,7 +26,11 @@ import (
 //  2. What does not fit is kept in memory, up to memCap bytes, then in an unlinked temp
 //     file, and a drain goroutine starts writing it out with blocking writes.
 //  3. Later Writes append behind the pending bytes, so order is kept.
-//  4. Wait blocks until everything is written (or the client failed); the connection
+//  4. A Write that would make the pending bytes exceed spoolCap queues what fits and waits
+//     for the drain to make room (backpressure: the caller stops reading the worker's
+//     answer, so the worker waits). The temp file is a ring of at most spoolCap bytes, so
+//     a long response to a slow but steady client reuses it instead of growing it.
+//  5. Wait blocks until everything is written (or the client failed); the connection
 //     goroutine calls it after the slot was released, before the next request.
 type clientWriter struct {
 	c            net.Conn
@@ -32,21 +38,31 @@ type clientWriter struct {
 	memCap       int             // bytes kept in memory before spilling to a file
 	stallTimeout time.Duration   // a blocking write that makes no progress this long fails
 	tempDir      string
+	// spoolCap is the most bytes pending (memory and file) before Write waits for the
+	// client (--max-response-spool); 0 = none may wait: Write writes them itself; < 0 = no
+	// limit (noSpoolLimit, what newClientWriter sets; the server sets its own).
+	spoolCap int64
+	room     *sync.Cond // on mu: broadcast by the drain when pending bytes were written or it failed
 
 	mu       sync.Mutex
 	err      error    // sticky: the first write error; guarded by mu
 	mem      [][]byte // pending in-memory blocks, in order; guarded by mu
 	memBytes int      // sum of len(mem); guarded by mu
 	file     *os.File // spill file once mem is full; guarded by mu
-	fileR    int64    // read offset in file; guarded by mu
-	fileW    int64    // write offset in file; guarded by mu
+	fileR    int64    // read offset in file, counted as if it were not a ring; guarded by mu
+	fileW    int64    // write offset in file, likewise; fileW-fileR <= ring; guarded by mu
+	ring     int64    // size of the ring the file is: spoolCap, or MaxInt64 with no limit; set with file
 	draining bool     // a drain goroutine runs; guarded by mu
 	drained  chan struct{}
 	written  int64 // bytes handed to Write that were accepted, for the access log
 }
 
+// noSpoolLimit is a spoolCap without limit.
+const noSpoolLimit = -1
+
 func newClientWriter(c net.Conn, memCap int, stall time.Duration, tempDir string) *clientWriter {
-	w := &clientWriter{c: c, memCap: memCap, stallTimeout: stall, tempDir: tempDir}
+	w := &clientWriter{c: c, memCap: memCap, stallTimeout: stall, tempDir: tempDir, spoolCap: noSpoolLimit}
+	w.room = sync.NewCond(&w.mu)
 	if sc, ok := c.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
 			w.raw = raw
@@ -116,38 +132,88 @@ func (w *clientWriter) WriteTwo(a, b []byte) {
 	}
 }
 
-// Write queues p for the client. It never blocks on the client; it fails only if the client
-// already failed (or the spill file cannot be written).
+// Write queues p for the client. It blocks only while the client owes spoolCap bytes
+// already, until the client has taken enough for the rest of p to fit; it fails if the client
+// failed (or stalled past stallTimeout meanwhile) or the spill file cannot be written. It
+// returns how many bytes of p were accepted.
 func (w *clientWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.err != nil {
-		return 0, w.err
-	}
 	total := len(p)
-	if !w.draining {
-		n, err := w.tryWrite(p)
-		p = p[n:]
-		if err != nil && err != errWouldBlock {
-			w.err = err
-			return n, err
+	for {
+		if w.err != nil {
+			return total - len(p), w.err
 		}
-		if len(p) == 0 {
-			w.written += int64(total)
+		if !w.draining {
+			n, err := w.tryWrite(p)
+			w.written += int64(n)
+			p = p[n:]
+			if err != nil && err != errWouldBlock {
+				w.err = err
+				return total - len(p), err
+			}
+			if len(p) == 0 {
+				return total, nil
+			}
+		}
+		room := w.roomLocked(len(p))
+		switch {
+		case room > 0:
+			if err := w.appendLocked(p[:room]); err != nil {
+				w.err = err
+				return total - len(p), err
+			}
+			w.written += int64(room)
+			p = p[room:]
+			if !w.draining {
+				w.draining = true
+				w.drained = make(chan struct{})
+				go w.drain()
+			}
+			if len(p) == 0 {
+				return total, nil
+			}
+		case !w.draining:
+			// spoolCap 0: nothing may wait, so the caller writes p itself, standing in for
+			// the drain (Wait and other Writes wait for it as for the drain).
+			n, err := w.writeSelfLocked(p)
+			if err != nil {
+				return n + total - len(p), err
+			}
 			return total, nil
+		default:
+			w.room.Wait() // the drain broadcasts when it wrote some or failed
 		}
 	}
-	if err := w.appendLocked(p); err != nil {
+}
+
+// writeSelfLocked writes p with blocking writes on the caller's goroutine, as the drain
+// would, without holding mu meanwhile.
+func (w *clientWriter) writeSelfLocked(p []byte) (int, error) {
+	w.draining = true
+	w.drained = make(chan struct{})
+	w.mu.Unlock()
+	n, err := w.writeBlocking(p)
+	w.mu.Lock()
+	w.written += int64(n)
+	if err != nil {
 		w.err = err
-		return 0, err
 	}
-	w.written += int64(total)
-	if !w.draining {
-		w.draining = true
-		w.drained = make(chan struct{})
-		go w.drain()
+	w.clearDeadlineLocked() // see drain
+	w.draining = false
+	close(w.drained)
+	w.room.Broadcast()
+	return n, err
+}
+
+// roomLocked returns how many of n more bytes may be queued now: all of them without a
+// limit, else what keeps the pending bytes within spoolCap.
+func (w *clientWriter) roomLocked(n int) int {
+	if w.spoolCap < 0 {
+		return n
 	}
-	return total, nil
+	free := w.spoolCap - int64(w.memBytes) - (w.fileW - w.fileR)
+	return int(max(min(int64(n), free), 0))
 }
 
 func (w *clientWriter) appendLocked(p []byte) error {
@@ -163,10 +229,24 @@ func (w *clientWriter) appendLocked(p []byte) error {
 		}
 		os.Remove(f.Name()) // unlinked: gone when closed, whatever happens
 		w.file, w.fileR, w.fileW = f, 0, 0
+		w.ring = math.MaxInt64
+		if w.spoolCap >= 0 {
+			w.ring = max(w.spoolCap, 1)
+		}
 	}
-	n, err := w.file.WriteAt(p, w.fileW)
-	w.fileW += int64(n)
-	return err
+	// The file is a ring: the pending bytes [fileR, fileW) never exceed its size (roomLocked),
+	// so a write that reaches its end goes on at its start, over bytes already sent.
+	for len(p) > 0 {
+		off := w.fileW % w.ring
+		n := int(min(int64(len(p)), w.ring-off))
+		m, err := w.file.WriteAt(p[:n], off)
+		w.fileW += int64(m)
+		if err != nil {
+			return err
+		}
+		p = p[n:]
+	}
+	return nil
 }
 
 // drain writes the pending bytes with blocking writes until none are left. It is started by
@@ -181,7 +261,8 @@ func (w *clientWriter) drain() {
 		case len(w.mem) > 0:
 			chunk = w.mem[0]
 		case w.file != nil && w.fileR < w.fileW:
-			n, err := w.file.ReadAt(buf[:min(int64(cap(buf)), w.fileW-w.fileR)], w.fileR)
+			off := w.fileR % w.ring
+			n, err := w.file.ReadAt(buf[:min(int64(cap(buf)), w.fileW-w.fileR, w.ring-off)], off)
 			if err != nil && err != io.EOF {
 				w.err = err
 			}
@@ -196,6 +277,7 @@ func (w *clientWriter) drain() {
 			w.clearDeadlineLocked()
 			w.draining = false
 			close(w.drained)
+			w.room.Broadcast()
 			w.mu.Unlock()
 			return
 		}
@@ -217,6 +299,7 @@ func (w *clientWriter) drain() {
 		if err != nil {
 			w.err = err
 		}
+		w.room.Broadcast()
 		w.mu.Unlock()
 	}
 }

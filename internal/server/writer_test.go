@@ -741,3 +741,126 @@ func TestClientWriterIdleAfterDrain(t *testing.T) {
 		})
 	}
 }
+
+// pendingBytes returns the bytes waiting for the client and the size of the spill file.
+func (w *clientWriter) pendingBytes() (pending, fileSize int64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	pending = int64(w.memBytes) + w.fileW - w.fileR
+	if w.file != nil {
+		if st, err := w.file.Stat(); err == nil {
+			fileSize = st.Size()
+		}
+	}
+	return pending, fileSize
+}
+
+// TestClientWriterSpoolCap checks --max-response-spool: with a client that reads nothing,
+// Write queues no more than spoolCap bytes and then blocks (backpressure), however much the
+// caller has to write; once the client reads, every byte arrives in order, through a spill
+// file that never grows past spoolCap although many times that passes through it (a ring).
+func TestClientWriterSpoolCap(t *testing.T) {
+	tests := []struct {
+		name     string
+		memCap   int
+		spoolCap int64
+		block    int
+	}{
+		{"memory and file", 64 << 10, 256 << 10, 100 << 10},
+		{"blocks bigger than the cap", 64 << 10, 256 << 10, 700 << 10},
+		{"file only, odd sizes", 0, 100003, 7919},
+		{"memory only", 256 << 10, 128 << 10, 50 << 10},
+		{"nothing held", 64 << 10, 0, 100 << 10},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			defer checkGoroutines(t)()
+			wc, rc := tcpPair(t)
+			dir := t.TempDir()
+			w := newClientWriter(wc, tt.memCap, testStall, dir)
+			w.spoolCap = tt.spoolCap
+			all := pattern(8 << 20)
+			sent := fillSocket(t, w, all)
+			rest := all[len(sent):]
+
+			// The caller, as respond is: Write after Write; each checks the bound.
+			var maxPending, maxFile int64
+			wrote := make(chan error, 1)
+			go func() {
+				for p := rest; len(p) > 0; {
+					n := min(tt.block, len(p))
+					if _, err := w.Write(p[:n]); err != nil {
+						wrote <- err
+						return
+					}
+					p = p[n:]
+					pending, file := w.pendingBytes()
+					maxPending, maxFile = max(maxPending, pending), max(maxFile, file)
+				}
+				wrote <- nil
+			}()
+			// Nobody reads: the pending bytes reach the cap (within one block's rounding)
+			// and the caller blocks there.
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				pending, _ := w.pendingBytes()
+				if pending >= tt.spoolCap-int64(tt.block) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("pending bytes = %d after 10 s; want about %d", pending, tt.spoolCap)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			select {
+			case err := <-wrote:
+				t.Fatalf("all %d bytes were queued (err %v) while the client read nothing; want Write to block at %d", len(rest), err, tt.spoolCap)
+			case <-time.After(300 * time.Millisecond):
+			}
+			if pending, file := w.pendingBytes(); pending > tt.spoolCap || file > tt.spoolCap {
+				t.Errorf("pending %d bytes, spill file %d bytes; want both at most spoolCap %d", pending, file, tt.spoolCap)
+			}
+
+			start := make(chan struct{})
+			got := readAfter(rc, start)
+			close(start)
+			if err := <-wrote; err != nil {
+				t.Fatalf("Write with a reading client = %v", err)
+			}
+			compare(t, "backpressured writes", finish(t, w, wc, got), all)
+			if maxPending > tt.spoolCap || maxFile > tt.spoolCap {
+				t.Errorf("at most %d bytes pending and a %d-byte spill file; want both at most spoolCap %d", maxPending, maxFile, tt.spoolCap)
+			}
+			if got := w.writtenBytes(); got != int64(len(rest)) {
+				t.Errorf("written = %d; want %d", got, len(rest))
+			}
+			if n := spillFiles(dir); n > 0 {
+				t.Errorf("open files in the temp dir after Wait = %d; want 0", n)
+			}
+		})
+	}
+}
+
+// TestClientWriterSpoolCapStall checks that a Write blocked on a full spool ends with the
+// stall error when the client takes nothing for stallTimeout: the worker waiting behind it
+// is not held forever.
+func TestClientWriterSpoolCapStall(t *testing.T) {
+	const stall = 200 * time.Millisecond
+	for _, spoolCap := range []int64{0, 256 << 10} {
+		t.Run(fmt.Sprint(spoolCap), func(t *testing.T) {
+			defer checkGoroutines(t)()
+			wc, _ := tcpPair(t)
+			w := newClientWriter(wc, 64<<10, stall, t.TempDir())
+			w.spoolCap = spoolCap
+			all := pattern(4 << 20)
+			sent := fillSocket(t, w, all)
+			_, err := w.Write(all[len(sent):][:1<<20])
+			if !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Errorf("Write beyond the spool to a client that reads nothing = %v; want a deadline error", err)
+			}
+			if err2 := w.Wait(); err2 != err {
+				t.Errorf("Wait() = %v; want the sticky %v", err2, err)
+			}
+		})
+	}
+}
