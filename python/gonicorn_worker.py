@@ -448,13 +448,14 @@ def handle_request(link, app, environ):
         # but then it waits as long as the next request runs, however slow.
         link.send(tail)
     except Exception:
+        # The master logs the traceback from the X frame, with the request:
+        # once. Only if that cannot reach it does it go to stderr.
         text = traceback.format_exc()
         try:
+            link.send(error_frame(text))
+        except LinkBroken:
             sys.stderr.write(text)
-            sys.stderr.flush()
-        except Exception:
-            pass
-        link.send(error_frame(text))
+            raise
 
 
 # ---------------------------------------------------------------- serving
@@ -614,8 +615,8 @@ def main():
     try:
         app = load_app(os.environ.get('GONICORN_APP', ''))
     except BaseException:
+        # Sent in the ready frame; the master logs it once for all workers.
         load_error = traceback.format_exc()
-        sys.stderr.write(load_error)
     socks = [socket.socket(fileno=fd) for fd in fds]
     multithread = len(socks) > 1
     multiprocess = os.environ.get('GONICORN_MULTIPROCESS') == '1'

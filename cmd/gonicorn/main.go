@@ -44,7 +44,12 @@ func main() {
 	if err := run(context.Background(), cfg); err != nil {
 		var le *arbiter.LoadError
 		var be *arbiter.BootLoopError
-		if errors.As(err, &le) || errors.As(err, &be) {
+		if errors.As(err, &le) {
+			// run wrote the traceback to the error log.
+			fmt.Fprintf(os.Stderr, "gonicorn: Worker failed to boot: could not load application %q (see the traceback in the error log)\n", le.App)
+			os.Exit(exitAppLoad)
+		}
+		if errors.As(err, &be) {
 			fmt.Fprintf(os.Stderr, "gonicorn: %v\n", err)
 			os.Exit(exitAppLoad)
 		}

@@ -389,6 +389,9 @@ func ParseFrom(args []string, src Sources) (*Config, error) {
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
+	if err := c.checkChdir(); err != nil {
+		return nil, err
+	}
 	c.Warnings = file.warnings
 	return c, nil
 }
@@ -510,6 +513,7 @@ func (c *Config) validate() error {
 	if c.WorkerSched != "batch" && c.WorkerSched != "normal" {
 		return fmt.Errorf("invalid value %q for --worker-sched: want batch or normal", c.WorkerSched)
 	}
+	c.LogLevel = strings.ToLower(c.LogLevel) // gunicorn accepts INFO, Warning...
 	switch c.LogLevel {
 	case "debug", "info", "warning", "error", "critical":
 	default:
@@ -517,6 +521,25 @@ func (c *Config) validate() error {
 	}
 	if mod, _, _ := strings.Cut(c.App, ":"); mod == "" {
 		return fmt.Errorf("invalid APP_MODULE %q: want module[:callable]", c.App)
+	}
+	return nil
+}
+
+// checkChdir reports a --chdir that is not a directory when the configuration is read (at
+// start, and on a reload), instead of the workers' fork/exec failing with "no such file or
+// directory" about the interpreter.
+func (c *Config) checkChdir() error {
+	if c.Chdir == "" {
+		return nil
+	}
+	st, err := os.Stat(c.Chdir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("invalid value %q for --chdir: no such directory", c.Chdir)
+	case err != nil:
+		return fmt.Errorf("invalid value %q for --chdir: %v", c.Chdir, err)
+	case !st.IsDir():
+		return fmt.Errorf("invalid value %q for --chdir: not a directory", c.Chdir)
 	}
 	return nil
 }
