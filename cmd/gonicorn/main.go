@@ -24,6 +24,9 @@ const (
 )
 
 func main() {
+	// setProcTitle overwrites the memory os.Args point into; the configuration (and a
+	// reload, and a binary upgrade) read copies.
+	os.Args = cloneArgs(os.Args)
 	cfg, err := config.Parse(os.Args[1:], os.Getenv)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "gonicorn: error: %v\n", err)

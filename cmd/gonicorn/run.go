@@ -47,6 +47,7 @@ func run(ctx context.Context, cfg *config.Config) error {
 	for _, w := range cfg.Warnings { // the config file's ignored settings and hooks
 		log.Warn(w)
 	}
+	setProcTitle(log, cfg.Title("master"))
 
 	var access *accesslog.Format
 	var accessOut io.Writer

@@ -34,6 +34,7 @@ type Spec struct {
 	Workers    int      // processes
 	Threads    int      // slots per process
 	Sched      string   // "batch" runs workers with SCHED_BATCH (see python/gonicorn_worker.py)
+	Title      string   // the workers' process title ("gonicorn: worker [NAME]"); "" = leave it
 
 	BootTimeout time.Duration // how long a worker may take to import the app; 0 = 5 minutes
 

@@ -251,6 +251,7 @@ func workerEnv(spec *Spec, fds []string) []string {
 		"GONICORN_PYTHONPATH="+strings.Join(spec.PythonPath, string(os.PathListSeparator)),
 		"GONICORN_MULTIPROCESS="+multi,
 		"GONICORN_SCHED="+spec.Sched,
+		"GONICORN_TITLE="+spec.Title,
 	)
 }
 

@@ -39,6 +39,7 @@ type Config struct {
 	GracefulTimeout time.Duration // how long a graceful stop waits for requests in flight
 	RootPath        string        // SCRIPT_NAME the app is mounted at; "" = the root
 	WorkerSched     string        // Linux scheduling policy of the workers: "batch" or "normal"
+	ProcName        string        // -n/--name: NAME in the process titles "gonicorn: master [NAME]"; "" = App
 
 	// Supervision: a hung request, and recycling of workers (0 = off for each).
 	Timeout           time.Duration // a request running longer on a worker gets it killed (504)
@@ -199,6 +200,9 @@ func Settings(getenv func(string) string) []Setting {
 		{Name: "pid", Short: "p", Meta: "FILE", Default: "", File: "pidfile",
 			Help:     "Write the master's pid to FILE at start; it is removed at exit. A new master started by USR2 (binary upgrade) writes FILE.2 until the old master exits.",
 			register: str(func(c *Config) *string { return &c.PIDFile })},
+		{Name: "name", Short: "n", Meta: "STRING", Default: "", File: "proc_name",
+			Help:     "NAME in the process titles 'gonicorn: master [NAME]' and 'gonicorn: worker [NAME]' that ps and top show (gunicorn's proc_name). Default: APP_MODULE.",
+			register: str(func(c *Config) *string { return &c.ProcName })},
 		{Name: "keep-alive", Meta: "SECONDS", Default: "75", File: "keepalive",
 			Help:     "How long an idle keep-alive connection is kept open (longer than the 60 s idle timeout of common load balancers).",
 			register: seconds(func(c *Config) *time.Duration { return &c.KeepAlive })},
@@ -542,6 +546,16 @@ func (c *Config) checkChdir() error {
 		return fmt.Errorf("invalid value %q for --chdir: not a directory", c.Chdir)
 	}
 	return nil
+}
+
+// Title returns the process title of the master or its workers (role "master" or "worker"):
+// gunicorn's "gunicorn: master [NAME]", NAME being --name or else APP_MODULE.
+func (c *Config) Title(role string) string {
+	name := c.ProcName
+	if name == "" {
+		name = c.App
+	}
+	return "gonicorn: " + role + " [" + name + "]"
 }
 
 // Bind is a parsed --bind address.

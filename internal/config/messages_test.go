@@ -66,3 +66,31 @@ func TestUsageSignals(t *testing.T) {
 		t.Errorf("--help calls INT a graceful stop:\n%s", sigs)
 	}
 }
+
+// TestProcName checks -n/--name and gunicorn's proc_name in a config file: NAME in the
+// process titles, APP_MODULE when none is given.
+func TestProcName(t *testing.T) {
+	for _, tc := range []struct {
+		args    string
+		globals map[string]Value // a config file's, for -c
+		want    string
+	}{
+		{"mysite.wsgi", nil, "gonicorn: master [mysite.wsgi]"},
+		{"-n shop mysite.wsgi", nil, "gonicorn: master [shop]"},
+		{"--name shop mysite.wsgi:application", nil, "gonicorn: master [shop]"},
+		{"-c gunicorn.conf.py mysite.wsgi", map[string]Value{"proc_name": pyv("str", "fromfile")}, "gonicorn: master [fromfile]"},
+		{"-c gunicorn.conf.py -n cmd mysite.wsgi", map[string]Value{"proc_name": pyv("str", "fromfile")}, "gonicorn: master [cmd]"},
+	} {
+		c, err := parseFile(t, tc.args, env(), tc.globals)
+		if err != nil {
+			t.Errorf("Parse(%q) = %v", tc.args, err)
+			continue
+		}
+		if got := c.Title("master"); got != tc.want {
+			t.Errorf("Parse(%q).Title(master) = %q; want %q", tc.args, got, tc.want)
+		}
+		if len(c.Warnings) != 0 {
+			t.Errorf("Parse(%q) warnings = %q; want none (proc_name is a setting now)", tc.args, c.Warnings)
+		}
+	}
+}
