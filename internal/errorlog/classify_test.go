@@ -14,6 +14,7 @@ func TestClassifier(t *testing.T) {
 		T = Traceback
 		S = StackDump
 		C = Crash
+		W = Warning
 	)
 	type row struct {
 		line string
@@ -79,7 +80,28 @@ func TestClassifier(t *testing.T) {
 			{"", C},
 			{"Extension modules: _cffi_backend (total: 1)", C},
 		}},
+		{"thread's exception", []row{
+			{"Exception in thread Thread-1 (worker):", T},
+			{"Traceback (most recent call last):", T},
+			{`  File "/srv/app.py", line 9, in worker`, T},
+			{"OSError: gone", T},
+			{"ok", O},
+		}},
+		{"unraisable", []row{
+			{"Exception ignored in: <function Thing.__del__ at 0x7f>", T},
+			{"Traceback (most recent call last):", T},
+			{"RuntimeError: in del", T},
+		}},
+		{"warnings", []row{
+			{"/srv/app.py:3: DeprecationWarning: old API", W},
+			{"  import imp", W},
+			{"  indented output after it", O},
+			{"/srv/app.py:12: UserWarning: careful", W},
+			{"plain again", O},
+		}},
 		{"look-alikes", []row{
+			{"Warning: no file:line before it", O},
+			{"app.py:x: UserWarning: not a line number", O},
 			{"my Traceback (most recent call last): not a head", O},
 			{"Thread 0x1 started", O},
 			{"  File \"x\", line 1", O}, // indented output outside a block
@@ -99,5 +121,5 @@ func TestClassifier(t *testing.T) {
 }
 
 func kindName(k Kind) string {
-	return [...]string{"Output", "Traceback", "StackDump", "Crash"}[k]
+	return [...]string{"Output", "Traceback", "StackDump", "Crash", "Warning"}[k]
 }
