@@ -7,6 +7,7 @@ package e2e
 import (
 	"errors"
 	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -185,5 +186,46 @@ func TestFastStopMessages(t *testing.T) {
 	}
 	if !regexp.MustCompile(`\[INFO\] Request cut short: the master is stopping without waiting for it .*request="?/slow`).MatchString(log) {
 		t.Errorf("the cut request is not logged at INFO:\n%s", log)
+	}
+}
+
+// TestHUPBrokenCodeTracebackOnce checks that a reload whose new code fails to import logs
+// the traceback once, not once per worker of the new generation. READY=1 after RELOADING=1
+// (sd_notify) tells when every spawn of the reload has ended.
+func TestHUPBrokenCodeTracebackOnce(t *testing.T) {
+	dir := t.TempDir()
+	app := filepath.Join(dir, "hupapp.py")
+	if err := os.WriteFile(app, []byte("def application(environ, start_response):\n    start_response('200 OK', [])\n    return [b'good']\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	name := filepath.Join(t.TempDir(), "notify")
+	next := notifySocket(t, name)
+	f, addr := listenerFile(t)
+	defer f.Close()
+	cmd := exec.Command(binary, "--bind", "fd://3", "--python", python(t), "--chdir", dir,
+		"-e", "PYTHONDONTWRITEBYTECODE=1", "-w", "3", "hupapp")
+	cmd.ExtraFiles = []*os.File{f}
+	s := startCmd(t, cmd, addr, "NOTIFY_SOCKET="+name)
+	if got := next(); got != "READY=1" {
+		t.Fatalf("first sd_notify = %q; want READY=1", got)
+	}
+	if err := os.WriteFile(app, []byte("this is not python\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	syscall.Kill(s.cmd.Process.Pid, syscall.SIGHUP)
+	if got := next(); !strings.HasPrefix(got, "RELOADING=1\n") {
+		t.Fatalf("sd_notify on HUP = %q; want RELOADING=1", got)
+	}
+	if got := next(); got != "READY=1" {
+		t.Fatalf("sd_notify after the failed reload = %q; want READY=1", got)
+	}
+	log := s.log.String()
+	for _, once := range []string{"Reload failed", "NameError: name 'this' is not defined", "Traceback (most recent call last)"} {
+		if n := strings.Count(log, once); n != 1 {
+			t.Errorf("%q appears %d times; want once:\n%s", once, n, log)
+		}
+	}
+	if r := s.get("/"); r.status != 200 || string(r.body) != "good" {
+		t.Errorf("GET / after the failed reload = %d %q; want 200 good", r.status, r.body)
 	}
 }
