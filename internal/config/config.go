@@ -222,7 +222,7 @@ func Settings(getenv func(string) string) []Setting {
 			Help:     "Error log file; '-' means stderr.",
 			register: str(func(c *Config) *string { return &c.ErrorLogFile })},
 		{Name: "log-level", Meta: "LEVEL", Default: "info", File: "loglevel",
-			Help:     "Error log level: debug, info, warning, error, critical.",
+			Help:     "Error log level: debug, info, warning, error or critical, in any case. Workers' output is logged at info, Python warnings at warning, tracebacks at error, the stack dumps of a --timeout at critical.",
 			register: str(func(c *Config) *string { return &c.LogLevel })},
 		{Name: "limit-request-line", Meta: "INT", Default: "8190",
 			Help:     "Maximum size of the HTTP request line in bytes (414 above it).",
@@ -396,6 +396,7 @@ func ParseFrom(args []string, src Sources) (*Config, error) {
 	if err := c.checkChdir(); err != nil {
 		return nil, err
 	}
+	c.LogLevel = strings.ToLower(c.LogLevel)
 	c.Warnings = file.warnings
 	return c, nil
 }
@@ -517,8 +518,7 @@ func (c *Config) validate() error {
 	if c.WorkerSched != "batch" && c.WorkerSched != "normal" {
 		return fmt.Errorf("invalid value %q for --worker-sched: want batch or normal", c.WorkerSched)
 	}
-	c.LogLevel = strings.ToLower(c.LogLevel) // gunicorn accepts INFO, Warning...
-	switch c.LogLevel {
+	switch strings.ToLower(c.LogLevel) { // gunicorn accepts INFO, Warning...
 	case "debug", "info", "warning", "error", "critical":
 	default:
 		return fmt.Errorf("invalid value %q for --log-level: want debug, info, warning, error or critical", c.LogLevel)
