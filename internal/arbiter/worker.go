@@ -303,9 +303,9 @@ func (w *worker) copyOutput(r io.ReadCloser, out Output) {
 
 // outputLevel is the error-log level of a line of the worker's output of kind k. The app's
 // own output is INFO, a Python warning WARNING and a traceback ERROR (so --log-level error
-// keeps tracebacks and drops the chatter). A stack dump is CRITICAL when the worker is being killed for --timeout, after
-// the WORKER TIMEOUT line it explains, and WARNING when PWR asked for it; a crash report
-// (faulthandler after a fatal signal) is CRITICAL.
+// keeps tracebacks and drops the chatter). A stack dump is CRITICAL when the worker is being
+// killed for --timeout, after the WORKER TIMEOUT line it explains, and WARNING when PWR
+// asked for it; a crash report (faulthandler after a fatal signal) is CRITICAL.
 func (w *worker) outputLevel(k errorlog.Kind) slog.Level {
 	switch k {
 	case errorlog.Traceback:
