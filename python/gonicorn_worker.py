@@ -1,6 +1,7 @@
 """gonicorn worker: runs a WSGI (PEP 3333) application for the Go master.
 
-The master starts this file as `python -c <source>` and talks to it over one
+The master starts this file as `python -c <source>` (set_title then shows a
+short process title instead of the source) and talks to it over one
 socketpair per thread, with the frames described in docs/protocol.md. The
 worker never parses HTTP: the master sends the environ already built, in
 marshal format, and receives status, headers and body blocks as frames.
@@ -448,13 +449,14 @@ def handle_request(link, app, environ):
         # but then it waits as long as the next request runs, however slow.
         link.send(tail)
     except Exception:
+        # The master logs the traceback from the X frame, with the request:
+        # once. Only if that cannot reach it does it go to stderr.
         text = traceback.format_exc()
         try:
+            link.send(error_frame(text))
+        except LinkBroken:
             sys.stderr.write(text)
-            sys.stderr.flush()
-        except Exception:
-            pass
-        link.send(error_frame(text))
+            raise
 
 
 # ---------------------------------------------------------------- serving
@@ -588,8 +590,39 @@ def load_app(spec):
     return app
 
 
+def set_title(title):
+    """Shows title as this process's command line (ps, top -c) and, cut to
+    15 bytes, as its name (comm: top, ps -e, pgrep), without setproctitle.
+
+    The master starts the worker as `python -c <this source>`, so the argv
+    area, which /proc/PID/cmdline reads, is far longer than any title: it is
+    overwritten in place through /proc/self/mem (Python keeps its own copy
+    of argv). The title ends with a NUL and the area's last byte is not one,
+    which tells the kernel to read the command line up to that first NUL, as
+    setproctitle(3) does. Best effort: where /proc is not writable the
+    command line stays as it was."""
+    try:
+        with open('/proc/self/comm', 'w') as f:
+            f.write(title[:15])
+        with open('/proc/self/stat', 'rb') as f:
+            stat = f.read()
+        # Fields 48 and 49 (arg_start, arg_end); field 2 (comm) may hold
+        # spaces, so count from the ')' that ends it (field 3 is index 0).
+        fields = stat[stat.rindex(b')') + 2:].split()
+        start, end = int(fields[45]), int(fields[46])
+        data = title.encode('utf-8', 'replace')[:end - start - 2] + b'\0'
+        data += b'\0' * (end - start - 1 - len(data)) + b' '
+        with open('/proc/self/mem', 'r+b', buffering=0) as f:
+            f.seek(start)
+            f.write(data)
+    except (OSError, ValueError, IndexError):
+        pass
+
+
 def main():
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the master decides
+    if os.environ.get('GONICORN_TITLE'):
+        set_title(os.environ['GONICORN_TITLE'])
     faulthandler.register(signal.SIGUSR1, all_threads=True)
     # A crash in C code (SIGSEGV, SIGBUS, SIGFPE, SIGABRT, SIGILL) prints the
     # Python stacks of all threads to stderr, i.e. into the error log.
@@ -614,8 +647,8 @@ def main():
     try:
         app = load_app(os.environ.get('GONICORN_APP', ''))
     except BaseException:
+        # Sent in the ready frame; the master logs it once for all workers.
         load_error = traceback.format_exc()
-        sys.stderr.write(load_error)
     socks = [socket.socket(fileno=fd) for fd in fds]
     multithread = len(socks) > 1
     multiprocess = os.environ.get('GONICORN_MULTIPROCESS') == '1'

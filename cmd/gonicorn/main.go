@@ -24,6 +24,9 @@ const (
 )
 
 func main() {
+	// setProcTitle overwrites the memory os.Args point into; the configuration (and a
+	// reload, and a binary upgrade) read copies.
+	os.Args = cloneArgs(os.Args)
 	cfg, err := config.Parse(os.Args[1:], os.Getenv)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "gonicorn: error: %v\n", err)
@@ -44,7 +47,12 @@ func main() {
 	if err := run(context.Background(), cfg); err != nil {
 		var le *arbiter.LoadError
 		var be *arbiter.BootLoopError
-		if errors.As(err, &le) || errors.As(err, &be) {
+		if errors.As(err, &le) {
+			// run wrote the traceback to the error log.
+			fmt.Fprintf(os.Stderr, "gonicorn: Worker failed to boot: could not load application %q (see the traceback in the error log)\n", le.App)
+			os.Exit(exitAppLoad)
+		}
+		if errors.As(err, &be) {
 			fmt.Fprintf(os.Stderr, "gonicorn: %v\n", err)
 			os.Exit(exitAppLoad)
 		}

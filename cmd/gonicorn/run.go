@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -41,10 +42,12 @@ func run(ctx context.Context, cfg *config.Config) error {
 		return fmt.Errorf("--log-level: %w", err)
 	}
 	sink := errorlog.NewSink(errOut)
-	log := slog.New(errorlog.NewHandler(sink, level))
+	logHandler := errorlog.NewHandler(sink, level)
+	log := slog.New(logHandler)
 	for _, w := range cfg.Warnings { // the config file's ignored settings and hooks
 		log.Warn(w)
 	}
+	setProcTitle(log, cfg.Title("master"))
 
 	var access *accesslog.Format
 	var accessOut io.Writer
@@ -118,7 +121,7 @@ func run(ctx context.Context, cfg *config.Config) error {
 
 	pool := dispatch.NewPool(cfg.MaxQueue, pipelineDepth)
 	pool.QueueTimeout = cfg.QueueTimeout
-	arb := arbiter.New(workerSpec(cfg), pool, log, sink)
+	arb := arbiter.New(workerSpec(cfg), pool, log, logHandler)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -129,6 +132,7 @@ boot:
 		select {
 		case err := <-bootDone:
 			if err != nil {
+				logLoadError(log, err)
 				closeAll(listeners)
 				return err
 			}
@@ -224,8 +228,18 @@ boot:
 	if !systemdSockets && !up.partner() {
 		removeUnixSockets(listeners)
 	}
+	logLoadError(log, runErr)
 	log.Info("Shutting down: Master")
 	return runErr
+}
+
+// logLoadError writes an application's load error, with its traceback and a hint, to the
+// error log: once, however many workers failed (main then prints one line pointing there).
+func logLoadError(log *slog.Logger, err error) {
+	var le *arbiter.LoadError
+	if errors.As(err, &le) {
+		log.Error("Worker failed to boot: " + le.Error())
+	}
 }
 
 // headerMap maps --header-map (validated by package config) onto the parser's policy.

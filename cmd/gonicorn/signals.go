@@ -167,6 +167,7 @@ func (m *master) reload() <-chan error {
 	for _, name := range config.StaticChanges(m.cfg, next) {
 		m.log.Warn("reload: --" + name + " cannot change while running; keeping the value from start")
 	}
+	setProcTitle(m.log, next.Title("master")) // --name may have changed
 	return m.arb.Reload(workerSpec(next))
 }
 
@@ -206,7 +207,7 @@ func afterDrain(ctx context.Context, stop func()) func() {
 func workerSpec(cfg *config.Config) arbiter.Spec {
 	return arbiter.Spec{
 		Python: cfg.Python, App: cfg.App, Dir: cfg.Chdir, PythonPath: cfg.PythonPath,
-		Env: cfg.Env, Workers: cfg.Workers, Threads: cfg.Threads, Sched: cfg.WorkerSched,
+		Env: cfg.Env, Workers: cfg.Workers, Threads: cfg.Threads, Sched: cfg.WorkerSched, Title: cfg.Title("worker"),
 		MaxRequests: cfg.MaxRequests, MaxRequestsJitter: cfg.MaxRequestsJitter,
 		MaxLifetime: cfg.MaxWorkerLifetime, MaxMemory: int64(cfg.MaxWorkerMemory) << 20,
 		MaxBootFailures: cfg.MaxBootFailures, DrainTimeout: cfg.GracefulTimeout,

@@ -34,6 +34,7 @@ type Spec struct {
 	Workers    int      // processes
 	Threads    int      // slots per process
 	Sched      string   // "batch" runs workers with SCHED_BATCH (see python/gonicorn_worker.py)
+	Title      string   // the workers' process title ("gonicorn: worker [NAME]"); "" = leave it
 
 	BootTimeout time.Duration // how long a worker may take to import the app; 0 = 5 minutes
 
@@ -71,7 +72,7 @@ type Spec struct {
 type Arbiter struct {
 	pool *dispatch.Pool
 	log  *slog.Logger
-	sink *errorlog.Sink
+	out  Output
 
 	events  chan event    // worker exits and finished spawns, to Run
 	control chan control  // reload and worker-count requests (signals), to Run
@@ -113,10 +114,16 @@ func (s Spec) withDefaults() Spec {
 	return s
 }
 
+// Output is where the lines the workers print on stdout and stderr go: an
+// *errorlog.Handler, which writes each tagged with the worker's pid, at its level.
+type Output interface {
+	WorkerLine(pid int, level slog.Level, line []byte)
+}
+
 // New returns an arbiter; it starts nothing.
-func New(spec Spec, pool *dispatch.Pool, log *slog.Logger, sink *errorlog.Sink) *Arbiter {
+func New(spec Spec, pool *dispatch.Pool, log *slog.Logger, out Output) *Arbiter {
 	spec = spec.withDefaults()
-	return &Arbiter{spec: &spec, pool: pool, log: log, sink: sink,
+	return &Arbiter{spec: &spec, pool: pool, log: log, out: out,
 		events: make(chan event, 64), control: make(chan control, 16), wake: make(chan struct{}, 1),
 		stopped: make(chan struct{}), ended: make(chan struct{}), workers: make(map[int]*worker)}
 }
@@ -178,6 +185,12 @@ func (a *Arbiter) adopt(w *worker) {
 	w.group.OnBroken = func() {
 		if w.timedOut.Load() {
 			return // being killed already; its timeout was logged
+		}
+		if a.stopping() {
+			// Stop closed the worker's sockets under a request: expected in a fast stop (INT,
+			// QUIT) and at the end of --graceful-timeout. Stop ends the worker.
+			a.log.Info("Worker (pid:" + itoa(w.pid) + ") stopped with a request in flight: the master is stopping without waiting for it")
+			return
 		}
 		a.log.Warn("Worker (pid:" + itoa(w.pid) + ") broke the worker protocol or died mid-request; killing it")
 		// No reason claimed: a worker that died (the OOM killer's SIGKILL, a crash) got here
@@ -293,7 +306,7 @@ func (a *Arbiter) Run(ctx context.Context) (err error) {
 						continue // endRun answers the reload's waiters
 					}
 					if ev.reload {
-						a.reloadFailed(ev)
+						a.reloadFailed(ev, reloads.err == nil)
 						reloads.done(ev.err)
 						continue
 					}
@@ -524,6 +537,16 @@ func (a *Arbiter) Stop(grace time.Duration) {
 	}
 	for _, w := range ws {
 		<-w.exited
+	}
+}
+
+// stopping reports whether Stop was called.
+func (a *Arbiter) stopping() bool {
+	select {
+	case <-a.stopped:
+		return true
+	default:
+		return false
 	}
 }
 

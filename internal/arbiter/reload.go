@@ -233,8 +233,12 @@ func (a *Arbiter) reloadFor(ctx context.Context, old *worker) {
 // reloadFailed handles a worker of a new generation that could not load the app: the worker
 // it was to replace goes back to serving, and the spec before the reload is restored, so
 // that respawns do not try the broken code again. Called by Run.
-func (a *Arbiter) reloadFailed(ev event) {
-	a.log.Error("Reload failed; the running workers keep serving the previous code", "err", ev.err)
+// The error (an import's traceback) is logged for the first worker that failed only: with
+// -w 4 the others fail the same way.
+func (a *Arbiter) reloadFailed(ev event, first bool) {
+	if first {
+		a.log.Error("Reload failed; the running workers keep serving the previous code: " + ev.err.Error())
+	}
 	if a.reloadPrev != nil {
 		a.setSpec(a.reloadPrev)
 		a.reloadPrev = nil

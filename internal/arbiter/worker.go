@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -19,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gonicorn/gonicorn/internal/dispatch"
+	"github.com/gonicorn/gonicorn/internal/errorlog"
 	"github.com/gonicorn/gonicorn/internal/wire"
 	"github.com/gonicorn/gonicorn/python"
 )
@@ -27,11 +29,43 @@ import (
 // with exit status 3 (gunicorn's WORKER_BOOT_ERROR) instead of respawning in a loop.
 type LoadError struct {
 	App       string
+	Python    string // the interpreter that ran the worker, as found on PATH
+	Version   string // its version, as the worker reported it ("cpython 3.11.7")
+	Dir       string // the workers' working directory (--chdir); "" = the master's
 	Traceback string // the Python traceback, as the worker printed it
 }
 
 func (e *LoadError) Error() string {
-	return fmt.Sprintf("failed to load application %q:\n%s", e.App, strings.TrimRight(e.Traceback, "\n"))
+	msg := fmt.Sprintf("failed to load application %q with %s (%s):\n%s", e.App, e.Python, e.Version, strings.TrimRight(e.Traceback, "\n"))
+	if hint := e.hint(); hint != "" {
+		msg += "\n" + hint
+	}
+	return msg
+}
+
+// hint says what to do about the most common load error, a module that is not found:
+// either a package the interpreter lacks (a user who installed Django into a virtualenv and
+// started gonicorn with the system's python3), or the application's own module, which is
+// looked up in the working directory. "" for other errors.
+func (e *LoadError) hint() string {
+	tb := strings.TrimRight(e.Traceback, "\n")
+	last := tb[strings.LastIndexByte(tb, '\n')+1:]
+	missing, ok := strings.CutPrefix(last, "ModuleNotFoundError: No module named ")
+	if !ok {
+		return ""
+	}
+	missing = strings.Trim(missing, "'\"")
+	top, _, _ := strings.Cut(missing, ".")
+	appTop, _, _ := strings.Cut(e.App, ":")
+	appTop, _, _ = strings.Cut(appTop, ".")
+	if top == appTop {
+		dir := e.Dir
+		if dir == "" {
+			dir = "the current directory"
+		}
+		return fmt.Sprintf("Hint: the application's module %q is looked up in %s and in --pythonpath; start gonicorn in the project's directory or name it with --chdir.", missing, dir)
+	}
+	return fmt.Sprintf("Hint: the module %q is not installed for %s. Start gonicorn with --python naming the interpreter that has it (e.g. --python /path/to/venv/bin/python), or activate its virtualenv first (gonicorn then uses $VIRTUAL_ENV/bin/python).", missing, e.Python)
 }
 
 // worker is one Python worker process and its slots. It is created by spawn and owned by the
@@ -118,11 +152,15 @@ func (a *Arbiter) spawn(ctx context.Context, id int) (*worker, error) {
 	if err != nil {
 		outR.Close()
 		closeAll()
+		if _, serr := os.Stat(spec.Dir); spec.Dir != "" && serr != nil {
+			// fork/exec blames the interpreter for a missing working directory.
+			return nil, fmt.Errorf("spawning worker %d: --chdir %q: %w", id, spec.Dir, serr)
+		}
 		return nil, fmt.Errorf("spawning worker %d with --python %q: %w", id, spec.Python, err)
 	}
 	w := &worker{id: id, spec: spec, cmd: cmd, pid: cmd.Process.Pid, start: time.Now(), exited: make(chan struct{})}
 	w.output.Add(1)
-	go w.copyOutput(outR, a.sink)
+	go w.copyOutput(outR, a.out)
 	go func() {
 		w.waitErr = cmd.Wait()
 		w.output.Wait()
@@ -182,7 +220,7 @@ func (a *Arbiter) handshake(ctx context.Context, w *worker, slots []*dispatch.Sl
 			return fmt.Errorf("worker %d (pid:%d) slot %d: %w", w.id, w.pid, i, err)
 		}
 		if !info.OK {
-			return &LoadError{App: spec.App, Traceback: info.Error}
+			return &LoadError{App: spec.App, Python: w.cmd.Path, Version: info.Python, Dir: spec.Dir, Traceback: info.Error}
 		}
 		if i == 0 {
 			a.log.Debug("worker ready", "pid", w.pid, "python", info.Python)
@@ -213,6 +251,7 @@ func workerEnv(spec *Spec, fds []string) []string {
 		"GONICORN_PYTHONPATH="+strings.Join(spec.PythonPath, string(os.PathListSeparator)),
 		"GONICORN_MULTIPROCESS="+multi,
 		"GONICORN_SCHED="+spec.Sched,
+		"GONICORN_TITLE="+spec.Title,
 	)
 }
 
@@ -243,20 +282,45 @@ func socketpair(i int) (*net.UnixConn, *os.File, error) {
 	return c.(*net.UnixConn), os.NewFile(uintptr(fds[1]), "gonicorn-worker-slot"), nil
 }
 
-// copyOutput logs every line the worker prints, tagged with its pid, until the pipe closes.
-func (w *worker) copyOutput(r io.ReadCloser, sink interface{ WorkerLine(int, []byte) }) {
+// copyOutput logs every line the worker prints, tagged with its pid, until the pipe closes;
+// each at the level of what it is part of (outputLevel).
+func (w *worker) copyOutput(r io.ReadCloser, out Output) {
 	defer w.output.Done()
 	defer r.Close()
 	br := bufio.NewReaderSize(r, 64<<10)
+	var lines errorlog.Classifier
 	for {
 		line, err := br.ReadSlice('\n')
 		if len(line) > 0 {
-			sink.WorkerLine(w.pid, trimNewline(line))
+			line = trimNewline(line)
+			out.WorkerLine(w.pid, w.outputLevel(lines.Classify(line)), line)
 		}
 		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
 			return
 		}
 	}
+}
+
+// outputLevel is the error-log level of a line of the worker's output of kind k. The app's
+// own output is INFO, a Python warning WARNING and a traceback ERROR (so --log-level error
+// keeps tracebacks and drops the chatter). A stack dump is CRITICAL when the worker is being
+// killed for --timeout, after the WORKER TIMEOUT line it explains, and WARNING when PWR
+// asked for it; a crash report (faulthandler after a fatal signal) is CRITICAL.
+func (w *worker) outputLevel(k errorlog.Kind) slog.Level {
+	switch k {
+	case errorlog.Traceback:
+		return slog.LevelError
+	case errorlog.Crash:
+		return errorlog.LevelCritical
+	case errorlog.Warning:
+		return slog.LevelWarn
+	case errorlog.StackDump:
+		if w.timedOut.Load() {
+			return errorlog.LevelCritical
+		}
+		return slog.LevelWarn
+	}
+	return slog.LevelInfo
 }
 
 func trimNewline(b []byte) []byte {

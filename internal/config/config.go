@@ -40,6 +40,7 @@ type Config struct {
 	GracefulTimeout time.Duration // how long a graceful stop waits for requests in flight
 	RootPath        string        // SCRIPT_NAME the app is mounted at; "" = the root
 	WorkerSched     string        // Linux scheduling policy of the workers: "batch" or "normal"
+	ProcName        string        // -n/--name: NAME in the process titles "gonicorn: master [NAME]"; "" = App
 
 	// Supervision: a hung request, and recycling of workers (0 = off for each).
 	Timeout           time.Duration // a request running longer on a worker gets it killed (504)
@@ -203,6 +204,9 @@ func Settings(getenv func(string) string) []Setting {
 		{Name: "pid", Short: "p", Meta: "FILE", Default: "", File: "pidfile",
 			Help:     "Write the master's pid to FILE at start; it is removed at exit. A new master started by USR2 (binary upgrade) writes FILE.2 until the old master exits.",
 			register: str(func(c *Config) *string { return &c.PIDFile })},
+		{Name: "name", Short: "n", Meta: "STRING", Default: "", File: "proc_name",
+			Help:     "NAME in the process titles 'gonicorn: master [NAME]' and 'gonicorn: worker [NAME]' that ps and top show (gunicorn's proc_name). Default: APP_MODULE.",
+			register: str(func(c *Config) *string { return &c.ProcName })},
 		{Name: "keep-alive", Meta: "SECONDS", Default: "75", File: "keepalive",
 			Help:     "How long an idle keep-alive connection is kept open (longer than the 60 s idle timeout of common load balancers).",
 			register: seconds(func(c *Config) *time.Duration { return &c.KeepAlive })},
@@ -222,7 +226,7 @@ func Settings(getenv func(string) string) []Setting {
 			Help:     "Error log file; '-' means stderr.",
 			register: str(func(c *Config) *string { return &c.ErrorLogFile })},
 		{Name: "log-level", Meta: "LEVEL", Default: "info", File: "loglevel",
-			Help:     "Error log level: debug, info, warning, error, critical.",
+			Help:     "Error log level: debug, info, warning, error or critical, in any case. Workers' output is logged at info, Python warnings at warning, tracebacks at error, the stack dumps of a --timeout at critical.",
 			register: str(func(c *Config) *string { return &c.LogLevel })},
 		{Name: "limit-request-line", Meta: "INT", Default: "8190",
 			Help:     "Maximum size of the HTTP request line in bytes (414 above it).",
@@ -453,6 +457,10 @@ func ParseFrom(args []string, src Sources) (*Config, error) {
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
+	if err := c.checkChdir(); err != nil {
+		return nil, err
+	}
+	c.LogLevel = strings.ToLower(c.LogLevel)
 	c.Warnings = file.warnings
 	return c, nil
 }
@@ -574,7 +582,7 @@ func (c *Config) validate() error {
 	if c.WorkerSched != "batch" && c.WorkerSched != "normal" {
 		return fmt.Errorf("invalid value %q for --worker-sched: want batch or normal", c.WorkerSched)
 	}
-	switch c.LogLevel {
+	switch strings.ToLower(c.LogLevel) { // gunicorn accepts INFO, Warning...
 	case "debug", "info", "warning", "error", "critical":
 	default:
 		return fmt.Errorf("invalid value %q for --log-level: want debug, info, warning, error or critical", c.LogLevel)
@@ -583,6 +591,35 @@ func (c *Config) validate() error {
 		return fmt.Errorf("invalid APP_MODULE %q: want module[:callable]", c.App)
 	}
 	return nil
+}
+
+// checkChdir reports a --chdir that is not a directory when the configuration is read (at
+// start, and on a reload), instead of the workers' fork/exec failing with "no such file or
+// directory" about the interpreter.
+func (c *Config) checkChdir() error {
+	if c.Chdir == "" {
+		return nil
+	}
+	st, err := os.Stat(c.Chdir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("invalid value %q for --chdir: no such directory", c.Chdir)
+	case err != nil:
+		return fmt.Errorf("invalid value %q for --chdir: %v", c.Chdir, err)
+	case !st.IsDir():
+		return fmt.Errorf("invalid value %q for --chdir: not a directory", c.Chdir)
+	}
+	return nil
+}
+
+// Title returns the process title of the master or its workers (role "master" or "worker"):
+// gunicorn's "gunicorn: master [NAME]", NAME being --name or else APP_MODULE.
+func (c *Config) Title(role string) string {
+	name := c.ProcName
+	if name == "" {
+		name = c.App
+	}
+	return "gonicorn: " + role + " [" + name + "]"
 }
 
 // Bind is a parsed --bind address.

@@ -59,7 +59,6 @@ var gunicornOnly = map[string]string{
 	"statsd_host":                        "",
 	"dogstatsd_tags":                     "",
 	"statsd_prefix":                      "",
-	"proc_name":                          "",
 	"default_proc_name":                  "",
 	"paste":                              "",
 	"raw_paste_global_conf":              "",

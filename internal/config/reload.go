@@ -12,7 +12,7 @@ var reloadable = map[string]bool{
 	"App": true, "Workers": true, "Threads": true, "Chdir": true, "PythonPath": true,
 	"Env": true, "Python": true, "WorkerSched": true, "MaxRequests": true,
 	"MaxRequestsJitter": true, "MaxWorkerLifetime": true, "MaxWorkerMemory": true,
-	"MaxBootFailures": true,
+	"MaxBootFailures": true, "ProcName": true,
 }
 
 // notSettings are the Config fields that are not settings of the server: a reload compares
@@ -23,7 +23,7 @@ var notSettings = map[string]bool{"ConfigFile": true, "Warnings": true, "ShowHel
 var flagNames = map[string]string{
 	"PIDFile": "pid", "LimitRequestFieldSize": "limit-request-field_size",
 	"ForwardedAllowIPs": "forwarded-allow-ips", "AccessLogFile": "access-logfile",
-	"AccessLogFormat": "access-logformat", "ErrorLogFile": "error-logfile",
+	"AccessLogFormat": "access-logformat", "ErrorLogFile": "error-logfile", "ProcName": "name",
 }
 
 // StaticChanges returns the flag names of the settings that differ between old and next

@@ -27,9 +27,21 @@ func Usage(getenv func(string) string) string {
 		}
 		fmt.Fprintf(&b, "  %-34s %s\n", flag, help)
 	}
-	b.WriteString("\nSignals: TERM, INT graceful stop (finish requests in flight and queued, up to\n--graceful-timeout); QUIT fast stop; HUP reload (new workers, new code); TTIN/TTOU one worker\nmore/less; USR1 reopen log files; PWR dump every worker's Python stacks to the error log.\n")
+	b.WriteString(signalsHelp)
 	return b.String()
 }
+
+// signalsHelp ends --help: the master's signals, as gunicorn's (cmd/gonicorn/signals.go).
+const signalsHelp = `
+Signals:
+  TERM       graceful stop: finish requests in flight and queued (up to --graceful-timeout)
+  INT, QUIT  fast stop: requests in flight are cut (also during a graceful stop; Ctrl-C)
+  HUP        reload: new workers with the new code, then the old ones drain
+  TTIN/TTOU  one worker more/less
+  USR1       reopen the log files
+  USR2       binary upgrade: start a new master on the same sockets (docs/upgrade.md)
+  PWR        dump every worker's Python stacks to the error log
+`
 
 // Markdown returns the settings reference (docs/settings.md), generated from the table with
 // the built-in defaults (an empty environment).

@@ -3,7 +3,8 @@
 //	[2026-11-26 16:52:49 +0000] [1234] [INFO] Listening at: http://127.0.0.1:8000 (1234)
 //
 // so that log scrapers written for gunicorn keep working. It is a log/slog handler, and it
-// also carries the raw lines that workers print on stdout/stderr, tagged with the worker's pid.
+// also carries the raw lines that workers print on stdout/stderr, tagged with the worker's pid
+// and at the level of what they are (Classifier).
 package errorlog
 
 import (
@@ -56,15 +57,6 @@ func (s *Sink) SetWriter(w io.Writer) {
 	s.mu.Unlock()
 }
 
-// WorkerLine writes one line a worker printed, tagged with the worker's pid, whatever the
-// log level: it is the application's own output (wsgi.errors, print, tracebacks).
-func (s *Sink) WorkerLine(pid int, line []byte) {
-	b := appendPrefix(nil, time.Now(), pid, "INFO")
-	b = append(b, line...)
-	b = append(b, '\n')
-	s.write(b)
-}
-
 func (s *Sink) write(b []byte) {
 	s.mu.Lock()
 	s.w.Write(b)
@@ -92,6 +84,19 @@ type Handler struct {
 // NewHandler returns a handler writing records at or above level to sink.
 func NewHandler(sink *Sink, level slog.Leveler) *Handler {
 	return &Handler{sink: sink, level: level}
+}
+
+// WorkerLine writes one line a worker printed, tagged with the worker's pid, at level (see
+// Classifier: the application's output is INFO, its tracebacks ERROR), if the level is
+// enabled. The line is written as the application printed it.
+func (h *Handler) WorkerLine(pid int, level slog.Level, line []byte) {
+	if level < h.level.Level() {
+		return
+	}
+	b := appendPrefix(make([]byte, 0, 64+len(line)), time.Now(), pid, levelName(level))
+	b = append(b, line...)
+	b = append(b, '\n')
+	h.sink.write(b)
 }
 
 func (h *Handler) Enabled(_ context.Context, l slog.Level) bool { return l >= h.level.Level() }

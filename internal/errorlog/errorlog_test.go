@@ -160,31 +160,41 @@ func TestHandlerLevelVar(t *testing.T) {
 	}
 }
 
-// TestWorkerLine checks that a worker's output is written whatever the log level, tagged
-// with the worker's pid, as the application printed it.
+// TestWorkerLine checks that a worker's output is written at the level it is given, tagged
+// with the worker's pid, as the application printed it, and dropped below the log level.
 func TestWorkerLine(t *testing.T) {
 	tests := []struct {
-		pid  int
-		line string
+		pid   int
+		level slog.Level // of the line
+		min   slog.Level // --log-level
+		line  string
+		want  string // level name written; "" = nothing
 	}{
-		{4242, "hello from the app"},
-		{1, "Traceback (most recent call last):"},
-		{99999, "  File \"app.py\", line 3, in app"},
-		{7, ""},
-		{8, "key=value [ERROR] looks like a level"},
+		{4242, slog.LevelInfo, slog.LevelInfo, "hello from the app", "INFO"},
+		{1, slog.LevelError, slog.LevelInfo, "Traceback (most recent call last):", "ERROR"},
+		{99999, slog.LevelError, slog.LevelError, "  File \"app.py\", line 3, in app", "ERROR"},
+		{7, slog.LevelInfo, slog.LevelInfo, "", "INFO"},
+		{8, slog.LevelInfo, slog.LevelInfo, "key=value [ERROR] looks like a level", "INFO"},
+		{9, slog.LevelInfo, slog.LevelError, "noise hidden at --log-level error", ""},
+		{10, LevelCritical, slog.LevelError, "Thread 0x00007f (most recent call first):", "CRITICAL"},
+		{11, slog.LevelWarn, LevelCritical, "a dump on demand", ""},
 	}
 	for _, tt := range tests {
 		var buf bytes.Buffer
-		sink := NewSink(&buf)
-		_ = NewHandler(sink, LevelCritical) // the level is the handler's, not the sink's
-		sink.WorkerLine(tt.pid, []byte(tt.line))
+		NewHandler(NewSink(&buf), tt.min).WorkerLine(tt.pid, tt.level, []byte(tt.line))
 		out := lines(t, buf.String())
+		if tt.want == "" {
+			if len(out) != 0 {
+				t.Errorf("WorkerLine(%d, %v, %q) at level %v wrote %q; want nothing", tt.pid, tt.level, tt.line, tt.min, out)
+			}
+			continue
+		}
 		if len(out) != 1 {
-			t.Fatalf("WorkerLine(%d, %q) wrote %q; want one line", tt.pid, tt.line, buf.String())
+			t.Fatalf("WorkerLine(%d, %v, %q) wrote %q; want one line", tt.pid, tt.level, tt.line, buf.String())
 		}
 		m := lineRE.FindStringSubmatch(out[0])
-		if m == nil || m[1] != fmt.Sprint(tt.pid) || m[2] != "INFO" || m[3] != tt.line {
-			t.Errorf("WorkerLine(%d, %q) = %q; want [time] [%d] [INFO] %s", tt.pid, tt.line, out[0], tt.pid, tt.line)
+		if m == nil || m[1] != fmt.Sprint(tt.pid) || m[2] != tt.want || m[3] != tt.line {
+			t.Errorf("WorkerLine(%d, %v, %q) = %q; want [time] [%d] [%s] %s", tt.pid, tt.level, tt.line, out[0], tt.pid, tt.want, tt.line)
 		}
 	}
 }
@@ -192,7 +202,7 @@ func TestWorkerLine(t *testing.T) {
 func TestWorkerLineTime(t *testing.T) {
 	var buf bytes.Buffer
 	before := time.Now().Truncate(time.Second)
-	NewSink(&buf).WorkerLine(5, []byte("x"))
+	NewHandler(NewSink(&buf), slog.LevelInfo).WorkerLine(5, slog.LevelInfo, []byte("x"))
 	after := time.Now()
 	got, err := time.Parse("[2006-01-02 15:04:05 -0700]", buf.String()[:len("[2006-01-02 15:04:05 -0700]")])
 	if err != nil || got.Before(before) || got.After(after) {
@@ -238,7 +248,7 @@ func TestSetWriter(t *testing.T) {
 	log.Info("first")
 	sink.SetWriter(&b)
 	log.Info("second")
-	sink.WorkerLine(9, []byte("third"))
+	NewHandler(sink, slog.LevelInfo).WorkerLine(9, slog.LevelInfo, []byte("third"))
 	if got := lines(t, a.String()); len(got) != 1 || !strings.HasSuffix(got[0], " first") {
 		t.Errorf("old writer got %q; want only \"first\"", got)
 	}
@@ -263,7 +273,7 @@ func TestConcurrentLines(t *testing.T) {
 			for i := range perG {
 				switch i % 3 {
 				case 0:
-					sink.WorkerLine(1000+g, fmt.Appendf(nil, "worker-line %d/%d %s", g, i, strings.Repeat("w", i*10)))
+					h.WorkerLine(1000+g, slog.LevelInfo, fmt.Appendf(nil, "worker-line %d/%d %s", g, i, strings.Repeat("w", i*10)))
 				case 1:
 					log.Info(fmt.Sprintf("info %d/%d", g, i), "pad", strings.Repeat("p", i*10))
 				default:

@@ -90,7 +90,13 @@ func (cn *conn) respond(slot *dispatch.Slot, turn dispatch.Turn) result {
 				// Logged as WORKER TIMEOUT by the arbiter, with the worker's stacks.
 				return rs.abort(504, "worker timeout")
 			}
-			s.log.Error("worker failed mid-request", "pid", slot.Group.PID, "err", err)
+			if closedByMaster(err) {
+				// The master closed the worker's socket: it is stopping without waiting for
+				// this request (a fast stop, or the end of --graceful-timeout).
+				s.log.Info("Request cut short: the master is stopping without waiting for it", "pid", slot.Group.PID, "request", string(cn.req.Target))
+			} else {
+				s.log.Error("worker failed mid-request", "pid", slot.Group.PID, "err", err)
+			}
 			return rs.abort(502, "worker failed")
 		}
 		switch f.Kind {
@@ -143,7 +149,11 @@ func (rs *response) start(payload []byte, rd *wire.Reader) {
 	status, headers, err := wire.DecodeStart(payload, cn.startHeaders[:0])
 	cn.startHeaders = headers[:0]
 	if err != nil || !http1.ValidStatus(status) {
-		s.log.Error("invalid status from application", "status", strconv.Quote(string(status)), "err", err)
+		if err != nil {
+			s.log.Error("invalid status from application", "status", strconv.Quote(string(status)), "err", err)
+		} else {
+			s.log.Error("invalid status from application", "status", strconv.Quote(string(status)))
+		}
 		rs.appFailed = true
 		return
 	}

@@ -1,0 +1,125 @@
+package errorlog
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestClassifier feeds whole worker outputs, line by line, and checks the kind of each line:
+// Python tracebacks (chained, exception groups), faulthandler dumps on SIGUSR1 and on a
+// crash, and the application's own output around them.
+func TestClassifier(t *testing.T) {
+	const (
+		O = Output
+		T = Traceback
+		S = StackDump
+		C = Crash
+		W = Warning
+	)
+	type row struct {
+		line string
+		want Kind
+	}
+	tests := []struct {
+		name string
+		rows []row
+	}{
+		{"plain output", []row{{"hello from the app", O}, {"  indented output", O}, {"", O}}},
+		{"traceback then output", []row{
+			{"Traceback (most recent call last):", T},
+			{`  File "/srv/app.py", line 4, in app`, T},
+			{"    raise ValueError('boom')", T},
+			{"           ^^^^^^^^^^^^^^^^^", T},
+			{"ValueError: boom", T},
+			{"", T},
+			{"next request printed this", O},
+			{"  and this, indented", O},
+		}},
+		{"chained traceback", []row{
+			{"Traceback (most recent call last):", T},
+			{`  File "<stdin>", line 7, in <module>`, T},
+			{"ZeroDivisionError: division by zero", T},
+			{"", T},
+			{"The above exception was the direct cause of the following exception:", T},
+			{"", T},
+			{"Traceback (most recent call last):", T},
+			{`  File "<stdin>", line 9, in <module>`, T},
+			{"KeyError: 'x'", T},
+			{"", T},
+			{"During handling of the above exception, another exception occurred:", T},
+			{"", T},
+			{"Traceback (most recent call last):", T},
+			{"RuntimeError: last", T},
+			{"done", O},
+		}},
+		{"exception group", []row{
+			{"  + Exception Group Traceback (most recent call last):", T},
+			{`  |   File "<stdin>", line 1, in <module>`, T},
+			{"  | ExceptionGroup: eg (1 sub-exception)", T},
+			{"  +-+---------------- 1 ----------------", T},
+			{"    | ValueError: 1", T},
+			{"    +------------------------------------", T},
+			{"after", O},
+		}},
+		{"stack dump on SIGUSR1", []row{
+			{"serving", O},
+			{"Thread 0x00007f77666086c0 (most recent call first):", S},
+			{`  File "/srv/app.py", line 2 in f`, S},
+			{`  File "/usr/lib/python3.11/threading.py", line 982 in run`, S},
+			{"", S},
+			{"Current thread 0x00007f776744ab80 (most recent call first):", S},
+			{`  File "<string>", line 4 in <module>`, S},
+			{"  <no Python frame>", S},
+			{"hello again", O},
+		}},
+		{"crash", []row{
+			{"Fatal Python error: Segmentation fault", C},
+			{"", C},
+			{"Current thread 0x00007f776744ab80 (most recent call first):", C},
+			{`  File "/srv/app.py", line 3 in app`, C},
+			{"", C},
+			{"Extension modules: _cffi_backend (total: 1)", C},
+		}},
+		{"thread's exception", []row{
+			{"Exception in thread Thread-1 (worker):", T},
+			{"Traceback (most recent call last):", T},
+			{`  File "/srv/app.py", line 9, in worker`, T},
+			{"OSError: gone", T},
+			{"ok", O},
+		}},
+		{"unraisable", []row{
+			{"Exception ignored in: <function Thing.__del__ at 0x7f>", T},
+			{"Traceback (most recent call last):", T},
+			{"RuntimeError: in del", T},
+		}},
+		{"warnings", []row{
+			{"/srv/app.py:3: DeprecationWarning: old API", W},
+			{"  import imp", W},
+			{"  indented output after it", O},
+			{"/srv/app.py:12: UserWarning: careful", W},
+			{"plain again", O},
+		}},
+		{"look-alikes", []row{
+			{"Warning: no file:line before it", O},
+			{"app.py:x: UserWarning: not a line number", O},
+			{"my Traceback (most recent call last): not a head", O},
+			{"Thread 0x1 started", O},
+			{"  File \"x\", line 1", O}, // indented output outside a block
+		}},
+	}
+	for _, tt := range tests {
+		var c Classifier
+		var got, want []string
+		for _, r := range tt.rows {
+			got = append(got, kindName(c.Classify([]byte(r.line))))
+			want = append(want, kindName(r.want))
+		}
+		if strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("%s: Classify kinds = %v; want %v", tt.name, got, want)
+		}
+	}
+}
+
+func kindName(k Kind) string {
+	return [...]string{"Output", "Traceback", "StackDump", "Crash", "Warning"}[k]
+}
