@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -38,12 +39,13 @@ type loadResult struct {
 	ok       int
 	failures []string
 	pids     map[string]bool // worker pids that answered
+	perPID   map[string]int  // requests each worker pid answered
 }
 
 // runLoad runs clients that GET path in a loop, pausing pause between requests, until at least
 // min requests were answered and done reports true, or the deadline passes.
 func runLoad(s *server, clients int, path string, pause time.Duration, min int, done func() bool, deadline time.Duration) *loadResult {
-	res := &loadResult{pids: map[string]bool{}}
+	res := &loadResult{pids: map[string]bool{}, perPID: map[string]int{}}
 	end := time.Now().Add(deadline)
 	var wg sync.WaitGroup
 	for i := 0; i < clients; i++ {
@@ -67,6 +69,7 @@ func runLoad(s *server, clients int, path string, pause time.Duration, min int, 
 				default:
 					res.ok++
 					res.pids[string(r.body)] = true
+					res.perPID[string(r.body)]++
 				}
 				res.mu.Unlock()
 				time.Sleep(pause)
@@ -170,13 +173,14 @@ func TestTimeoutAfterResponseStarted(t *testing.T) {
 func TestMaxRequestsRecyclesWithoutFailures(t *testing.T) {
 	s := pepStart(t, "supervise", "-w", "2", "--max-requests", "5")
 	// Load continues until workers were replaced during it, so that the recycling is seen
-	// to fail no request.
-	res := runLoad(s, 4, "/pid?sleep=0.005", 0, 60, func() bool { return s.logCount("Worker exiting") >= 2 }, 8*time.Second)
-	res.check(t, 60)
+	// to fail no request. A worker takes 5 requests at most, so the rate is bounded by how
+	// fast replacements boot (seconds on a loaded machine): few requests, a long deadline.
+	res := runLoad(s, 4, "/pid?sleep=0.005", 0, 20, func() bool { return s.logCount("Worker exiting") >= 2 }, 30*time.Second)
+	res.check(t, 20)
 	if n := s.logCount("Worker exiting"); n < 2 {
 		t.Errorf("%d workers exited under load; want at least 2", n)
 	}
-	for _, want := range []string{"Autorestarting worker (pid:", "served 5 requests (max-requests)"} {
+	for _, want := range []string{"Autorestarting worker (pid:", "of its 5 requests (max-requests)"} {
 		if !strings.Contains(s.log.String(), want) {
 			t.Errorf("error log lacks %q", want)
 		}
@@ -305,4 +309,139 @@ func TestRetiredWorkerDrainTimeout(t *testing.T) {
 	if r := s.get("/pid"); r.status != 200 || string(r.body) == string(old.body) {
 		t.Errorf("GET /pid after the reload = %d from pid %s; want 200 from the new worker (old %s)", r.status, r.body, old.body)
 	}
+}
+
+// grandchild asks the worker for /grandchild: it starts `sleep 300` that inherits the worker's
+// stdout and stderr, as subprocess.Popen does without redirection. It returns the worker's
+// pid and the grandchild's, which is killed at cleanup.
+func grandchild(t *testing.T, s *server) (worker, child int) {
+	t.Helper()
+	r := s.get("/grandchild")
+	if r.status != 200 {
+		t.Fatalf("GET /grandchild = %d %q", r.status, r.body)
+	}
+	if _, err := fmt.Sscanf(string(r.body), "%d %d", &worker, &child); err != nil || worker <= 1 || child <= 1 {
+		t.Fatalf("GET /grandchild = %q; want two pids", r.body)
+	}
+	t.Cleanup(func() { syscall.Kill(child, syscall.SIGKILL) })
+	return worker, child
+}
+
+// A worker that dies while a process it started holds its output pipe (issue 9, item 7) is
+// reaped and replaced at once: reaping does not wait for the pipe's EOF. With -w 1 the server
+// used to be left without a worker, answering 503, until the grandchild ended.
+func TestKilledWorkerWithGrandchildIsReplaced(t *testing.T) {
+	s := pepStart(t, "supervise", "-w", "1")
+	worker, _ := grandchild(t, s)
+	if err := syscall.Kill(worker, syscall.SIGKILL); err != nil {
+		t.Fatalf("kill -9 %d: %v", worker, err)
+	}
+	expectReplacement(t, s, strconv.Itoa(worker))
+	if want := fmt.Sprintf("Worker (pid:%d) was sent SIGKILL", worker); !s.log.waitFor(want, 5*time.Second) {
+		t.Errorf("error log lacks %q", want)
+	}
+}
+
+// TERM stops the master although a worker's grandchild holds the worker's output pipe: the
+// stop waits for the workers, not for the pipe (issue 9, item 7; it used to wait until the
+// grandchild ended).
+func TestStopWithGrandchild(t *testing.T) {
+	s := pepStart(t, "supervise", "-w", "1")
+	grandchild(t, s)
+	if err := syscall.Kill(s.cmd.Process.Pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	// The grandchild sleeps 300 s; well before that is prompt.
+	if exited, err := s.waitExit(15 * time.Second); !exited {
+		t.Errorf("the master did not exit within 15 s of TERM while a grandchild held a worker's output")
+	} else if err != nil {
+		t.Errorf("the master exited with %v after TERM; want status 0", err)
+	}
+}
+
+// A retired worker that does not exit when its sockets close (a non-daemon thread of the app
+// keeps the interpreter alive; issue 9, item 8) gets TERM, and KILL after --graceful-timeout
+// if TERM does not end it: every recycled worker is gone afterwards, none leaks.
+func TestRecycledWorkerThatDoesNotExitIsStopped(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  []string
+		exit string // the recycled worker's exit line, after "Worker (pid:N) "
+	}{
+		{"thread", []string{"-e", "SUPERVISE_THREAD=1"}, "was sent SIGTERM"},
+		{"thread ignoring TERM", []string{"-e", "SUPERVISE_THREAD=1", "-e", "SUPERVISE_IGNORE_TERM=1"}, "was sent SIGKILL"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := pepStart(t, "supervise", append([]string{"-w", "1", "--max-requests", "3", "--graceful-timeout", "1"}, tc.env...)...)
+			seen := map[string]bool{}
+			var order []string
+			for end := time.Now().Add(30 * time.Second); len(seen) < 3 && time.Now().Before(end); {
+				r, err := s.fetch("/pid")
+				if err != nil || r.status != 200 {
+					t.Fatalf("GET /pid = %+v, %v; want 200", r, err)
+				}
+				if pid := string(r.body); !seen[pid] {
+					seen[pid] = true
+					order = append(order, pid)
+				}
+			}
+			if len(order) < 3 {
+				t.Fatalf("answers came from %d worker pids in 30 s; want 3 (two recycled)", len(order))
+			}
+			for _, p := range order[:2] {
+				pid, _ := strconv.Atoi(p)
+				deadline := time.Now().Add(15 * time.Second)
+				for !processGone(pid) && time.Now().Before(deadline) {
+					time.Sleep(20 * time.Millisecond)
+				}
+				if !processGone(pid) {
+					t.Errorf("recycled worker %d still runs 15 s after its replacement took over", pid)
+				}
+				if want := "Worker (pid:" + p + ") " + tc.exit; !s.log.waitFor(want, 5*time.Second) {
+					t.Errorf("error log lacks %q", want)
+				}
+			}
+		})
+	}
+}
+
+// --max-requests is a cap (issue 9, item 9): under load from several clients no worker
+// answers more than max-requests + max-requests-jitter requests, and no request fails. With
+// one worker, requests wait in the queue while its replacement boots.
+func TestMaxRequestsIsACap(t *testing.T) {
+	for _, workers := range []string{"2", "1"} {
+		t.Run("w"+workers, func(t *testing.T) {
+			s := pepStart(t, "supervise", "-w", workers, "--max-requests", "20", "--max-requests-jitter", "5")
+			// A worker takes 25 requests at most, so the rate is bounded by how fast
+			// replacements boot (seconds on a loaded machine): 100 requests need 4 workers.
+			res := runLoad(s, 6, "/pid", 0, 100, func() bool { return s.logCount("Worker exiting") >= 3 }, 60*time.Second)
+			res.check(t, 100)
+			for pid, n := range res.perPID {
+				if n > 25 {
+					t.Errorf("worker %s answered %d requests; want at most 25 (max-requests 20 + jitter 5)", pid, n)
+				}
+			}
+			if n := s.logCount("Worker exiting"); n < 3 {
+				t.Errorf("%d workers recycled under load; want at least 3", n)
+			}
+		})
+	}
+}
+
+// The exit line of a worker the master killed because it broke the worker protocol says so
+// (issue 9, item 10), instead of gunicorn's out-of-memory guess for a SIGKILL it did not send.
+func TestProtocolErrorExitLine(t *testing.T) {
+	s := pepStart(t, "supervise", "-w", "1", "--threads", "1")
+	old := s.get("/pid")
+	if r := s.get("/break"); r.status != 502 {
+		t.Errorf("GET /break = %d; want 502 (a protocol error)", r.status)
+	}
+	want := "Worker (pid:" + string(old.body) + ") was sent SIGKILL after it broke the worker protocol"
+	if !s.log.waitFor(want, 10*time.Second) {
+		t.Errorf("error log lacks %q", want)
+	}
+	if strings.Contains(s.log.String(), "Perhaps out of memory") {
+		t.Errorf("the exit line blames the OOM killer for a worker the master killed")
+	}
+	expectReplacement(t, s, string(old.body))
 }

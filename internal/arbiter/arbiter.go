@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -41,7 +42,8 @@ type Spec struct {
 	// Recycling (gunicorn's max_requests, and what uWSGI and Granian add): a worker past one
 	// of these limits is replaced without a failed request. Its replacement is spawned and
 	// ready first; then the old worker takes no new requests, finishes what it holds and
-	// exits. 0 = no limit.
+	// exits. MaxRequests is a cap: the worker takes no request past it, and its replacement
+	// is spawned a little before (recycleEarly, nearMaxRequests). 0 = no limit.
 	MaxRequests       int           // requests per worker, plus a random 0..MaxRequestsJitter
 	MaxRequestsJitter int           // spreads the restarts of workers booted together
 	MaxLifetime       time.Duration // age of a worker
@@ -59,7 +61,8 @@ type Spec struct {
 	// DrainTimeout is how long a retired worker (recycled, replaced by a reload, or removed
 	// by TTOU) may take to finish the requests it holds before it is killed, as gunicorn's
 	// --graceful-timeout bounds its old workers on HUP; 0 = no limit. Its clients then get
-	// 502, or a cut response.
+	// 502, or a cut response. It also bounds (at least 1 s) how long a drained worker that
+	// did not exit by itself has after its SIGTERM before SIGKILL (stopRetired).
 	DrainTimeout time.Duration
 
 	// MaxBootFailures is how many workers in a row may die within 5 s of booting, having
@@ -81,9 +84,13 @@ type Arbiter struct {
 	ended   chan struct{} // closed when Run returned: nobody reads control any more
 	endErr  error         // why Run returned (its error, else its context's); written before ended is closed
 
-	mu      sync.Mutex // guards workers (for Stop after Run returned) and spec
+	mu      sync.Mutex // guards workers (for Stop after Run returned), spec and lingering
 	workers map[int]*worker
 	spec    *Spec // the workers to spawn next; replaced (not changed) by Run on a reload
+
+	// lingering maps reaped workers to the read ends of their output pipes, which processes
+	// they started still hold open; Stop closes them (see reap).
+	lingering map[*worker]*os.File
 
 	reloadPrev   *Spec // the spec before the last reload, restored if it fails; owned by Run
 	bootFailures int   // workers in a row that died within bootWindow of booting; owned by Run
@@ -125,7 +132,8 @@ func New(spec Spec, pool *dispatch.Pool, log *slog.Logger, out Output) *Arbiter 
 	spec = spec.withDefaults()
 	return &Arbiter{spec: &spec, pool: pool, log: log, out: out,
 		events: make(chan event, 64), control: make(chan control, 16), wake: make(chan struct{}, 1),
-		stopped: make(chan struct{}), ended: make(chan struct{}), workers: make(map[int]*worker)}
+		stopped: make(chan struct{}), ended: make(chan struct{}), workers: make(map[int]*worker),
+		lingering: make(map[*worker]*os.File)}
 }
 
 // Boot spawns all workers in parallel and returns once every one is ready; the first failure
@@ -193,19 +201,16 @@ func (a *Arbiter) adopt(w *worker) {
 			return
 		}
 		a.log.Warn("Worker (pid:" + itoa(w.pid) + ") broke the worker protocol or died mid-request; killing it")
-		// No reason claimed: a worker that died (the OOM killer's SIGKILL, a crash) got here
-		// too, and its exit line must say how it died.
-		w.kill("")
+		go killBroken(w)
 	}
 	w.group.OnTimeout = func(request string) { a.timeout(w, request) }
 	if spec := w.spec; spec.MaxRequests > 0 {
-		w.group.MaxRequests = spec.MaxRequests + rand.IntN(spec.MaxRequestsJitter+1)
-		w.group.OnMaxRequests = func() {
+		limit := spec.MaxRequests + rand.IntN(spec.MaxRequestsJitter+1)
+		w.group.MaxRequests = limit
+		w.group.RecycleAt = limit - recycleEarly(limit)
+		w.group.OnRecycle = func() {
 			w.maxedOut.Store(true)
-			select {
-			case a.wake <- struct{}{}:
-			default: // Run has a wake-up pending and will see this worker too
-			}
+			a.wakeUp()
 		}
 	}
 	a.mu.Lock()
@@ -240,12 +245,12 @@ func (a *Arbiter) Run(ctx context.Context) (err error) {
 		a.endRun(cause, &reloads)
 	}()
 	var check <-chan time.Time
+	// Always on: a reload may turn on --max-worker-lifetime or --max-worker-memory.
+	interval := a.current().CheckInterval
+	if interval <= 0 {
+		interval = time.Second
+	}
 	{
-		// Always on: a reload may turn on --max-worker-lifetime or --max-worker-memory.
-		interval := a.current().CheckInterval
-		if interval <= 0 {
-			interval = time.Second
-		}
 		t := time.NewTicker(interval)
 		defer t.Stop()
 		check = t.C
@@ -341,13 +346,13 @@ func (a *Arbiter) Run(ctx context.Context) (err error) {
 			for _, w := range a.table() {
 				if w.state == serving && w.maxedOut.Load() {
 					pending++
-					a.recycle(ctx, w, "served "+itoa(w.group.MaxRequests)+" requests (max-requests)")
+					a.recycle(ctx, w, fmt.Sprintf("took %d of its %d requests (max-requests)", w.group.Taken(), w.group.MaxRequests))
 				}
 			}
 		case <-check:
 			for _, w := range a.table() {
 				if w.state == serving {
-					if reason := a.overLimit(w); reason != "" {
+					if reason := a.overLimit(w, interval); reason != "" {
 						pending++
 						a.recycle(ctx, w, reason)
 					}
@@ -389,11 +394,16 @@ func (a *Arbiter) table() []*worker {
 	return ws
 }
 
-// overLimit reports why w should be recycled for its age or memory, or "". Memory counts only
-// for a worker that has taken a request and was below the limit at boot (Spec.MaxMemory):
-// recycling any other one would start a replacement just as big, in a loop.
-func (a *Arbiter) overLimit(w *worker) string {
+// overLimit reports why w should be recycled for its age or memory, or because it would
+// reach --max-requests sooner than a replacement boots, or "". Memory counts only for a
+// worker that has taken a request and was below the limit at boot (Spec.MaxMemory):
+// recycling any other one would start a replacement just as big, in a loop. interval is the
+// time since the last check.
+func (a *Arbiter) overLimit(w *worker, interval time.Duration) string {
 	spec := w.spec
+	if reason := w.nearMaxRequests(interval); reason != "" {
+		return reason
+	}
 	if spec.MaxLifetime > 0 {
 		if age := time.Since(w.start); age > spec.MaxLifetime {
 			return fmt.Sprintf("age %.1fs above max-worker-lifetime %v", age.Seconds(), spec.MaxLifetime)
@@ -410,6 +420,58 @@ func (a *Arbiter) overLimit(w *worker) string {
 	}
 	return ""
 }
+
+// recycleEarly is how many requests before its --max-requests cap a worker's replacement is
+// started: a tenth of the cap, 1 to 10. The worker takes no request past the cap
+// (dispatch.Group.MaxRequests); starting early lets the replacement boot meanwhile, so that
+// requests do not wait for it. A worker that takes requests faster than that is recycled
+// earlier by nearMaxRequests.
+func recycleEarly(limit int) int {
+	return min(max(limit/10, 1), 10, limit-1)
+}
+
+// nearMaxRequests reports (as a reason for the log) whether w, at the rate it took requests
+// since the last check (interval ago), reaches its --max-requests cap before a replacement
+// can boot, going by how long its own boot took; "" if not. Called by Run.
+func (w *worker) nearMaxRequests(interval time.Duration) string {
+	limit := int64(w.group.MaxRequests)
+	if limit == 0 || w.maxedOut.Load() {
+		return ""
+	}
+	taken := w.group.Taken()
+	rate := float64(taken-w.checked) / interval.Seconds() // requests per second
+	w.checked = taken
+	if rate <= 0 || float64(limit-taken)/rate > w.booted.Seconds() {
+		return ""
+	}
+	return fmt.Sprintf("took %d of its %d requests (max-requests) at %.0f requests/s, a replacement takes %v to boot",
+		taken, limit, rate, w.booted.Round(time.Millisecond))
+}
+
+// wakeUp tells Run to look at the workers that reached their recycling point.
+func (a *Arbiter) wakeUp() {
+	select {
+	case a.wake <- struct{}{}:
+	default: // Run has a wake-up pending and will see this worker too
+	}
+}
+
+// killBroken kills w, which broke the worker protocol, unless it exits within brokenExitWait:
+// a worker that died (the OOM killer's SIGKILL, a crash) ends its stream too, and then its
+// exit line must say how it died, not that the master killed it.
+func killBroken(w *worker) {
+	t := time.NewTimer(brokenExitWait)
+	defer t.Stop()
+	select {
+	case <-w.exited:
+	case <-t.C:
+		w.kill("after it broke the worker protocol")
+	}
+}
+
+// brokenExitWait is how long a worker whose stream ended or broke has to be reaped before
+// the master kills it for a protocol error. A dead worker is reaped within milliseconds.
+const brokenExitWait = 200 * time.Millisecond
 
 // recycle starts replacing w: a new worker is spawned (reported as a spawned event with
 // old = w), and w keeps serving until the new one is ready; then retire takes it out. The
@@ -444,12 +506,43 @@ func (a *Arbiter) retire(w *worker) {
 		select {
 		case <-w.group.Drained():
 			w.closeSlots()
+			a.stopRetired(w)
 		case <-w.exited:
 		case <-deadline:
 			a.log.Warn("Worker (pid:" + itoa(w.pid) + ") did not finish its requests within the drain timeout (--graceful-timeout); killing it")
 			w.kill("after the drain timeout (--graceful-timeout)")
 		}
 	}()
+}
+
+// retiredExitWait is how long a retired worker has to exit by itself once its sockets closed
+// (the interpreter's shutdown, the app's atexit handlers) before it gets SIGTERM.
+const retiredExitWait = 2 * time.Second
+
+// stopRetired makes sure a retired worker whose sockets were closed exits. It normally does
+// at once; one that does not (a non-daemon thread of the app keeps its interpreter alive,
+// which would leak a copy of the app at every recycle) gets SIGTERM after retiredExitWait,
+// and SIGKILL --graceful-timeout (at least 1 s) later, as gunicorn stops its workers.
+func (a *Arbiter) stopRetired(w *worker) {
+	t := time.NewTimer(retiredExitWait)
+	defer t.Stop()
+	select {
+	case <-w.exited:
+		return
+	case <-t.C:
+	}
+	a.log.Warn("Worker (pid:" + itoa(w.pid) + ") did not exit " + retiredExitWait.String() +
+		" after its sockets closed (does the app start a non-daemon thread?); sending SIGTERM")
+	w.term("after it did not exit by itself once retired")
+	grace := max(w.spec.DrainTimeout, time.Second)
+	t.Reset(grace)
+	select {
+	case <-w.exited:
+	case <-t.C:
+		a.log.Warn("Worker (pid:" + itoa(w.pid) + ") did not exit " + grace.String() +
+			" after SIGTERM (--graceful-timeout); killing it")
+		w.kill("after SIGTERM did not end it within --graceful-timeout")
+	}
 }
 
 // timeout handles a request that ran longer than --timeout on w (gunicorn's murder of a
@@ -538,6 +631,7 @@ func (a *Arbiter) Stop(grace time.Duration) {
 	for _, w := range ws {
 		<-w.exited
 	}
+	a.closeOutputs()
 }
 
 // stopping reports whether Stop was called.

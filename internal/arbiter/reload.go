@@ -245,6 +245,11 @@ func (a *Arbiter) reloadFailed(ev event, first bool) {
 	}
 	if ev.old != nil && ev.old.state == recycling {
 		ev.old.state = serving
+		if ev.old.maxedOut.Load() {
+			// It reached its recycling point while the reload booted, and no longer takes
+			// requests at its cap: Run recycles it now.
+			a.wakeUp()
+		}
 	}
 }
 

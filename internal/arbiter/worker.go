@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -82,18 +81,26 @@ type worker struct {
 	// request, measured by adopt when spec.MaxMemory is set; 0 = not measured.
 	bootRSS int64
 
-	exited  chan struct{} // closed when the process was reaped
-	waitErr error         // process exit status; valid after exited is closed
-	output  sync.WaitGroup
+	// booted is how long the worker took from its start to the end of its handshake: what
+	// its replacement is expected to take, for recycling ahead of --max-requests.
+	booted time.Duration
+
+	exited     chan struct{} // closed when the process was reaped (see reap)
+	waitErr    error         // process exit status; valid after exited is closed
+	outputDone chan struct{} // closed when copyOutput returned: its pipe reached EOF or was closed
+	checked    int64         // requests taken at the last recycling check; owned by Run
 
 	state    workerState // owned by the Run goroutine (and Boot, before Run)
-	maxedOut atomic.Bool // set when the group reached MaxRequests; Run recycles it
+	maxedOut atomic.Bool // set when the group reached RecycleAt (near MaxRequests); Run recycles it
 	timedOut atomic.Bool // a request ran past --timeout; the worker is being killed
 
 	// killedFor says why the master sent SIGKILL, for the exit line ("after WORKER
 	// TIMEOUT"); the first reason given wins. nil: the master did not, so a SIGKILL came from
 	// elsewhere (the kernel's OOM killer, most often).
 	killedFor atomic.Pointer[string]
+	// termedFor likewise says why the master sent SIGTERM to a retired worker; nil for the
+	// SIGTERM of a stop, or one from elsewhere.
+	termedFor atomic.Pointer[string]
 }
 
 // workerState is where a worker is in its life, as the arbiter sees it.
@@ -158,14 +165,10 @@ func (a *Arbiter) spawn(ctx context.Context, id int) (*worker, error) {
 		}
 		return nil, fmt.Errorf("spawning worker %d with --python %q: %w", id, spec.Python, err)
 	}
-	w := &worker{id: id, spec: spec, cmd: cmd, pid: cmd.Process.Pid, start: time.Now(), exited: make(chan struct{})}
-	w.output.Add(1)
+	w := &worker{id: id, spec: spec, cmd: cmd, pid: cmd.Process.Pid, start: time.Now(),
+		exited: make(chan struct{}), outputDone: make(chan struct{})}
 	go w.copyOutput(outR, a.out)
-	go func() {
-		w.waitErr = cmd.Wait()
-		w.output.Wait()
-		close(w.exited)
-	}()
+	go a.reap(w, outR)
 
 	slots := make([]*dispatch.Slot, threads)
 	for i, c := range parents {
@@ -178,7 +181,69 @@ func (a *Arbiter) spawn(ctx context.Context, id int) (*worker, error) {
 		return nil, err
 	}
 	w.group = dispatch.NewGroup(w.pid, slots)
+	w.booted = time.Since(w.start)
 	return w, nil
+}
+
+// outputDelay is how long reap waits, once a worker was reaped, for the last lines in its
+// output pipe (a crash's stack dump), so that they are logged before its exit line; like
+// os/exec's WaitDelay, it bounds the wait for a pipe that a process the worker started still
+// holds open.
+const outputDelay = 100 * time.Millisecond
+
+// reap waits for the worker process to exit and closes w.exited: at once if its output
+// reached EOF, else after outputDelay. Reaping never waits for the pipe itself: a process
+// that the app started without redirecting its output (subprocess.Popen) holds it open as
+// long as it runs. The rest of that output is still logged, tagged with the worker's pid,
+// until the pipe's EOF, or until Stop closes it (lingering output, see closeOutputs).
+func (a *Arbiter) reap(w *worker, output *os.File) {
+	w.waitErr = w.cmd.Wait()
+	t := time.NewTimer(outputDelay)
+	defer t.Stop()
+	select {
+	case <-w.outputDone:
+		close(w.exited)
+		return
+	case <-t.C:
+	}
+	a.lingerOutput(w, output)
+	close(w.exited)
+	<-w.outputDone // ends at the pipe's EOF, or when Stop closes it
+	a.mu.Lock()
+	delete(a.lingering, w)
+	a.mu.Unlock()
+}
+
+// lingerOutput records the output pipe of a reaped worker that another process holds open,
+// so that Stop can close it; after Stop it is closed at once.
+func (a *Arbiter) lingerOutput(w *worker, output *os.File) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	select {
+	case <-a.stopped:
+		output.Close()
+		return
+	default:
+	}
+	a.lingering[w] = output
+	a.log.Info("Worker (pid:" + itoa(w.pid) + ") exited, but a process it started holds its output open; " +
+		"its lines are still logged until that process ends")
+}
+
+// closeOutputs ends the output copies of reaped workers whose pipes are still held open by
+// processes they started (lingerOutput): the master is stopping, and nothing reads after it.
+// Called by Stop once every worker was reaped.
+func (a *Arbiter) closeOutputs() {
+	a.mu.Lock()
+	ws := make([]*worker, 0, len(a.lingering))
+	for w, output := range a.lingering {
+		output.Close()
+		ws = append(ws, w)
+	}
+	a.mu.Unlock()
+	for _, w := range ws {
+		<-w.outputDone
+	}
 }
 
 // handshake sends the marshal test vector on every slot and waits for each thread's ready
@@ -285,7 +350,7 @@ func socketpair(i int) (*net.UnixConn, *os.File, error) {
 // copyOutput logs every line the worker prints, tagged with its pid, until the pipe closes;
 // each at the level of what it is part of (outputLevel).
 func (w *worker) copyOutput(r io.ReadCloser, out Output) {
-	defer w.output.Done()
+	defer close(w.outputDone)
 	defer r.Close()
 	br := bufio.NewReaderSize(r, 64<<10)
 	var lines errorlog.Classifier
@@ -347,6 +412,12 @@ func (w *worker) kill(why string) {
 	w.signal(syscall.SIGKILL)
 }
 
+// term sends SIGTERM; why completes "was sent SIGTERM ..." in the exit line.
+func (w *worker) term(why string) {
+	w.termedFor.CompareAndSwap(nil, &why)
+	w.signal(syscall.SIGTERM)
+}
+
 // closeSlots closes the master's ends of the worker's sockets: its threads read EOF and
 // the process exits.
 func (w *worker) closeSlots() {
@@ -369,6 +440,9 @@ func (w *worker) exitReason() string {
 				}
 				// gunicorn's words for a SIGKILL it did not send.
 				return "was sent SIGKILL! Perhaps out of memory?"
+			}
+			if why := w.termedFor.Load(); why != nil && st.Signal() == syscall.SIGTERM {
+				return "was sent SIGTERM " + *why
 			}
 			return "was sent " + unix.SignalName(st.Signal())
 		}

@@ -112,21 +112,26 @@ type Group struct {
 	// nil = nothing happens.
 	OnTimeout func(request string)
 
-	// MaxRequests is the number of released requests after which OnMaxRequests is called
-	// (once, outside the pool lock); 0 = no limit. Both are set before the pool gets the
-	// group (Add) and not changed after. The group keeps taking requests until its owner
-	// retires it: a worker's replacement is started first, so no capacity is lost.
-	MaxRequests   int
-	OnMaxRequests func()
+	// MaxRequests caps the requests the group's slots are given (pipelined ones included);
+	// 0 = no limit. At the cap the group takes no new request: requests go to other groups or
+	// wait in the queue until its owner adds a replacement and retires it, so the worker never
+	// runs more than MaxRequests. RecycleAt (at most MaxRequests) is the count at which
+	// OnRecycle is called (once, outside the pool lock), early enough for the owner to boot a
+	// replacement before the cap is reached; 0 = never called. All three are set before the
+	// pool gets the group (Add) and not changed after.
+	MaxRequests int
+	RecycleAt   int
+	OnRecycle   func()
 
-	taken atomic.Int64 // requests ever given to the group's slots; see Taken
+	taken atomic.Int64 // requests given to the group's slots and not given back; see Taken
 
 	// The fields below are guarded by the Pool's mu.
-	handled int  // requests released cleanly (Release, not Discard)
-	busy    int  // requests in flight on the group's slots
-	retired bool // no new requests; Drained closes when busy reaches 0
-	broken  bool // OnBroken was called
-	drained chan struct{}
+	busy     int  // requests in flight on the group's slots
+	full     bool // taken reached MaxRequests: out of the pool's free slots
+	recycled bool // OnRecycle was called
+	retired  bool // no new requests; Drained closes when busy reaches 0
+	broken   bool // OnBroken was called
+	drained  chan struct{}
 }
 
 // NewGroup returns a group for the slots of the worker with the given pid.
@@ -157,10 +162,11 @@ type Pool struct {
 	QueueTimeout time.Duration
 
 	mu      sync.Mutex
-	slots   []*Slot   // slots of groups that are neither retired nor broken
+	slots   []*Slot   // slots of groups that are neither retired, broken nor full
 	waiters []*waiter // FIFO; a nil entry was cancelled
 	waiting int       // non-nil entries in waiters
 	closed  bool
+	due     []func() // OnRecycle callbacks to run once mu is released (see unlock)
 }
 
 type waiter struct{ ch chan *Slot } // buffered(1): Release never blocks
@@ -176,7 +182,17 @@ func (p *Pool) Add(g *Group) {
 	for _, s := range g.Slots {
 		p.handOffLocked(s)
 	}
+	p.unlock()
+}
+
+// unlock releases mu, then runs the OnRecycle callbacks that became due while it was held.
+func (p *Pool) unlock() {
+	due := p.due
+	p.due = nil
 	p.mu.Unlock()
+	for _, f := range due {
+		f()
+	}
 }
 
 // Acquire returns a free slot, waiting in the queue if there is none, until ctx ends.
@@ -187,7 +203,7 @@ func (p *Pool) Acquire(ctx context.Context) (*Slot, error) {
 		return nil, ErrClosed
 	}
 	if s := p.takeLocked(); s != nil {
-		p.mu.Unlock()
+		p.unlock()
 		return s, nil
 	}
 	if p.maxQueue > 0 && p.waiting >= p.maxQueue {
@@ -235,7 +251,7 @@ func (p *Pool) leave(w *waiter) {
 	select {
 	case s := <-w.ch:
 		if s != nil {
-			p.Release(s)
+			p.giveBack(s)
 		}
 	default:
 	}
@@ -255,16 +271,51 @@ func (p *Pool) takeLocked() *Slot {
 		}
 	}
 	if best != nil {
-		best.inflight++
-		best.Group.busy++
-		best.Group.taken.Add(1)
+		p.giveLocked(best)
 	}
 	return best
 }
 
+// giveLocked counts one more request on s: on the slot, its group and the group's
+// MaxRequests. At RecycleAt the group's OnRecycle becomes due; at MaxRequests the group
+// leaves the free slots.
+func (p *Pool) giveLocked(s *Slot) {
+	g := s.Group
+	s.inflight++
+	g.busy++
+	n := g.taken.Add(1)
+	if g.RecycleAt > 0 && n >= int64(g.RecycleAt) && !g.recycled {
+		g.recycled = true
+		if g.OnRecycle != nil {
+			p.due = append(p.due, g.OnRecycle)
+		}
+	}
+	if g.MaxRequests > 0 && n >= int64(g.MaxRequests) && !g.full {
+		g.full = true
+		p.removeGroupLocked(g)
+	}
+}
+
+// giveBack returns a slot that was handed to a request which never ran on it (its wait in
+// the queue ended just as the slot came): the request is not counted, and a group that it
+// had brought to its cap takes requests again.
+func (p *Pool) giveBack(s *Slot) {
+	p.mu.Lock()
+	g := s.Group
+	s.inflight--
+	g.busy--
+	n := g.taken.Add(-1)
+	if g.full && n < int64(g.MaxRequests) && !g.retired && !g.broken && !p.closed {
+		g.full = false
+		p.slots = append(p.slots, g.Slots...)
+	}
+	p.afterRequestLocked(s)
+	p.unlock()
+}
+
 // handOffLocked gives room on s to waiters, first come first served.
 func (p *Pool) handOffLocked(s *Slot) {
-	for len(p.waiters) > 0 && s.inflight < p.depth {
+	for len(p.waiters) > 0 && s.inflight < p.depth && !s.Group.full {
 		w := p.waiters[0]
 		p.waiters[0] = nil
 		p.waiters = p.waiters[1:]
@@ -272,33 +323,31 @@ func (p *Pool) handOffLocked(s *Slot) {
 			continue
 		}
 		p.waiting--
-		s.inflight++
-		s.Group.busy++
-		s.Group.taken.Add(1)
+		p.giveLocked(s)
 		w.ch <- s
 	}
 }
 
-// Release returns a slot after its request finished cleanly, and counts the request
-// against the group's MaxRequests.
+// Release returns a slot after its request finished cleanly.
 func (p *Pool) Release(s *Slot) {
 	p.mu.Lock()
-	g := s.Group
 	s.inflight--
-	g.busy--
-	g.handled++
-	limit := g.handled == g.MaxRequests // MaxRequests 0 never matches: handled starts at 1
-	if g.retired || g.broken || p.closed {
+	s.Group.busy--
+	p.afterRequestLocked(s)
+	p.unlock()
+}
+
+// afterRequestLocked gives the room a request left on s to a waiter, or, on a group out of
+// service, closes Drained when the group's last request is back.
+func (p *Pool) afterRequestLocked(s *Slot) {
+	g := s.Group
+	if g.retired || g.broken || g.full || p.closed {
 		if g.busy == 0 && g.retired {
 			closeOnce(g.drained)
 		}
-	} else {
-		p.handOffLocked(s)
+		return
 	}
-	p.mu.Unlock()
-	if limit && g.OnMaxRequests != nil {
-		g.OnMaxRequests()
-	}
+	p.handOffLocked(s)
 }
 
 // Alone reports whether s carries no request but the caller's, so that a cancel frame cannot

@@ -181,28 +181,72 @@ func TestTurnFailReachesTheNextOnly(t *testing.T) {
 	t4.Done()
 }
 
-func TestMaxRequestsCountsCleanReleases(t *testing.T) {
+// MaxRequests is a cap on the requests a group is given (issue 9, item 9): OnRecycle is
+// called once at RecycleAt, and at the cap the group takes nothing more, even once its
+// requests are back; a waiter then gets the replacement group.
+func TestMaxRequestsIsACap(t *testing.T) {
+	p := NewPool(0, 2) // pipelining: requests given, not released, are what counts
+	g := group(1, 1)
+	g.MaxRequests, g.RecycleAt = 3, 2
+	calls := 0
+	g.OnRecycle = func() { calls++ }
+	p.Add(g)
+	s1 := acquire(t, p)
+	if calls != 0 {
+		t.Errorf("OnRecycle called after 1 request; want at RecycleAt (2)")
+	}
+	s2 := acquire(t, p)
+	if calls != 1 {
+		t.Errorf("OnRecycle calls = %d after 2 requests; want 1", calls)
+	}
+	p.Release(s1)
+	p.Release(s2)
+	p.Release(acquire(t, p))
+	if calls != 1 || g.Taken() != 3 {
+		t.Errorf("after 3 requests: OnRecycle calls = %d, Taken() = %d; want 1, 3", calls, g.Taken())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if s, err := p.Acquire(ctx); err == nil {
+		t.Fatalf("Acquire past the cap got a slot of pid %d; want it to wait", s.Group.PID)
+	}
+	// The replacement takes the waiter.
+	got := make(chan *Slot, 1)
+	go func() { got <- acquire(t, p) }()
+	for p.Queued() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	g2 := group(2, 1)
+	p.Add(g2)
+	if s := <-got; s.Group != g2 {
+		t.Errorf("waiter got pid %d; want the replacement (2)", s.Group.PID)
+	}
+}
+
+// A slot handed to a waiter just as its wait ended (leave) goes back uncounted (issue 9,
+// item 9): the request never ran on it, so it neither counts against MaxRequests nor keeps
+// the group at its cap.
+func TestLeaveDoesNotCountARequest(t *testing.T) {
 	p := NewPool(0, 1)
 	g := group(1, 1)
-	g.MaxRequests = 3
-	calls := 0
-	g.OnMaxRequests = func() { calls++ }
+	g.MaxRequests = 2
 	p.Add(g)
-	p.Discard(acquire(t, p)) // a failed request does not count
-	g2 := group(2, 1)
-	g2.MaxRequests = 3
-	g2.OnMaxRequests = func() { calls += 100 }
-	p.Add(g2)
-	for i := 0; i < 5; i++ {
-		p.Release(acquire(t, p))
+	held := acquire(t, p)
+	w := &waiter{ch: make(chan *Slot, 1)}
+	p.mu.Lock()
+	p.waiters = append(p.waiters, w)
+	p.waiting++
+	p.mu.Unlock()
+	p.Release(held) // hands the slot to w: the second request, the cap
+	if g.Taken() != 2 {
+		t.Fatalf("Taken() = %d after the hand-off; want 2", g.Taken())
 	}
-	// g was discarded, so every request went to g2: the limit fires once, at the third
-	// release, and g2 keeps serving until its owner retires it.
-	if calls != 100 {
-		t.Errorf("OnMaxRequests calls = %d; want g2's once (100) and never g's", calls)
+	p.leave(w) // w's wait ended as the slot came: it never ran
+	if g.Taken() != 1 {
+		t.Errorf("Taken() = %d after leave; want 1 (the request that never ran is not counted)", g.Taken())
 	}
-	if p.Idle() != 1 {
-		t.Errorf("Idle() = %d after the limit; want 1 (the group serves until retired)", p.Idle())
+	if s := acquire(t, p); s.Group != g {
+		t.Fatal("no slot of the group for its second request")
 	}
 }
 
