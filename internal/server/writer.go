@@ -124,6 +124,10 @@ func (w *clientWriter) Write(p []byte) (int, error) {
 	if w.err != nil {
 		return 0, w.err
 	}
+	if len(p) == 0 {
+		// Queued, an empty block would look like the end of the pending bytes to drain.
+		return 0, nil
+	}
 	total := len(p)
 	if !w.draining {
 		n, err := w.tryWrite(p)
