@@ -13,7 +13,8 @@ Life of a request (one worker thread, one socket):
     wsgi.* keys and wsgi.input (BytesIO over the body, or the file).
  3. Call app(environ, start_response). start_response only validates and
     encodes (status, headers) with marshal; nothing is sent yet.
- 4. A list or tuple result is sent as S, D..., E in one send (after close()).
+ 4. A list or tuple result is sent as L (the body's length), S, D..., E in
+    one send (after close()), so the master frames it with Content-Length.
     Any other iterable: each non-empty block goes out at once as a D frame
     (the first together with S), and after each block we look for a cancel
     frame (C) from the master without blocking. wsgi.file_wrapper over a real
