@@ -14,7 +14,8 @@ Life of a request (one worker thread, one socket):
     wsgi.* keys and wsgi.input (BytesIO over the body, or the file).
  3. Call app(environ, start_response). start_response only validates and
     encodes (status, headers) with marshal; nothing is sent yet.
- 4. A list or tuple result is sent as S, D..., E in one send (after close()).
+ 4. A list or tuple result is sent as L (the body's length), S, D..., E in
+    one send (after close()), so the master frames it with Content-Length.
     Any other iterable: each non-empty block goes out at once as a D frame
     (the first together with S), and after each block we look for a cancel
     frame (C) from the master without blocking. wsgi.file_wrapper over a real
@@ -53,6 +54,8 @@ FILE_ARGS = struct.Struct('<Qq')  # F payload: offset, count (-1 = to EOF)
 # Frame kinds, as ints (indexing bytes gives ints).
 V, R, B, C = b'V'[0], b'R'[0], b'B'[0], b'C'[0]
 Y, S, D, F, E, X = b'Y'[0], b'S'[0], b'D'[0], b'F'[0], b'E'[0], b'X'[0]
+L = b'L'[0]
+U64 = struct.Struct('<Q')
 
 E_FRAME = HDR.pack(0, E)
 C_FRAME = HDR.pack(0, C)
@@ -357,19 +360,31 @@ class Response:
 
     def list_frames(self, result):
         """A list or tuple: calls close() (if a subclass has one), returns
-        all its frames, to go out with E in one send."""
+        all its frames, to go out with E in one send. The body's length is
+        known: L goes before S, so the master frames it with Content-Length
+        whatever the timing."""
         close = getattr(result, 'close', None)
         if close is not None:
             close()
-        parts = []
-        self._head(parts)
+        body = []
+        n = 0
         for block in result:
             if not isinstance(block, bytes):
                 raise TypeError('response block must be bytes, not %s'
                                 % type(block).__name__)
             if block:
-                data_frames(parts, block)
+                data_frames(body, block)
+                n += len(block)
+        parts = self._length(n)
+        self._head(parts)
+        parts.extend(body)
         return parts
+
+    def _length(self, n):
+        """An L frame announcing an n-byte body, unless S went out already."""
+        if self.sent:
+            return []
+        return [HDR.pack(U64.size, L), U64.pack(n)]
 
     def send_iter(self, result):
         """Any iterable: each block goes out as soon as the app yields it.
@@ -390,8 +405,8 @@ class Response:
                 self._head(parts)
                 data_frames(parts, block)
                 link.send(parts)
-        parts = []
-        self._head(parts)  # an empty body still needs S
+        parts = self._length(0)  # an empty body: S (and L) still needed
+        self._head(parts)
         return parts
 
     def send_file(self, wrapper):

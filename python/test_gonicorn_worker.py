@@ -72,13 +72,23 @@ def base_environ(**kw):
 
 
 class GoSide:
-    """The master's end of one socket: frame reads with fds, writes."""
+    """The master's end of one socket: frame reads with fds, writes.
+
+    L frames (the body's length, announced before S) are not returned with
+    the other frames: their values are collected in lengths, in order."""
 
     def __init__(self, sock):
         self.sock = sock
         self.sock.settimeout(TIMEOUT)
         self.buf = b''
         self.fds = []
+        self.lengths = []
+
+    def _is_length(self, k, payload):
+        if chr(k) != 'L':
+            return False
+        self.lengths.append(struct.unpack('<Q', payload)[0])
+        return True
 
     def recv_some(self):
         data, anc, flags, _ = self.sock.recvmsg(1 << 20, socket.CMSG_SPACE(64))
@@ -97,7 +107,8 @@ class GoSide:
             n, k = HDR.unpack_from(self.buf)
             if len(self.buf) < 5 + n:
                 break
-            out.append((chr(k), self.buf[5:5 + n]))
+            if not self._is_length(k, self.buf[5:5 + n]):
+                out.append((chr(k), self.buf[5:5 + n]))
             self.buf = self.buf[5 + n:]
         return out
 
@@ -110,11 +121,13 @@ class GoSide:
                 return None
 
     def frames_buffered_one(self):
-        if len(self.buf) >= 5:
+        while len(self.buf) >= 5:
             n, k = HDR.unpack_from(self.buf)
-            if len(self.buf) >= 5 + n:
-                fr = (chr(k), self.buf[5:5 + n])
-                self.buf = self.buf[5 + n:]
+            if len(self.buf) < 5 + n:
+                break
+            fr = (chr(k), self.buf[5:5 + n])
+            self.buf = self.buf[5 + n:]
+            if not self._is_length(k, fr[1]):
                 return fr
         return None
 
@@ -234,6 +247,45 @@ class TestResponses(InProcess):
         self.assertEqual(marshal.loads(frames[0][1]),
                          ('200 OK', [('Content-Type', 'text/plain')]))
         self.assertEqual(go.buf, b'')
+
+    def test_body_length_announced_when_known(self):
+        # L comes before S exactly when the whole body is known as S goes
+        # out (a list or tuple, an empty body), so the master's framing
+        # depends on what the app returned, never on timing.
+        def gen(environ, start_response):
+            start_response('200 OK', [])
+            yield b'abc'
+
+        def empty_gen(environ, start_response):
+            start_response('200 OK', [])
+            yield b''
+
+        def write_then_list(environ, start_response):
+            start_response('200 OK', [])(b'written')
+            return [b'listed']
+
+        def tuple_app(environ, start_response):
+            start_response('200 OK', [])
+            return (b'ab', b'', b'cde')
+        for app, want in ((hello, [11]), (tuple_app, [5]), (gen, []),
+                          (empty_gen, [0]), (write_then_list, [])):
+            with self.subTest(app=app.__name__):
+                go = self.start(app)
+                go.send(request_frame(base_environ()))
+                raw = b''
+                while not raw.endswith(frame('E')):
+                    raw += go.recv_some()
+                frames = []
+                while raw:
+                    n, k = HDR.unpack_from(raw)
+                    frames.append((chr(k), raw[5:5 + n]))
+                    raw = raw[5 + n:]
+                kinds = [k for k, _ in frames]
+                self.assertEqual(kinds[0], 'L' if want else 'S', kinds)
+                self.assertEqual([struct.unpack('<Q', p)[0]
+                                  for k, p in frames if k == 'L'], want)
+                self.assertEqual(kinds.count('L'), len(want))
+                self.stop()
 
     def test_pipelined_requests_answered_in_order(self):
         # Three requests written at once (the master pipelines when every

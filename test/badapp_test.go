@@ -103,19 +103,26 @@ func TestBadAppStatusAndHeaders(t *testing.T) {
 }
 
 // TestBadAppContentLength checks a body that does not match the app's Content-Length: the
-// client gets at most Content-Length bytes, and the connection is closed (RFC 9112 §6.3).
+// client gets at most Content-Length bytes; a longer body is cut to its length and the
+// connection stays usable, a shorter one closes it (RFC 9112 §6.3). Both are logged as a
+// warning naming the request.
 func TestBadAppContentLength(t *testing.T) {
 	s := startBadApp(t)
 
 	c := pepDial(t, s)
-	io.WriteString(c, "GET /longer HTTP/1.1\r\nHost: t\r\n\r\n")
+	io.WriteString(c, "GET /longer HTTP/1.1\r\nHost: t\r\n\r\nGET /longer?again HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
 	br := bufio.NewReader(c)
-	r, err := readResponse(br, "GET")
-	if err != nil || r.status != 200 || string(r.body) != "01234" {
-		t.Fatalf("GET /longer: %v; want 200 with the 5 bytes of Content-Length", err)
+	for range 2 {
+		r, err := readResponse(br, "GET")
+		if err != nil || r.status != 200 || string(r.body) != "01234" {
+			t.Fatalf("GET /longer: %v; want 200 with the 5 bytes of Content-Length", err)
+		}
 	}
 	if rest, err := io.ReadAll(br); err != nil || len(rest) != 0 {
-		t.Errorf("after the 5 bytes: %q, %v; want the connection closed", rest, err)
+		t.Errorf("after the second response: %q, %v; want nothing more", rest, err)
+	}
+	if !s.log.waitFor(`request="GET /longer" content_length=5 body_bytes=10`, 5*time.Second) {
+		t.Errorf("no warning naming the request with the longer body")
 	}
 
 	c = pepDial(t, s)
@@ -127,6 +134,9 @@ func TestBadAppContentLength(t *testing.T) {
 	}
 	if body, err := io.ReadAll(br); err != nil || string(body) != "01234" {
 		t.Errorf("GET /shorter body = %q, %v; want 01234, then the connection closed", body, err)
+	}
+	if !s.log.waitFor(`request="GET /shorter" content_length=10 body_bytes=5`, 5*time.Second) {
+		t.Errorf("no warning naming the request with the shorter body")
 	}
 }
 

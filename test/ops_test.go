@@ -136,7 +136,7 @@ func TestMaxQueueThenTermDrainsQueue(t *testing.T) {
 // worker's socket are not in the queue and are served once the worker is free.
 func TestQueueTimeout(t *testing.T) {
 	gate := filepath.Join(t.TempDir(), "gate")
-	s := opsStart(t, gate, "-w", "1", "--queue-timeout", "1")
+	s := opsStart(t, gate, "-w", "1", "--queue-timeout", "1", "--access-logfile", "-")
 	held := goFetch(s, "/gate")
 	if !s.log.waitFor("ops: at the gate", 10*time.Second) {
 		t.Fatal("GET /gate never reached the app")
@@ -154,6 +154,10 @@ func TestQueueTimeout(t *testing.T) {
 	}
 	if d < 900*time.Millisecond || d > 5*time.Second {
 		t.Errorf("503 came after %v; want about 1 s (--queue-timeout 1)", d)
+	}
+	// The server's own 503 is access-logged too, with its body ("Service Unavailable\n").
+	if !s.log.waitFor(`"GET /n?i=4 HTTP/1.1" 503 20 `, 5*time.Second) {
+		t.Errorf("no access-log line for the 503")
 	}
 	openGate(t, gate)
 	if f := <-held; f.err != nil || f.r.status != 200 {

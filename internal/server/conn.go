@@ -58,6 +58,9 @@ type conn struct {
 	accessHeaders      [][2][]byte // copy of the response headers for the access log
 	accessBytes        []byte      // backing store of accessHeaders
 
+	// reqStart is when the current request's first byte arrived, for the access log.
+	reqStart time.Time
+
 	remoteHost, remotePort string
 	localHost, localPort   string
 
@@ -147,9 +150,11 @@ func (cn *conn) serve(ctx context.Context) {
 func (cn *conn) serveOne(ctx context.Context) bool {
 	s := cn.srv
 	start, err := cn.readHead()
+	cn.reqStart = start
 	if err != nil {
 		var he *http1.Error
 		if errors.As(err, &he) {
+			cn.forgetPartialRequest()
 			cn.writeError(he.Status, he.Reason)
 		}
 		return false
@@ -193,6 +198,15 @@ func (cn *conn) serveOne(ctx context.Context) bool {
 		cn.logAccess(start, res, slot.Group.PID)
 	}
 	return res.keepAlive && !s.shuttingDown.Load()
+}
+
+// forgetPartialRequest clears what the parser filled in of a request head it rejected, unless
+// the whole request line was parsed: the error response's version and the access log then
+// follow that line (see errorResponse), else they know nothing of the request.
+func (cn *conn) forgetPartialRequest() {
+	if cn.req.Major != 1 || len(cn.req.Target) == 0 {
+		cn.req = http1.Request{Headers: cn.req.Headers[:0], ContentLength: -1}
+	}
 }
 
 // awaitRequest marks the connection as waiting for the first byte of a request and reports

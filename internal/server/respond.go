@@ -26,29 +26,41 @@ type response struct {
 	req *http1.Request
 	w   *clientWriter
 
-	started   bool  // S frame seen
-	flushed   bool  // some bytes were handed to the client
-	appFailed bool  // invalid status/headers: answer 500 once the worker is done
-	noBody    bool  // HEAD, 1xx, 204, 304: body bytes are dropped (RFC 9110 §6.4.1)
-	chunked   bool  // Transfer-Encoding: chunked framing
-	remaining int64 // body bytes still allowed by Content-Length; -1 = no length
-	close     bool  // close the connection after this response
-	cancelled bool  // the client failed; the worker was told to stop
-	timedOut  bool  // the request ran past --timeout and its worker was killed: 504, not 502
-	file      *os.File
-	fileCount int64
-	res       result
+	started bool // S frame seen
+	// committed is set by a valid S frame. The worker sends S only together with the first
+	// body block (or file, or the end), which is also when it tells the app that its headers
+	// were sent (start_response with exc_info re-raises from then on). From then on the
+	// status is the app's, whatever happens: a failure cuts the response (see cut), it never
+	// becomes an error response, however far the master got with writing it.
+	committed  bool
+	appFailed  bool  // invalid status/headers: answer 500 once the worker is done
+	noBody     bool  // HEAD, 204, 304: body bytes are dropped (RFC 9110 §6.4.1, §9.3.2)
+	chunked    bool  // Transfer-Encoding: chunked framing
+	remaining  int64 // body bytes still allowed by Content-Length; -1 = no length
+	bodyLength int64 // the whole body's length from an L frame; -1 = not announced
+	appLength  int64 // the app's Content-Length; -1 = none
+	produced   int64 // body bytes the app produced (D frames, the file sent), before truncation
+	close      bool  // close the connection after this response
+	cancelled  bool  // the client failed; the worker was told to stop
+	timedOut   bool  // the request ran past --timeout and its worker was killed: 504, not 502
+	fileFailed bool  // the F frame's file could not be framed (its size unreadable): cut
+	file       *os.File
+	fileCount  int64
+	res        result
 }
 
 // respond relays the worker's frames for the current request to the client and releases
 // (or discards) the slot and ends its turn. Each frame, in the order the worker sends them:
 //
-//	S  status and headers: validated, framing chosen, the head queued
+//	L  the whole body's length, when the worker knows it before S (a list or tuple
+//	   response, an empty body): the response gets a Content-Length
+//	S  status and headers: validated, framing chosen, the head queued; the status is
+//	   committed
 //	D  a body block: framed and handed to the client writer at once, unless more frames
 //	   are already buffered (then they go out together)
 //	F  a file descriptor: sent with sendfile after the slot was released
 //	E  the end: the slot is released, the rest is flushed
-//	X  the app failed: 500 if nothing was sent, else the connection is closed
+//	X  the app failed: 500 if no S came, else the response is cut (see cut)
 func (cn *conn) respond(slot *dispatch.Slot, turn dispatch.Turn) result {
 	s := cn.srv
 	// free gives the slot back (or discards it) and passes the turn to the next request
@@ -77,7 +89,7 @@ func (cn *conn) respond(slot *dispatch.Slot, turn dispatch.Turn) result {
 		cn.cw.spoolCap = max(s.cfg.MaxResponseSpool, 0)
 	}
 	w := cn.cw
-	cn.resp = response{cn: cn, req: &cn.req, w: w, remaining: -1}
+	cn.resp = response{cn: cn, req: &cn.req, w: w, remaining: -1, bodyLength: -1, appLength: -1}
 	rs := &cn.resp
 	rs.res.keepAlive = cn.req.KeepAlive
 	cn.out = cn.out[:0]
@@ -88,7 +100,7 @@ func (cn *conn) respond(slot *dispatch.Slot, turn dispatch.Turn) result {
 			ended()
 			if rs.timedOut {
 				// Logged as WORKER TIMEOUT by the arbiter, with the worker's stacks.
-				return rs.abort(504, "worker timeout")
+				return rs.abort(504)
 			}
 			if closedByMaster(err) {
 				// The master closed the worker's socket: it is stopping without waiting for
@@ -97,26 +109,32 @@ func (cn *conn) respond(slot *dispatch.Slot, turn dispatch.Turn) result {
 			} else {
 				s.log.Error("worker failed mid-request", "pid", slot.Group.PID, "err", err)
 			}
-			return rs.abort(502, "worker failed")
+			return rs.abort(502)
 		}
 		switch f.Kind {
+		case wire.Length:
+			if rs.started || len(f.Payload) != 8 || int64(binary.LittleEndian.Uint64(f.Payload)) < 0 {
+				free(true)
+				return rs.abort(502)
+			}
+			rs.bodyLength = int64(binary.LittleEndian.Uint64(f.Payload))
 		case wire.Start:
 			if rs.started {
 				free(true)
-				return rs.abort(502, "worker protocol error")
+				return rs.abort(502)
 			}
-			rs.start(f.Payload, rd)
+			rs.start(f.Payload)
 		case wire.Data:
 			if !rs.started {
 				free(true)
-				return rs.abort(502, "worker protocol error")
+				return rs.abort(502)
 			}
 			rs.data(f.Payload, rd.Buffered() == 0)
 		case wire.File:
 			fd, err := rd.TakeFD()
 			if err != nil || len(f.Payload) != 16 || !rs.started {
 				free(true)
-				return rs.abort(502, "worker protocol error")
+				return rs.abort(502)
 			}
 			rs.setFile(fd, f.Payload)
 		case wire.End:
@@ -127,10 +145,10 @@ func (cn *conn) respond(slot *dispatch.Slot, turn dispatch.Turn) result {
 			// request's turn reuses.
 			s.log.Error("Error handling request " + string(cn.req.Target) + "\n" + string(bytes.TrimRight(f.Payload, "\n")))
 			free(false)
-			return rs.fail()
+			return rs.abort(500)
 		default:
 			free(true)
-			return rs.abort(502, "worker protocol error")
+			return rs.abort(502)
 		}
 		if !rs.cancelled && w.Err() != nil && s.pool.Alone(slot) {
 			// The client is gone: tell the worker to stop iterating; it still ends with E/X.
@@ -141,75 +159,142 @@ func (cn *conn) respond(slot *dispatch.Slot, turn dispatch.Turn) result {
 	}
 }
 
-// start handles the S frame: it validates what the app gave start_response and queues the
-// response head.
-func (rs *response) start(payload []byte, rd *wire.Reader) {
-	cn, s := rs.cn, rs.cn.srv
+// appHead is what the app gave start_response, once checked.
+type appHead struct {
+	status  []byte      // "200 OK"
+	code    int         // 200..599
+	headers [][2][]byte // as sent, hop-by-hop ones included
+	length  int64       // its Content-Length; -1 if none
+	close   bool        // it sent "Connection: close"
+}
+
+// start handles the S frame: the status is committed and the response head queued, or,
+// if what the app gave start_response is invalid, the answer will be a 500.
+func (rs *response) start(payload []byte) {
+	cn := rs.cn
 	rs.started = true
-	status, headers, err := wire.DecodeStart(payload, cn.startHeaders[:0])
-	cn.startHeaders = headers[:0]
-	if err != nil || !http1.ValidStatus(status) {
-		if err != nil {
-			s.log.Error("invalid status from application", "status", strconv.Quote(string(status)), "err", err)
-		} else {
-			s.log.Error("invalid status from application", "status", strconv.Quote(string(status)))
-		}
+	h, ok := cn.checkStart(payload)
+	if !ok {
 		rs.appFailed = true
 		return
 	}
-	code, _ := strconv.Atoi(string(status[:3]))
-	rs.res.status = code
-	if s.access != nil {
-		// Copied for {h}o atoms: headers point into the reader's buffer, which the next
-		// request pipelined on the slot reuses once this answer was read.
-		cn.accessHeaders = cn.accessHeaders[:0]
-		cn.accessBytes = cn.accessBytes[:0]
-		for _, h := range headers {
-			cn.accessBytes = append(cn.accessBytes, h[0]...)
-			cn.accessBytes = append(cn.accessBytes, h[1]...)
-		}
-		off := 0
-		for _, h := range headers {
-			n, v := len(h[0]), len(h[1])
-			cn.accessHeaders = append(cn.accessHeaders, [2][]byte{cn.accessBytes[off : off+n], cn.accessBytes[off+n : off+n+v]})
-			off += n + v
-		}
-		rs.res.headers = cn.accessHeaders
+	rs.committed = true
+	rs.res.status = h.code
+	if cn.srv.access != nil {
+		rs.res.headers = cn.copyAccessHeaders(h.headers)
 	}
-	rs.noBody = cn.req.Method != nil && string(cn.req.Method) == "HEAD" || code < 200 || code == 204 || code == 304
+	cn.out = rs.appendHead(cn.out, &h)
+}
 
-	b := cn.out
-	b = append(b, "HTTP/1."...)
-	b = append(b, '0'+byte(min(cn.req.Minor, 1)))
-	b = append(b, ' ')
-	b = append(b, status...)
-	b = append(b, "\r\n"...)
-	appLength := int64(-1)
-	hasServer, hasDate := false, false
-	for _, h := range headers {
-		name, value := h[0], h[1]
+// checkStart decodes an S frame and checks it: a final status (RFC 9110 §15: 200 to 599;
+// a 1xx is interim and 101 would switch protocols, which this server does not do), header
+// names and values that cannot split the response, and a Content-Length of plain digits
+// (RFC 9110 §8.6). Each failure is logged; the caller answers 500.
+func (cn *conn) checkStart(payload []byte) (appHead, bool) {
+	log := cn.srv.log
+	status, headers, err := wire.DecodeStart(payload, cn.startHeaders[:0])
+	cn.startHeaders = headers[:0]
+	if err != nil {
+		log.Error("invalid status from application", "status", strconv.Quote(string(status)), "err", err, "request", requestLine(&cn.req))
+		return appHead{}, false
+	}
+	if !http1.ValidStatus(status) {
+		log.Error("invalid status from application", "status", strconv.Quote(string(status)), "request", requestLine(&cn.req))
+		return appHead{}, false
+	}
+	h := appHead{status: status, headers: headers, length: -1}
+	h.code = int(status[0]-'0')*100 + int(status[1]-'0')*10 + int(status[2]-'0')
+	if h.code < 200 || h.code > 599 {
+		log.Error("invalid status from application: not a final status (200 to 599)", "status", strconv.Quote(string(status)), "request", requestLine(&cn.req))
+		return appHead{}, false
+	}
+	for _, hd := range headers {
+		name, value := hd[0], hd[1]
 		if !http1.ValidFieldName(name) || !http1.ValidFieldValue(value) {
 			// Never emit a header that could split the response (CR/LF/NUL, non-token).
-			s.log.Error("invalid response header from application", "name", strconv.Quote(string(name)))
-			rs.appFailed = true
-			return
+			log.Error("invalid response header from application", "name", strconv.Quote(string(name)), "request", requestLine(&cn.req))
+			return appHead{}, false
 		}
 		switch {
 		case asciiEqualFold(name, "Content-Length"):
-			n, err := strconv.ParseInt(string(value), 10, 64)
-			if err != nil || n < 0 || appLength >= 0 && appLength != n {
-				s.log.Error("invalid Content-Length from application", "value", strconv.Quote(string(value)))
-				rs.appFailed = true
-				return
+			n, ok := parseLength(value)
+			if !ok || h.length >= 0 && h.length != n {
+				log.Error("invalid Content-Length from application", "value", strconv.Quote(string(value)), "request", requestLine(&cn.req))
+				return appHead{}, false
 			}
-			appLength = n
+			h.length = n
 		case asciiEqualFold(name, "Connection"):
 			// Hop-by-hop: framing is ours. An app may still ask to close.
 			if bytes.EqualFold(bytes.TrimSpace(value), []byte("close")) {
-				rs.close = true
+				h.close = true
 			}
-			continue
-		case isHopByHop(name):
+		}
+	}
+	return h, true
+}
+
+// parseLength parses a Content-Length value: 1*DIGIT (RFC 9110 §8.6), without sign, spaces
+// or list, and small enough for an int64.
+func parseLength(v []byte) (int64, bool) {
+	if len(v) == 0 || len(v) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}
+
+// copyAccessHeaders copies the response headers for the {h}o atoms of the access log: they
+// point into the reader's buffer, which the next request pipelined on the slot reuses once
+// this answer was read.
+func (cn *conn) copyAccessHeaders(headers [][2][]byte) [][2][]byte {
+	cn.accessHeaders = cn.accessHeaders[:0]
+	cn.accessBytes = cn.accessBytes[:0]
+	for _, h := range headers {
+		cn.accessBytes = append(cn.accessBytes, h[0]...)
+		cn.accessBytes = append(cn.accessBytes, h[1]...)
+	}
+	off := 0
+	for _, h := range headers {
+		n, v := len(h[0]), len(h[1])
+		cn.accessHeaders = append(cn.accessHeaders, [2][]byte{cn.accessBytes[off : off+n], cn.accessBytes[off+n : off+n+v]})
+		off += n + v
+	}
+	return cn.accessHeaders
+}
+
+// appendHead chooses the framing (RFC 9112 §6) and appends the response head. The framing
+// depends only on what the app returned, never on how fast the worker's frames arrived:
+//
+//   - the app's Content-Length, if it set one;
+//   - else, when the worker announced the body's length (L: a list or tuple response, or
+//     an empty body), a Content-Length of that length;
+//   - else chunked for HTTP/1.1, and the end of the connection for HTTP/1.0.
+//
+// A body the L frame shows to be shorter than the app's Content-Length closes the
+// connection, and the head says so.
+func (rs *response) appendHead(b []byte, h *appHead) []byte {
+	cn, s := rs.cn, rs.cn.srv
+	req := &cn.req
+	rs.noBody = string(req.Method) == "HEAD" || h.code == 204 || h.code == 304
+	rs.appLength = h.length
+	rs.close = h.close
+
+	b = append(b, "HTTP/1."...)
+	b = append(b, '0'+byte(min(req.Minor, 1)))
+	b = append(b, ' ')
+	b = append(b, h.status...)
+	b = append(b, "\r\n"...)
+	hasServer, hasDate := false, false
+	for _, hd := range h.headers {
+		name, value := hd[0], hd[1]
+		switch {
+		case asciiEqualFold(name, "Connection"), isHopByHop(name):
 			continue // RFC 9110 §7.6.1; PEP 3333 forbids apps to send them
 		case asciiEqualFold(name, "Server"):
 			hasServer = true
@@ -230,38 +315,37 @@ func (rs *response) start(payload []byte, rd *wire.Reader) {
 		b = append(b, "Server: gonicorn\r\n"...)
 	}
 	switch {
-	case appLength >= 0:
-		rs.remaining = appLength
-	case code == 204 || code == 304 || code < 200:
-		rs.remaining = 0
-	default:
-		// A response already complete in the buffer is framed with Content-Length.
-		if n, complete := rd.BufferedBody(); complete {
-			rs.remaining = int64(n)
-			b = append(b, "Content-Length: "...)
-			b = strconv.AppendInt(b, int64(n), 10)
-			b = append(b, "\r\n"...)
-		} else if rs.noBody {
-			rs.remaining = 0
-		} else if cn.req.Minor >= 1 {
-			rs.chunked = true
-			b = append(b, "Transfer-Encoding: chunked\r\n"...)
-		} else {
-			rs.close = true // HTTP/1.0: the end of the body is the end of the connection
+	case h.length >= 0:
+		rs.remaining = h.length
+		if rs.bodyLength >= 0 && rs.bodyLength < h.length && !rs.noBody {
+			rs.close = true // known short: say so now rather than close after keep-alive
 		}
+	case h.code == 204 || h.code == 304:
+		rs.remaining = 0 // RFC 9110 §8.6: no Content-Length on 204; 304 has no body
+	case rs.bodyLength >= 0:
+		rs.remaining = rs.bodyLength
+		b = append(b, "Content-Length: "...)
+		b = strconv.AppendInt(b, rs.bodyLength, 10)
+		b = append(b, "\r\n"...)
+	case rs.noBody:
+		rs.remaining = 0 // HEAD of a streamed body: its length is unknown
+	case req.Minor >= 1:
+		rs.chunked = true
+		b = append(b, "Transfer-Encoding: chunked\r\n"...)
+	default:
+		rs.close = true // HTTP/1.0: the end of the body is the end of the connection
 	}
 	if s.shuttingDown.Load() {
 		rs.close = true
 	}
 	switch {
-	case rs.close || !cn.req.KeepAlive:
+	case rs.close || !req.KeepAlive:
 		rs.res.keepAlive = false
 		b = append(b, "Connection: close\r\n"...)
-	case cn.req.Minor == 0:
+	case req.Minor == 0:
 		b = append(b, "Connection: keep-alive\r\n"...)
 	}
-	b = append(b, "\r\n"...)
-	cn.out = b
+	return append(b, "\r\n"...)
 }
 
 // isHopByHop reports whether a response header is connection-specific (RFC 9110 §7.6.1)
@@ -282,15 +366,15 @@ func (rs *response) data(p []byte, last bool) {
 		return
 	}
 	cn := rs.cn
+	rs.produced += int64(len(p))
 	if rs.noBody {
 		p = nil
-	} else if rs.remaining >= 0 {
-		if int64(len(p)) > rs.remaining {
-			// More than Content-Length: truncate, and close so the client is not confused.
-			p = p[:rs.remaining]
-			rs.close = true
-			rs.res.keepAlive = false
-		}
+	} else if rs.remaining >= 0 && int64(len(p)) > rs.remaining {
+		// More than Content-Length: the rest is dropped (and logged by end), so the
+		// client gets exactly the length it was told and the connection stays usable.
+		p = p[:rs.remaining]
+	}
+	if rs.remaining >= 0 {
 		rs.remaining -= int64(len(p))
 	}
 	rs.res.bodyBytes += int64(len(p))
@@ -301,7 +385,6 @@ func (rs *response) data(p []byte, last bool) {
 		}
 		if len(p) > 32<<10 {
 			// A big block is not copied: it goes out behind the queued bytes in one writev.
-			rs.flushed = true
 			rs.w.WriteTwo(cn.out, p)
 			cn.out = cn.out[:0]
 		} else {
@@ -320,12 +403,13 @@ func (rs *response) flush() {
 	if len(rs.cn.out) == 0 {
 		return
 	}
-	rs.flushed = true
 	rs.w.Write(rs.cn.out)
 	rs.cn.out = rs.cn.out[:0]
 }
 
-// setFile handles an F frame: the file is sent after the worker's E.
+// setFile handles an F frame: the file is sent after the worker's E. Its length is the F
+// frame's count, or else what the file holds after the offset; a file whose size cannot be
+// read cannot be framed, and the response is cut.
 func (rs *response) setFile(fd int, payload []byte) {
 	f := os.NewFile(uintptr(fd), "wsgi.file_wrapper")
 	if rs.file != nil || rs.appFailed || rs.cancelled || rs.noBody || rs.remaining == 0 {
@@ -334,53 +418,55 @@ func (rs *response) setFile(fd int, payload []byte) {
 	}
 	offset := int64(binary.LittleEndian.Uint64(payload[0:8]))
 	count := int64(binary.LittleEndian.Uint64(payload[8:16]))
-	if count < 0 {
-		if st, err := f.Stat(); err == nil {
-			count = max(st.Size()-offset, 0)
-		}
+	count, err := fileCount(f, offset, count)
+	if err == nil {
+		_, err = f.Seek(offset, io.SeekStart)
+	}
+	if err != nil {
+		f.Close()
+		rs.cn.srv.log.Error("cannot send the wsgi.file_wrapper file", "request", requestLine(rs.req), "err", err)
+		rs.fileFailed = true
+		return
 	}
 	if rs.remaining >= 0 {
 		count = min(count, rs.remaining)
 	}
-	if _, err := f.Seek(offset, io.SeekStart); err != nil {
-		f.Close()
-		return
-	}
 	rs.file, rs.fileCount = f, count
+}
+
+// fileCount returns how many bytes of f an F frame asks for: count, or when it is negative
+// (-1: up to the end of the file), the file's size after offset (0 when offset is past it).
+func fileCount(f *os.File, offset, count int64) (int64, error) {
+	if count >= 0 {
+		return count, nil
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	return max(st.Size()-offset, 0), nil
 }
 
 // end handles E: the app is done and the slot is back in the pool.
 func (rs *response) end() result {
 	cn := rs.cn
-	if rs.appFailed || !rs.started {
-		return rs.abort(500, "internal server error")
+	if !rs.committed {
+		return rs.abort(500)
 	}
-	if rs.file != nil {
-		if rs.chunked {
-			cn.out = strconv.AppendInt(cn.out, rs.fileCount, 16)
-			cn.out = append(cn.out, "\r\n"...)
-		}
-		rs.flush()
-		n, _ := rs.w.ReadFrom(io.LimitReader(rs.file, rs.fileCount))
-		rs.file.Close()
-		rs.res.bodyBytes += n
-		if rs.remaining >= 0 {
-			rs.remaining -= n
-		}
-		if n < rs.fileCount {
-			rs.close = true
-		}
-		if rs.chunked {
-			cn.out = append(cn.out, "\r\n"...)
-		}
+	if rs.fileFailed || rs.file != nil && !rs.sendFile() {
+		return rs.cut()
 	}
-	if rs.chunked {
-		cn.out = append(cn.out, "0\r\n\r\n"...)
+	if rs.appLength >= 0 && !rs.noBody && rs.produced != rs.appLength && !rs.cancelled {
+		cn.srv.log.Warn("response body length differs from its Content-Length", "request", requestLine(rs.req),
+			"content_length", rs.appLength, "body_bytes", rs.produced)
 	}
 	if rs.remaining > 0 && !rs.noBody {
 		// Shorter than its Content-Length: only closing tells the client (RFC 9112 §6.3).
 		// (HEAD, 204, 304: the Content-Length describes a body that is never sent.)
 		rs.close = true
+	}
+	if rs.chunked {
+		cn.out = append(cn.out, "0\r\n\r\n"...) // the last-chunk (RFC 9112 §7.1)
 	}
 	rs.flush()
 	if err := rs.w.Wait(); err != nil {
@@ -392,26 +478,79 @@ func (rs *response) end() result {
 	return rs.res
 }
 
-// fail handles X: the app raised. Before any byte was sent the client gets a 500;
-// afterwards the connection is closed mid-body, which the client sees as truncated.
-func (rs *response) fail() result {
-	if !rs.flushed {
-		return rs.abort(500, "internal server error")
+// sendFile sends the file of an F frame behind the bytes queued before it, as one chunk
+// when chunked (none for an empty file: a zero-size chunk is the last-chunk). It reports
+// whether the body can still be ended cleanly: not when the file ended before its count
+// (it shrank meanwhile) or the client failed.
+func (rs *response) sendFile() bool {
+	cn, count := rs.cn, rs.fileCount
+	if rs.chunked && count > 0 {
+		cn.out = strconv.AppendInt(cn.out, count, 16)
+		cn.out = append(cn.out, "\r\n"...)
 	}
+	rs.flush()
+	var n int64
+	if count > 0 {
+		n, _ = rs.w.ReadFrom(io.LimitReader(rs.file, count))
+	}
+	rs.file.Close()
+	rs.file = nil
+	rs.produced += n
+	rs.res.bodyBytes += n
+	if rs.remaining >= 0 {
+		rs.remaining -= n
+	}
+	if n < count {
+		if rs.w.Err() == nil {
+			cn.srv.log.Warn("wsgi.file_wrapper file ended before its length", "request", requestLine(rs.req),
+				"length", count, "sent", n)
+		}
+		return false
+	}
+	if rs.chunked && count > 0 {
+		cn.out = append(cn.out, "\r\n"...)
+	}
+	return true
+}
+
+// cut ends a response whose status is committed but whose body cannot be completed: the
+// app raised after its first block, the worker died or broke the protocol, a file could
+// not be sent. The client gets the head and every body byte the app produced so far (those
+// still queued in the master too, so the outcome does not depend on timing), then the
+// connection closes without a clean end: no last-chunk, or short of the Content-Length
+// (RFC 9112 §6.3, §7.1), so the client can tell the body is incomplete. A file not sent
+// yet is not sent.
+func (rs *response) cut() result {
+	if rs.file != nil {
+		rs.file.Close()
+		rs.file = nil
+	}
+	rs.flush()
 	rs.w.Wait()
 	rs.res.keepAlive = false
 	return rs.res
 }
 
-// abort answers with an error status if nothing was sent yet, and closes the connection.
-func (rs *response) abort(status int, reason string) result {
+// abort ends the response after a failure: with an error status if no status was
+// committed yet, else by cutting it (see cut). The connection is closed.
+func (rs *response) abort(status int) result {
+	if rs.committed {
+		return rs.cut()
+	}
 	if rs.file != nil {
 		rs.file.Close()
+		rs.file = nil
 	}
-	if !rs.flushed {
-		rs.cn.out = rs.cn.out[:0]
-		rs.w.Write(rs.cn.srv.errorResponse(rs.cn.out, status, reason, rs.cn.req.Method))
-	}
+	cn := rs.cn
+	var n int
+	cn.out, n = cn.srv.errorResponse(cn.out[:0], status, &cn.req)
+	rs.w.Write(cn.out)
+	cn.out = cn.out[:0]
 	rs.w.Wait()
-	return result{status: status, keepAlive: false}
+	return result{status: status, bodyBytes: int64(n), keepAlive: false}
+}
+
+// requestLine is the method and target of req for log lines, e.g. "GET /a?b".
+func requestLine(req *http1.Request) string {
+	return string(req.Method) + " " + string(req.Target)
 }

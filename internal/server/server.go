@@ -270,12 +270,19 @@ func (s *Server) date() []byte {
 	return d.b
 }
 
-// errorResponse appends a complete error response that closes the connection. The body
-// is the status text only: rejected input is never echoed back.
-func (s *Server) errorResponse(b []byte, status int, reason string, method []byte) []byte {
+// errorResponse appends a complete error response that closes the connection, and returns
+// it with the length of its body. The body is the status text only: rejected input is never
+// echoed back. Its version follows the request's (RFC 9110 §6.2) once the request line was
+// parsed as far as the version; before that (a request line too long or malformed) it is
+// HTTP/1.1. A response to HEAD has no body (RFC 9110 §9.3.2).
+func (s *Server) errorResponse(b []byte, status int, req *http1.Request) ([]byte, int) {
 	text := statusText(status)
 	body := text + "\n"
-	b = append(b, "HTTP/1.1 "...)
+	if req.Major == 1 && req.Minor == 0 {
+		b = append(b, "HTTP/1.0 "...)
+	} else {
+		b = append(b, "HTTP/1.1 "...)
+	}
 	b = strconv.AppendInt(b, int64(status), 10)
 	b = append(b, ' ')
 	b = append(b, text...)
@@ -287,17 +294,25 @@ func (s *Server) errorResponse(b []byte, status int, reason string, method []byt
 		b = append(b, "\r\nRetry-After: 1"...)
 	}
 	b = append(b, "\r\n\r\n"...)
-	if string(method) != "HEAD" {
-		b = append(b, body...)
+	if string(req.Method) == "HEAD" {
+		return b, 0
 	}
-	return b
+	return append(b, body...), len(body)
 }
 
-// writeError answers a client fault and the connection is closed after it.
+// writeError answers a client fault (or a request the server cannot take) and logs it in
+// the access log; the connection is closed after it.
 func (cn *conn) writeError(status int, reason string) {
+	out, n := cn.srv.errorResponse(cn.out[:0], status, &cn.req)
 	cn.c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	cn.c.Write(cn.srv.errorResponse(cn.out[:0], status, reason, nil))
+	written, _ := cn.c.Write(out)
+	cn.out = out[:0]
 	cn.srv.log.Debug("rejected request", "status", status, "reason", reason, "remote", cn.remoteHost)
+	if cn.srv.access != nil {
+		// The body bytes the client got: what was written beyond the head.
+		sent := min(max(written-(len(out)-n), 0), n)
+		cn.logAccess(cn.reqStart, result{status: status, bodyBytes: int64(sent)}, 0)
+	}
 }
 
 func statusText(code int) string {
@@ -331,10 +346,14 @@ func statusText(code int) string {
 // logAccess writes the access log line of the request just answered.
 func (cn *conn) logAccess(start time.Time, res result, pid int) {
 	req := &cn.req
+	var proto []byte
+	if req.Major == 1 {
+		proto = []byte(protoString(req))
+	}
 	e := accesslog.Entry{
 		RemoteAddr: cn.clientHost(),
 		Method:     req.Method, Target: req.Target, Path: req.Path, Query: req.Query,
-		Proto:     []byte(protoString(req)),
+		Proto:     proto,
 		Status:    res.status,
 		BytesSent: res.bodyBytes,
 		Start:     start,

@@ -139,6 +139,13 @@ func (w *clientWriter) WriteTwo(a, b []byte) {
 func (w *clientWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.err != nil {
+		return 0, w.err
+	}
+	if len(p) == 0 {
+		// Queued, an empty block would look like the end of the pending bytes to drain.
+		return 0, nil
+	}
 	total := len(p)
 	for {
 		if w.err != nil {

@@ -376,6 +376,29 @@ func TestClientWriterOrder(t *testing.T) {
 	}
 }
 
+// TestClientWriterEmptyWrites checks that an empty Write, or a WriteTwo with an empty first
+// part (a big block of a Content-Length body, with no framing before it), while bytes are
+// pending loses nothing: an empty pending block once looked like the end of the pending
+// bytes to the drain, which then dropped the rest.
+func TestClientWriterEmptyWrites(t *testing.T) {
+	for _, memCap := range []int{16 << 20, 64 << 10, 0} {
+		t.Run(fmt.Sprintf("memCap=%d", memCap), func(t *testing.T) {
+			defer checkGoroutines(t)()
+			wc, rc := tcpPair(t)
+			w := newClientWriter(wc, memCap, testStall, t.TempDir())
+			want := pattern(6 << 20)
+			start := make(chan struct{})
+			got := readAfter(rc, start)
+			for off := 0; off < len(want); off += 1 << 20 {
+				w.WriteTwo(nil, want[off:off+1<<20])
+				w.Write(nil)
+			}
+			close(start)
+			compare(t, "writes with empty ones between", finish(t, w, wc, got), want)
+		})
+	}
+}
+
 func TestClientWriterWriteTwo(t *testing.T) {
 	tests := []struct {
 		name        string

@@ -241,39 +241,3 @@ func TestReaderFDs(t *testing.T) {
 		t.Fatalf("fstat(queued fd) after Close = %v; want EBADF", err)
 	}
 }
-
-func TestBufferedBody(t *testing.T) {
-	tests := []struct {
-		name     string
-		after    string // bytes buffered after the S frame
-		n        int
-		complete bool
-	}{
-		{"nothing", "", 0, false},
-		{"only E", string(frame(End, "")), 0, true},
-		{"D D E", string(frame(Data, "abc")) + string(frame(Data, "de")) + string(frame(End, "")), 5, true},
-		{"D then partial E", string(frame(Data, "abc")) + string(frame(End, ""))[:3], 3, false},
-		{"partial D", string(frame(Data, "abc"))[:6], 0, false},
-		{"D X", string(frame(Data, "abc")) + string(frame(Error, "tb")), 3, false},
-		{"F before E", string(frame(File, strings.Repeat("\x00", 16))) + string(frame(End, "")), 0, false},
-		{"E then next response", string(frame(End, "")) + string(frame(Start, "x")), 0, true},
-	}
-	for _, tt := range tests {
-		goSide, worker := socketpair(t)
-		r := NewReader(goSide)
-		worker.Write(append(frame(Start, "s"), tt.after...))
-		worker.CloseWrite()
-		if f, err := r.Next(); err != nil || f.Kind != Start {
-			t.Fatalf("%s: Next = %v, %v", tt.name, f.Kind, err)
-		}
-		for len(tt.after) > 0 && r.w-r.r-r.cur < len(tt.after) {
-			// The first read may have stopped early; pull the rest in.
-			if err := r.fill(r.cur + len(tt.after)); err != nil {
-				break
-			}
-		}
-		if n, complete := r.BufferedBody(); n != tt.n || complete != tt.complete {
-			t.Errorf("%s: BufferedBody() = %d, %v; want %d, %v", tt.name, n, complete, tt.n, tt.complete)
-		}
-	}
-}

@@ -159,31 +159,6 @@ func (r *Reader) TakeFD() (int, error) {
 	return fd, nil
 }
 
-// BufferedBody looks at the frames already fully buffered after the
-// current one and sums the D payload lengths up to an E frame. complete
-// reports whether an E follows with nothing but D frames before it: then
-// the whole body is in memory and the server can frame it with
-// Content-Length. It reads nothing.
-func (r *Reader) BufferedBody() (n int, complete bool) {
-	p := r.buf[r.r+r.cur : r.w]
-	for len(p) >= HeaderSize {
-		size := binary.LittleEndian.Uint32(p)
-		if size > MaxPayload || len(p)-HeaderSize < int(size) {
-			return n, false
-		}
-		switch Kind(p[4]) {
-		case Data:
-			n += int(size)
-		case End:
-			return n, true
-		default:
-			return n, false
-		}
-		p = p[HeaderSize+int(size):]
-	}
-	return n, false
-}
-
 // Close closes the fds received but not taken. It does not close the
 // connection, which belongs to the caller.
 func (r *Reader) Close() error {
