@@ -329,26 +329,27 @@ class Response:
         self.headers = None  # the headers list given to start_response
         self.sent = False    # S went out: status can no longer change
         self.ended = False   # E or X went out: the request is over
-        self.lock = threading.Lock()  # guards sent, ended and every send
+        self.lock = threading.Lock()  # held for each send and the end
 
     def _check_running(self, what):
         if self.ended:
             raise RuntimeError('%s called after its request ended' % what)
 
     def start_response(self, status, headers, exc_info=None):
-        with self.lock:
-            self._check_running('start_response()')
-            if exc_info is not None:
-                try:
-                    if self.sent:
-                        raise exc_info[1].with_traceback(exc_info[2])
-                finally:
-                    exc_info = None  # PEP 3333: avoid a reference cycle
-            elif self.start is not None:
-                raise RuntimeError('start_response called a second time '
-                                   'without exc_info')
-            self.start = encode_start(status, headers)
-            self.headers = headers
+        # No lock: nothing is sent here, and a start set after the end is
+        # never sent. (encode_start may run an app's __str__.)
+        self._check_running('start_response()')
+        if exc_info is not None:
+            try:
+                if self.sent:
+                    raise exc_info[1].with_traceback(exc_info[2])
+            finally:
+                exc_info = None  # PEP 3333: avoid a reference cycle
+        elif self.start is not None:
+            raise RuntimeError('start_response called a second time '
+                               'without exc_info')
+        self.start = encode_start(status, headers)
+        self.headers = headers
         return self.write
 
     def _head(self, parts):
