@@ -7,6 +7,7 @@ package e2e
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -142,5 +143,46 @@ func TestIsolationBrokenStreamLeaksNoFD(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A client that goes away during a streamed response while another client's request is
+// pipelined behind it on the same worker thread, in either order: the cancel frame stops the
+// first stream only, and the second response is whole. Looped, so that a cancel written
+// behind the second request (which would cut its body short, with a clean end) shows up.
+func TestIsolationCancelOnlyItsRequest(t *testing.T) {
+	s := isolationStart(t)
+	const blocks, size = 40, 1000
+	for i := range 100 {
+		a := pepDial(t, s)
+		fmt.Fprintf(a, "GET /stream?n=300&size=16384 HTTP/1.1\r\nHost: t\r\n\r\n")
+		if _, err := io.ReadFull(a, make([]byte, 1024)); err != nil {
+			t.Fatalf("iteration %d: reading the first stream: %v", i, err)
+		}
+		second := make(chan fetched, 1)
+		send := func() {
+			go func() {
+				r, err := tryGet(s.addr, fmt.Sprintf("/stream?n=%d&size=%d", blocks, size))
+				second <- fetched{r, err}
+			}()
+		}
+		if i%2 == 0 {
+			send()
+			a.Close() // unread data: the master's next write to it fails
+		} else {
+			a.Close()
+			send()
+		}
+		f := <-second
+		if f.err != nil || f.r.status != 200 || len(f.r.body) != blocks*size {
+			n := -1
+			if f.r != nil {
+				n = len(f.r.body)
+			}
+			t.Fatalf("iteration %d: the request behind the cancelled stream = %v, %d body bytes; want 200 and %d bytes", i, f.err, n, blocks*size)
+		}
+	}
+	if n := s.logCount("Booting worker"); n != 1 {
+		t.Errorf("%d workers booted; want 1 (no worker killed)", n)
 	}
 }

@@ -14,6 +14,7 @@ Run with -w 1 --threads 1, so that every request runs on the same worker thread.
            worker's socket (a protocol error), then answers "secret"
 /badfile   sends S and an F frame with a 3-byte payload and an fd (a protocol error)
 /fdjunk    sends a frame of an unknown kind with an fd attached (a protocol error)
+/stream?n=N&size=S  yields N blocks of S bytes ("a"), one at a time
 /pid       the worker's pid
 """
 import array
@@ -86,6 +87,15 @@ def sprayed(environ, start_response):
     return [("sprayed:" + ",".join(result)).encode()]
 
 
+def stream(environ, start_response):
+    q = parse_qs(environ.get("QUERY_STRING", ""))
+    n, size = int(q["n"][0]), int(q["size"][0])
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    block = b"a" * size
+    for _ in range(n):
+        yield block
+
+
 def gate(environ):
     q = parse_qs(environ.get("QUERY_STRING", ""))
     c = socket.create_connection(("127.0.0.1", int(q["gate"][0])))
@@ -123,6 +133,8 @@ def application(environ, start_response):
         return spray(environ, start_response)
     if path == "/sprayed":
         return sprayed(environ, start_response)
+    if path == "/stream":
+        return stream(environ, start_response)
     if path == "/hold":
         gate(environ)
         body = b"held"
