@@ -89,12 +89,17 @@ func (cn *conn) respond(slot *dispatch.Slot, turn dispatch.Turn) result {
 	rs := &cn.resp
 	rs.res.keepAlive = cn.req.KeepAlive
 	cn.out = cn.out[:0]
+	// protocolError ends the request for a frame the worker must not send (what: which).
+	protocolError := func(what string) result {
+		broke()
+		s.log.Error("Worker (pid:"+strconv.Itoa(slot.Group.PID)+") broke the worker protocol: "+what,
+			"request", string(cn.req.Target))
+		return rs.abort(502, "worker protocol error")
+	}
 	for {
 		f, err := rd.Next()
 		if errors.Is(err, wire.ErrProtocol) {
-			broke()
-			s.log.Error("worker broke the protocol", "pid", slot.Group.PID, "err", err)
-			return rs.abort(502, "worker protocol error")
+			return protocolError(err.Error())
 		}
 		if err != nil {
 			ended()
@@ -108,24 +113,22 @@ func (cn *conn) respond(slot *dispatch.Slot, turn dispatch.Turn) result {
 		switch f.Kind {
 		case wire.Start:
 			if rs.started {
-				broke()
-				return rs.abort(502, "worker protocol error")
+				return protocolError("a second S frame")
 			}
 			rs.start(f.Payload, rd)
 		case wire.Data:
 			if !rs.started {
-				broke()
-				return rs.abort(502, "worker protocol error")
+				return protocolError("a D frame before S")
 			}
 			rs.data(f.Payload, rd.Buffered() == 0)
 		case wire.File:
 			fd, err := rd.TakeFD()
-			if err != nil || len(f.Payload) != 16 || !rs.started {
-				if err == nil {
-					syscall.Close(fd)
-				}
-				broke()
-				return rs.abort(502, "worker protocol error")
+			switch {
+			case err != nil:
+				return protocolError("an F frame without its fd")
+			case len(f.Payload) != 16 || !rs.started:
+				syscall.Close(fd) // ours now: not left open
+				return protocolError("an F frame with a " + strconv.Itoa(len(f.Payload)) + "-byte payload, or before S")
 			}
 			rs.setFile(fd, f.Payload)
 		case wire.End:
@@ -138,8 +141,7 @@ func (cn *conn) respond(slot *dispatch.Slot, turn dispatch.Turn) result {
 			free()
 			return rs.fail()
 		default:
-			broke()
-			return rs.abort(502, "worker protocol error")
+			return protocolError("a frame of unknown kind " + f.Kind.String())
 		}
 		if !rs.cancelled && w.Err() != nil && slot.Cancel(turn) {
 			// The client is gone: the worker stops iterating; it still ends with E/X. With a
