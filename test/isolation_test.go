@@ -75,18 +75,28 @@ func TestIsolationProtocolErrorMidPipeline(t *testing.T) {
 	g.arrived()
 	// Two requests pipelined behind /break on the only worker thread (depth 4).
 	behind := []<-chan fetched{goFetch(s, "/pid"), goFetch(s, "/pid")}
-	// Give the master time to read them and write them to the worker's socket; one still
-	// being read would wait in the queue instead and be served by the replacement.
-	time.Sleep(300 * time.Millisecond)
+	// Give the master time to read them and write them to the worker's socket (as in
+	// TestFaultPipelinedRequestsSentAgain); one still being read would wait in the queue
+	// instead and be served by the replacement.
+	time.Sleep(time.Second)
 	g.open()
 	if f := <-broken; f.err != nil || f.r.status != 502 {
 		t.Errorf("GET /break = %+v, %v; want 502", f.r, f.err)
 	}
+	pipelined := 0
 	for i, ch := range behind {
 		f := <-ch
-		if f.err != nil || f.r.status != 502 {
-			t.Errorf("request %d pipelined behind the protocol error = %+v, %v; want 502", i+1, f.r, f.err)
+		switch {
+		case f.err != nil:
+			t.Errorf("request %d behind the protocol error: %v", i+1, f.err)
+		case f.r.status == 502:
+			pipelined++
+		case f.r.status != 200 || string(f.r.body) == "secret" || string(f.r.body) == string(before.body):
+			t.Errorf("request %d behind the protocol error = %d %q; want 502, or (if it was still queued) the pid of the replacement", i+1, f.r.status, f.r.body)
 		}
+	}
+	if pipelined == 0 {
+		t.Error("no request was pipelined behind the protocol error; the test proves nothing")
 	}
 	expectReplacement(t, s, string(before.body))
 }
