@@ -22,6 +22,9 @@ Life of a request (one worker thread, one socket):
     file is sent as an F frame carrying the fd, for sendfile in Go.
  5. close() is always called on the result; then E. If the application
     raised, the traceback goes to stderr and to the master as an X frame.
+    From then on the request's write() and start_response raise and its
+    wsgi.input is closed, so a thread that outlives the request cannot
+    reach the next one on this socket.
  6. EOF on the socket means the master closed it: the thread ends, and the
     process exits when all its threads have ended.
 
@@ -315,15 +318,31 @@ def _encode_start_slow(status, headers):
 
 
 class Response:
-    """The state of one response: start_response, write, and sending."""
+    """The state of one response: start_response, write, and sending.
+
+    It is bound to its request: once E or X went out, write() and
+    start_response raise RuntimeError (wsgi.input is closed by then), so a
+    thread of the app that outlives its request cannot put bytes into the
+    next request's response on this socket. The lock makes each send, and
+    the check that the request is still running, one step: a write() from
+    another thread either goes out before E or raises."""
 
     def __init__(self, link):
         self.link = link
         self.start = None    # encoded S payload once start_response ran
         self.headers = None  # the headers list given to start_response
         self.sent = False    # S went out: status can no longer change
+        self.ended = False   # E or X went out: the request is over
+        self.lock = threading.Lock()  # held for each send and the end
+
+    def _check_running(self, what):
+        if self.ended:
+            raise RuntimeError('%s called after its request ended' % what)
 
     def start_response(self, status, headers, exc_info=None):
+        # No lock: nothing is sent here, and a start set after the end is
+        # never sent. (encode_start may run an app's __str__.)
+        self._check_running('start_response()')
         if exc_info is not None:
             try:
                 if self.sent:
@@ -352,33 +371,29 @@ class Response:
         if not isinstance(data, bytes):
             raise TypeError('write() needs bytes, not %s'
                             % type(data).__name__)
-        if data:
-            parts = []
-            self._head(parts)
-            data_frames(parts, data)
-            self.link.send(parts)
+        self._send_block(data, 'write()')
 
-    def list_frames(self, result):
-        """A list or tuple: calls close() (if a subclass has one), returns
-        all its frames, to go out with E in one send. The body's length is
-        known: L goes before S, so the master frames it with Content-Length
-        whatever the timing."""
+    def _send_block(self, block, what):
+        """Sends one body block (with S if it was not sent yet)."""
+        with self.lock:
+            self._check_running(what)
+            if block:
+                parts = []
+                self._head(parts)
+                data_frames(parts, block)
+                self.link.send(parts)
+
+    def list_blocks(self, result):
+        """A list or tuple: calls close() (if a subclass has one), checks
+        and returns its blocks, to go out with E in one send (end)."""
         close = getattr(result, 'close', None)
         if close is not None:
             close()
-        body = []
-        n = 0
         for block in result:
             if not isinstance(block, bytes):
                 raise TypeError('response block must be bytes, not %s'
                                 % type(block).__name__)
-            if block:
-                data_frames(body, block)
-                n += len(block)
-        parts = self._length(n)
-        self._head(parts)
-        parts.extend(body)
-        return parts
+        return result
 
     def _length(self, n):
         """An L frame announcing an n-byte body, unless S went out already."""
@@ -388,8 +403,7 @@ class Response:
 
     def send_iter(self, result):
         """Any iterable: each block goes out as soon as the app yields it.
-        Returns what is still to be sent with E (S for an empty body); the
-        caller calls close() first."""
+        The caller calls close(), then end()."""
         link = self.link
         for block in result:
             if not isinstance(block, bytes):
@@ -400,14 +414,33 @@ class Response:
                 # one-block response (Django's HttpResponse) then costs no
                 # extra recv, and a stream stops at its next block.
                 if self.sent and link.cancelled():
-                    return []
-                parts = []
-                self._head(parts)
-                data_frames(parts, block)
-                link.send(parts)
-        parts = self._length(0)  # an empty body: S (and L) still needed
-        self._head(parts)
-        return parts
+                    return
+                self._send_block(block, 'the response iterable')
+
+    def end(self, blocks=()):
+        """Sends what is left (S for an empty body, a list's blocks) and E
+        in one send. The request is over: write() raises from now on."""
+        with self.lock:
+            # A body whose length is known here (a list's blocks, or an
+            # empty one) gets L before S, so the master frames it with
+            # Content-Length whatever the timing.
+            parts = self._length(sum(len(block) for block in blocks))
+            self._head(parts)
+            for block in blocks:
+                if block:
+                    data_frames(parts, block)
+            parts.append(E_FRAME)
+            self.ended = True
+            # Sent at once, also when the next request is already buffered:
+            # holding a fast answer to send it with the next one saves a
+            # send, but then it waits as long as the next request runs.
+            self.link.send(parts)
+
+    def fail(self, text):
+        """Sends X with the traceback text. The request is over."""
+        with self.lock:
+            self.ended = True
+            self.link.send(error_frame(text))
 
     def send_file(self, wrapper):
         """A FileWrapper over a regular file: S + F with the fd. Returns
@@ -430,11 +463,12 @@ class Response:
                     count = int(value)
                 except ValueError:
                     pass
-        parts = []
-        self._head(parts)
-        parts.append(HDR.pack(FILE_ARGS.size, F))
-        parts.append(FILE_ARGS.pack(offset, count))
-        self.link.send(parts, fd)
+        with self.lock:
+            parts = []
+            self._head(parts)
+            parts.append(HDR.pack(FILE_ARGS.size, F))
+            parts.append(FILE_ARGS.pack(offset, count))
+            self.link.send(parts, fd)
         return True
 
 
@@ -445,30 +479,26 @@ def handle_request(link, app, environ):
     inp = environ['wsgi.input']
     try:
         result = None
-        tail = []
+        blocks = ()
         try:
             result = app(environ, resp.start_response)
             if isinstance(result, (list, tuple)):
-                tail = resp.list_frames(result)  # calls close()
+                blocks = resp.list_blocks(result)  # calls close()
             elif not (type(result) is FileWrapper and resp.send_file(result)):
-                tail = resp.send_iter(result)
+                resp.send_iter(result)
         finally:
             # PEP 3333: close() is always called, whatever happened.
             close = getattr(result, 'close', None)
             if close is not None and not isinstance(result, (list, tuple)):
                 close()
             inp.close()
-        tail.append(E_FRAME)
-        # Sent at once, also when the next request is already buffered:
-        # holding a fast answer to send it with the next one saves a send,
-        # but then it waits as long as the next request runs, however slow.
-        link.send(tail)
+        resp.end(blocks)
     except Exception:
         # The master logs the traceback from the X frame, with the request:
         # once. Only if that cannot reach it does it go to stderr.
         text = traceback.format_exc()
         try:
-            link.send(error_frame(text))
+            resp.fail(text)
         except LinkBroken:
             sys.stderr.write(text)
             raise

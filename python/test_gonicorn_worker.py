@@ -462,6 +462,70 @@ class TestResponses(InProcess):
         self.go.send(request_frame(base_environ()))
         self.assertEqual(self.check_ok(self.go.response()), b'hello world')
 
+
+    def test_callables_bound_to_their_request(self):
+        # A request's write(), start_response and wsgi.input, kept by the app
+        # and called after the request ended (here: during the next one on
+        # the same socket), raise; the next response holds its own bytes.
+        kept = {}
+
+        def app(environ, start_response):
+            if environ['PATH_INFO'] == '/first':
+                kept['write'] = start_response('200 OK', [])
+                kept['start_response'] = start_response
+                kept['input'] = environ['wsgi.input']
+                return [b'first']
+            start_response('200 OK', [])
+            errors = []
+            for call in (lambda: kept['write'](b'LEAKED'),
+                         lambda: kept['write'](b''),
+                         lambda: kept['start_response']('500 X', []),
+                         lambda: kept['input'].read()):
+                try:
+                    call()
+                    errors.append('ok')
+                except Exception as e:
+                    errors.append(type(e).__name__)
+            return [','.join(errors).encode()]
+        go = self.start(app)
+        go.send(request_frame(base_environ(PATH_INFO='/first'), b'body'))
+        self.assertEqual(self.check_ok(go.response()), b'first')
+        go.send(request_frame(base_environ(PATH_INFO='/second')))
+        self.assertEqual(self.check_ok(go.response()),
+                         b'RuntimeError,RuntimeError,RuntimeError,ValueError')
+
+    def test_write_from_thread_racing_the_end(self):
+        # A thread writes in a loop while its request ends: each write goes
+        # out before E or raises; after E nothing more arrives.
+        for _ in range(50):
+            outcome = []
+            done = threading.Event()
+
+            def app(environ, start_response):
+                write = start_response('200 OK', [])
+
+                def spray():
+                    try:
+                        while True:
+                            write(b'x')
+                    except RuntimeError:
+                        outcome.append('raised')
+                    done.set()
+                threading.Thread(target=spray).start()
+                return []
+            go = self.start(app)
+            go.send(request_frame(base_environ()))
+            frames = go.response()
+            self.assertTrue(done.wait(TIMEOUT))
+            self.assertEqual(outcome, ['raised'])
+            self.assertEqual(frames[0][0], 'S')
+            self.assertEqual({k for k, _ in frames[1:-1]} - {'D'}, set())
+            self.assertEqual(frames[-1][0], 'E')
+            go.sock.settimeout(0.05)
+            with self.assertRaises(socket.timeout):
+                go.recv_some()  # nothing after E
+            go.sock.settimeout(TIMEOUT)
+            self.stop()
     def test_bad_headers(self):
         cases = [
             ('int value', '200 OK', [('X-Num', 5)]),

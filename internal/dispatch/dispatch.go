@@ -11,14 +11,17 @@
 // That saves two context switches and two syscalls per request under load (DESIGN.md,
 // performance notes). A small depth bounds head-of-line blocking behind a slow request.
 // Answers on one slot come back in the order the requests were written; Turn keeps the
-// readers in that order, and tells a request whether the one ahead of it ended with the
-// worker's stream (Turn.Fail): the worker then never started it, and it can go elsewhere.
+// readers in that order, and tells a request how the one ahead of it ended: answered (its
+// answer is next), with the worker's stream (Turn.Fail: the worker never started it, and it
+// can go elsewhere), or with a protocol error (Turn.Break: it must fail, as its answer cannot
+// be found in the stream and the worker may have started it).
 package dispatch
 
 import (
 	"context"
 	"errors"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,6 +38,10 @@ var ErrQueueTimeout = errors.New("dispatch: timed out waiting for a worker slot"
 // ErrClosed is returned by Acquire after Close.
 var ErrClosed = errors.New("dispatch: pool is closed")
 
+// ErrSlotGone is returned by Send when the slot's stream ended or broke before the request
+// was written: nothing was written, and the request may go to another slot.
+var ErrSlotGone = errors.New("dispatch: the worker slot's stream has ended")
+
 // Slot is one worker thread's end of the protocol. Each request that acquired it writes its
 // frame with Send and reads its answer when its Turn comes, then calls Release or Discard.
 type Slot struct {
@@ -44,7 +51,7 @@ type Slot struct {
 
 	inflight int // requests acquired and not yet released; guarded by the Pool's mu
 
-	wmu  sync.Mutex // serialises request writes, so write order is answer order
+	wmu  sync.Mutex // serialises writes (requests and cancels), so write order is answer order
 	tail *turnEnd   // the last written request's; guarded by wmu
 }
 
@@ -56,45 +63,99 @@ type Turn struct {
 
 // turnEnd is how a request's turn ended.
 type turnEnd struct {
-	done   chan struct{} // closed by Done or Fail
-	failed bool          // set by Fail before done is closed
+	done chan struct{} // closed by Done, Fail or Break
+	how  Outcome       // set before done is closed
 }
 
-// Wait blocks until the answers of the requests written before this one were read. It
-// reports whether the one just before ended with Fail: the worker's stream ended before that
-// answer was whole. A worker thread sends each answer whole before it reads its next request,
-// so the worker never started this one, and it may be sent to another slot.
-func (t Turn) Wait() (prevFailed bool) {
+// Outcome is how a request's turn ended, as the next request on the slot learns it from Wait.
+type Outcome int
+
+const (
+	// Answered: the answer was read whole; the next answer in the stream is the next
+	// request's.
+	Answered Outcome = iota
+	// Ended: the worker's stream ended before the answer was whole (the worker died or was
+	// killed). A worker thread sends each answer whole before it reads its next request, so
+	// the worker never started the requests behind this one: they may go to another slot.
+	Ended
+	// Broken: the worker broke the protocol. Where the stream stands is unknown, so the
+	// answers of the requests behind this one cannot be told from the rest of this one, and
+	// the worker may have started them: they fail, neither read nor sent again.
+	Broken
+)
+
+// Wait blocks until the answers of the requests written before this one were read, and
+// reports how the turn just before ended (Answered if there was none). On Ended the caller
+// ends its own turn with Fail, on Broken with Break, so that the requests behind it learn
+// the same.
+func (t Turn) Wait() Outcome {
 	if t.prev == nil {
-		return false
+		return Answered
 	}
 	<-t.prev.done
-	return t.prev.failed
+	return t.prev.how
 }
 
-// Done lets the next request on the slot read its answer: this one was read whole, or the
-// stream can no longer be trusted (a protocol error) but did not end.
-func (t Turn) Done() { close(t.mine.done) }
+// Done lets the next request on the slot read its answer: this one was read whole.
+func (t Turn) Done() { t.end(Answered) }
 
 // Fail lets the next request on the slot go on, telling it that the worker's stream ended
 // before this request's answer was whole (the worker died or was killed), so that it was
 // never started either.
-func (t Turn) Fail() {
-	t.mine.failed = true
+func (t Turn) Fail() { t.end(Ended) }
+
+// Break lets the next request on the slot go on, telling it that the worker broke the
+// protocol before this request's answer was whole, so that it must fail.
+func (t Turn) Break() { t.end(Broken) }
+
+func (t Turn) end(how Outcome) {
+	t.mine.how = how
 	close(t.mine.done)
 }
 
 // Send writes one request with write, in the slot's pipeline order, and returns its turn.
-// If write fails the stream is broken and the caller must Discard the slot.
+// If write fails the stream is broken and the caller must Discard the slot. If the turn of
+// the last request written ended with Fail or Break, the slot is gone: Send writes nothing
+// and returns ErrSlotGone, and the caller Discards the slot and tries another.
 func (s *Slot) Send(write func(*net.UnixConn) error) (Turn, error) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	if s.tail != nil {
+		select {
+		case <-s.tail.done:
+			if s.tail.how != Answered {
+				return Turn{}, ErrSlotGone
+			}
+		default:
+		}
+	}
 	if err := write(s.Conn); err != nil {
 		return Turn{}, err
 	}
 	t := Turn{prev: s.tail, mine: &turnEnd{done: make(chan struct{})}}
 	s.tail = t.mine
 	return t, nil
+}
+
+// Cancel writes a cancel frame for the request of turn t, which is running on the worker,
+// and reports whether it did. A cancel frame names no request: the worker takes it for the
+// request it runs when it reads it, or drops it when it runs none. So Cancel writes it only
+// while t's request is the last one written on the slot; the check and the write hold the
+// write lock, so no request can be written between them (the frame then precedes every
+// later request in the stream). A request being written right now is written behind t's:
+// Cancel does not wait for that write (which may wait for the worker to read, while the
+// worker waits for the caller to read its answer) and reports false.
+func (s *Slot) Cancel(t Turn) bool {
+	if !s.wmu.TryLock() {
+		return false
+	}
+	defer s.wmu.Unlock()
+	if s.tail != t.mine {
+		return false
+	}
+	var hdr [wire.HeaderSize]byte
+	_, err := s.Conn.Write(wire.AppendHeader(hdr[:0], wire.Cancel, 0))
+	return err == nil
 }
 
 // Group is the set of slots of one worker process.
@@ -163,8 +224,8 @@ type Pool struct {
 
 	mu      sync.Mutex
 	slots   []*Slot   // slots of groups that are neither retired, broken nor full
-	waiters []*waiter // FIFO; a nil entry was cancelled
-	waiting int       // non-nil entries in waiters
+	waiters []*waiter // FIFO; a waiter that gave up is removed (leave)
+	waiting int       // len(waiters)
 	closed  bool
 	due     []func() // OnRecycle callbacks to run once mu is released (see unlock)
 }
@@ -236,15 +297,14 @@ func (p *Pool) Acquire(ctx context.Context) (*Slot, error) {
 	}
 }
 
-// leave takes w out of the queue after its wait ended without a slot.
+// leave takes w out of the queue after its wait ended without a slot. The entry is removed,
+// not left behind as a hole: while every worker hangs no slot is handed off, and holes would
+// pile up with every request that times out.
 func (p *Pool) leave(w *waiter) {
 	p.mu.Lock()
-	for i, x := range p.waiters {
-		if x == w {
-			p.waiters[i] = nil
-			p.waiting--
-			break
-		}
+	if i := slices.Index(p.waiters, w); i >= 0 {
+		p.waiters = slices.Delete(p.waiters, i, i+1)
+		p.waiting--
 	}
 	p.mu.Unlock()
 	// A slot may have been handed over just before we left the queue.
@@ -319,9 +379,6 @@ func (p *Pool) handOffLocked(s *Slot) {
 		w := p.waiters[0]
 		p.waiters[0] = nil
 		p.waiters = p.waiters[1:]
-		if w == nil {
-			continue
-		}
 		p.waiting--
 		p.giveLocked(s)
 		w.ch <- s
@@ -348,14 +405,6 @@ func (p *Pool) afterRequestLocked(s *Slot) {
 		return
 	}
 	p.handOffLocked(s)
-}
-
-// Alone reports whether s carries no request but the caller's, so that a cancel frame cannot
-// reach a pipelined request by mistake.
-func (p *Pool) Alone(s *Slot) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return s.inflight == 1
 }
 
 // Discard takes back a slot whose worker broke the protocol or died. The slot is never used
@@ -430,9 +479,7 @@ func (p *Pool) Close() {
 	}
 	p.closed = true
 	for _, w := range p.waiters {
-		if w != nil {
-			w.ch <- nil
-		}
+		w.ch <- nil
 	}
 	p.waiters, p.waiting, p.slots = nil, 0, nil
 }

@@ -3,9 +3,16 @@ package dispatch
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gonicorn/gonicorn/internal/wire"
 )
 
 func group(pid, n int) *Group {
@@ -152,8 +159,9 @@ func TestTurnOrder(t *testing.T) {
 	}
 }
 
-// A turn ended with Fail tells the next one that its request was never started; Done does not.
-func TestTurnFailReachesTheNextOnly(t *testing.T) {
+// Each turn learns how the one just before it ended: Fail and Break reach the next turn only,
+// which passes them on by ending its own turn the same way.
+func TestTurnOutcomeReachesTheNextOnly(t *testing.T) {
 	s := &Slot{}
 	send := func() Turn {
 		tn, err := s.Send(func(*net.UnixConn) error { return nil })
@@ -162,23 +170,47 @@ func TestTurnFailReachesTheNextOnly(t *testing.T) {
 		}
 		return tn
 	}
-	t1, t2, t3, t4 := send(), send(), send(), send()
-	if t1.Wait() {
-		t.Error("first turn: previous failed; want no previous")
+	t1, t2, t3, t4, t5 := send(), send(), send(), send(), send()
+	if got := t1.Wait(); got != Answered {
+		t.Errorf("first turn: Wait() = %v; want Answered (no previous)", got)
 	}
 	t1.Fail()
-	if !t2.Wait() {
-		t.Error("turn after a Fail: previous failed = false; want true")
+	if got := t2.Wait(); got != Ended {
+		t.Errorf("turn after a Fail: Wait() = %v; want Ended", got)
 	}
 	t2.Done()
-	if t3.Wait() {
-		t.Error("turn after a Done: previous failed = true; want false")
+	if got := t3.Wait(); got != Answered {
+		t.Errorf("turn after a Done: Wait() = %v; want Answered", got)
 	}
-	t3.Fail()
-	if !t4.Wait() {
-		t.Error("turn after the second Fail: previous failed = false; want true")
+	t3.Break()
+	if got := t4.Wait(); got != Broken {
+		t.Errorf("turn after a Break: Wait() = %v; want Broken", got)
 	}
-	t4.Done()
+	t4.Fail()
+	if got := t5.Wait(); got != Ended {
+		t.Errorf("turn after the second Fail: Wait() = %v; want Ended", got)
+	}
+	t5.Done()
+}
+
+// Once the last turn on a slot ended with Fail or Break, the slot takes no more requests:
+// Send writes nothing, so that the request can go to another slot.
+func TestSendOnGoneSlot(t *testing.T) {
+	for _, end := range []func(Turn){Turn.Fail, Turn.Break} {
+		s := &Slot{}
+		t1, _ := s.Send(func(*net.UnixConn) error { return nil })
+		end(t1)
+		wrote := false
+		if _, err := s.Send(func(*net.UnixConn) error { wrote = true; return nil }); !errors.Is(err, ErrSlotGone) || wrote {
+			t.Errorf("Send after the stream ended = %v, wrote %v; want ErrSlotGone and nothing written", err, wrote)
+		}
+	}
+	s := &Slot{}
+	t1, _ := s.Send(func(*net.UnixConn) error { return nil })
+	t1.Done()
+	if _, err := s.Send(func(*net.UnixConn) error { return nil }); err != nil {
+		t.Errorf("Send after an answered turn = %v; want nil", err)
+	}
 }
 
 // MaxRequests is a cap on the requests a group is given (issue 9, item 9): OnRecycle is
@@ -271,4 +303,180 @@ func TestQueueTimeout(t *testing.T) {
 	if s := acquire(t, p); s == nil {
 		t.Fatal("no slot after the release")
 	}
+}
+
+// socketpair returns the two ends of a unix stream socketpair: the master's, as a slot's Conn
+// is, and the worker's.
+func socketpair(t *testing.T) (master, worker *net.UnixConn) {
+	t.Helper()
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := func(fd int) *net.UnixConn {
+		f := os.NewFile(uintptr(fd), "socketpair")
+		defer f.Close()
+		c, err := net.FileConn(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.(*net.UnixConn)
+	}
+	return conn(fds[0]), conn(fds[1])
+}
+
+// frameKinds reads c to EOF and returns the kinds of the frames in it, in order.
+func frameKinds(t *testing.T, c *net.UnixConn) string {
+	t.Helper()
+	b, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []byte
+	for len(b) >= wire.HeaderSize {
+		n := int(b[0]) | int(b[1])<<8 | int(b[2])<<16 | int(b[3])<<24
+		kinds = append(kinds, b[4])
+		b = b[wire.HeaderSize+n:]
+	}
+	return string(kinds)
+}
+
+// spin busy-waits for n steps of a few nanoseconds.
+func spin(n int) int {
+	x := 0
+	for j := range n {
+		x += j
+	}
+	return x
+}
+
+// A cancel frame names no request, so it must never follow a later request in the stream:
+// raced against a request being pipelined behind the cancelled one, it is written before
+// that request or not at all. Looped, so that a check and a write that are not one step
+// show up.
+func TestCancelNeverFollowsALaterRequest(t *testing.T) {
+	request := func(id byte) func(*net.UnixConn) error {
+		return func(c *net.UnixConn) error {
+			_, err := c.Write(append(wire.AppendHeader(nil, wire.Request, 1), id))
+			return err
+		}
+	}
+	cancelled := 0
+	for i := range 1000 {
+		p := NewPool(0, 4)
+		master, worker := socketpair(t)
+		g := NewGroup(1, []*Slot{{Conn: master}})
+		p.Add(g)
+		s := acquire(t, p)
+		t1, err := s.Send(request('1'))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ready atomic.Int32 // the two goroutines start together once both are running
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			ready.Add(1)
+			for ready.Load() != 2 {
+			}
+			spin(i % 50 * 20)
+			s2 := acquire(t, p) // the only slot: pipelined behind request 1
+			if _, err := s2.Send(request('2')); err != nil {
+				t.Error(err)
+			}
+		}()
+		var sent bool
+		go func() {
+			defer wg.Done()
+			ready.Add(1)
+			for ready.Load() != 2 {
+			}
+			spin(i / 50 * 20) // with the other's spin: every pair of offsets, up to ~1 µs
+			sent = s.Cancel(t1)
+		}()
+		wg.Wait()
+		master.CloseWrite()
+		got := frameKinds(t, worker)
+		master.Close()
+		worker.Close()
+		if got != "RCR" && got != "RR" {
+			t.Fatalf("iteration %d: frames in the stream %q (cancel sent: %v); want \"RCR\" or \"RR\": a cancel behind request 2 would cancel it", i, got, sent)
+		}
+		if sent != (got == "RCR") {
+			t.Fatalf("iteration %d: Cancel reported %v, stream %q", i, sent, got)
+		}
+		if sent {
+			cancelled++
+		}
+	}
+	t.Logf("cancel written in %d of 1000 races", cancelled)
+}
+
+// A request that gives up waiting (its context ended, or --queue-timeout) leaves the queue
+// without a trace: while every worker hangs, the queue does not grow with them.
+func TestWaitersThatGiveUpLeaveNoHoles(t *testing.T) {
+	p := NewPool(0, 1)
+	p.Add(group(1, 1))
+	held := acquire(t, p) // the only slot hangs
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for range 1000 {
+		if _, err := p.Acquire(ctx); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Acquire with an ended context = %v; want context.Canceled", err)
+		}
+	}
+	p.QueueTimeout = time.Millisecond
+	for range 10 {
+		if _, err := p.Acquire(context.Background()); !errors.Is(err, ErrQueueTimeout) {
+			t.Fatalf("Acquire = %v; want ErrQueueTimeout", err)
+		}
+	}
+	p.mu.Lock()
+	n := len(p.waiters)
+	p.mu.Unlock()
+	if n != 0 {
+		t.Errorf("the queue holds %d entries after every waiter left; want 0", n)
+	}
+	p.Release(held)
+}
+
+// Cancel does not wait for a request being written behind the cancelled one: that write may
+// wait for the worker to read, while the worker waits for the canceller to read its answer.
+// It writes nothing then, as the request being written comes after the cancelled one.
+func TestCancelDoesNotWaitForAWrite(t *testing.T) {
+	master, worker := socketpair(t)
+	defer worker.Close()
+	s := &Slot{Conn: master}
+	t1, _ := s.Send(func(c *net.UnixConn) error {
+		_, err := c.Write(wire.AppendHeader(nil, wire.Request, 0))
+		return err
+	})
+	writing, release := make(chan struct{}), make(chan struct{})
+	sent := make(chan error, 1)
+	go func() {
+		_, err := s.Send(func(c *net.UnixConn) error {
+			close(writing)
+			<-release // a write blocked on a full socket
+			_, err := c.Write(wire.AppendHeader(nil, wire.Request, 0))
+			return err
+		})
+		sent <- err
+	}()
+	<-writing
+	if s.Cancel(t1) {
+		t.Error("Cancel while a request is written behind it = true; want false")
+	}
+	close(release)
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	if s.Cancel(t1) {
+		t.Error("Cancel with a request written behind it = true; want false")
+	}
+	master.CloseWrite()
+	if got := frameKinds(t, worker); got != "RR" {
+		t.Errorf("frames in the stream %q; want \"RR\" (no cancel)", got)
+	}
+	master.Close()
 }

@@ -225,13 +225,15 @@ func (cn *conn) awaitRequest() bool {
 }
 
 // maxDispatches is how often a request is sent to a worker at most: once, plus a new try each
-// time the worker it was pipelined on died before starting it (see sendToWorker).
+// time the worker it was pipelined on died before starting it, or the slot it got was gone
+// before it was written (see sendToWorker).
 const maxDispatches = 3
 
 // sendToWorker sends the request built in cn.frame to a worker slot and waits for its turn. A
 // request pipelined behind one whose worker died before answering it whole was never started
-// by that worker (dispatch.Turn.Wait): it is sent again, to another slot. It reports false
-// after it answered the client with an error.
+// by that worker (dispatch.Ended): it is sent again, to another slot. One pipelined behind a
+// protocol error (dispatch.Broken) may have been started, and its answer cannot be found in
+// the stream: it gets 502. It reports false after it answered the client with an error.
 func (cn *conn) sendToWorker(ctx context.Context, b *body) (*dispatch.Slot, dispatch.Turn, bool) {
 	s := cn.srv
 	// A big frame goes back to its pool once the request reached its worker for good.
@@ -243,14 +245,34 @@ func (cn *conn) sendToWorker(ctx context.Context, b *body) (*dispatch.Slot, disp
 			return nil, dispatch.Turn{}, false
 		}
 		turn, err := slot.Send(func(sc *net.UnixConn) error { return cn.sendRequest(sc, b) })
-		if err != nil {
+		switch {
+		case errors.Is(err, dispatch.ErrSlotGone):
+			// Nothing was written: the slot's stream ended or broke since Acquire.
+			s.pool.Discard(slot)
+			if try == maxDispatches {
+				cn.writeError(502, "worker failed")
+				return nil, dispatch.Turn{}, false
+			}
+			continue
+		case err != nil:
 			s.log.Error("sending request to worker", "pid", slot.Group.PID, "err", err)
 			s.pool.Discard(slot)
 			cn.writeError(502, "worker failed")
 			return nil, dispatch.Turn{}, false
 		}
-		if !turn.Wait() {
+		switch turn.Wait() {
+		case dispatch.Answered:
 			return slot, turn, true
+		case dispatch.Broken:
+			// The worker broke the protocol on a request ahead of this one. Whoever reads
+			// the slot next learns the same.
+			s.pool.Discard(slot)
+			turn.Break()
+			s.log.Error("Worker broke the protocol on a request pipelined ahead of this one; "+
+				"not sending it again, as the worker may have started it", "pid", slot.Group.PID,
+				"request", string(cn.req.Target))
+			cn.writeError(502, "worker failed")
+			return nil, dispatch.Turn{}, false
 		}
 		// The worker died before it got to this request. Whoever reads the slot next
 		// learns the same, as this request never reaches it either.

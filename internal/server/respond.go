@@ -3,9 +3,11 @@ package server
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"io"
 	"os"
 	"strconv"
+	"syscall"
 
 	"github.com/gonicorn/gonicorn/internal/dispatch"
 	"github.com/gonicorn/gonicorn/internal/http1"
@@ -63,17 +65,14 @@ type response struct {
 //	X  the app failed: 500 if no S came, else the response is cut (see cut)
 func (cn *conn) respond(slot *dispatch.Slot, turn dispatch.Turn) result {
 	s := cn.srv
-	// free gives the slot back (or discards it) and passes the turn to the next request
-	// pipelined on the slot, as soon as the worker's answer was read: what is left is
-	// between this connection and its client, and a slow client must not hold up the
-	// worker's next request.
-	free := func(discard bool) {
+	rd := slot.Reader
+	// free gives the slot back and passes the turn to the next request pipelined on the
+	// slot, as soon as the worker's answer was read: what is left is between this
+	// connection and its client, and a slow client must not hold up the worker's next
+	// request.
+	free := func() {
 		cn.resp.timedOut = cn.disarm()
-		if discard {
-			s.pool.Discard(slot)
-		} else {
-			s.pool.Release(slot)
-		}
+		s.pool.Release(slot)
 		turn.Done()
 	}
 	// ended is free for a worker stream that ended before the answer was whole: the worker
@@ -82,7 +81,17 @@ func (cn *conn) respond(slot *dispatch.Slot, turn dispatch.Turn) result {
 	ended := func() {
 		cn.resp.timedOut = cn.disarm()
 		s.pool.Discard(slot)
+		rd.Close() // nobody reads the slot again; fds that came with the stream are closed
 		turn.Fail()
+	}
+	// broke is free for a stream that broke the protocol: nobody reads it again, and the
+	// requests pipelined behind this one fail (dispatch.Turn.Break), as their answers cannot
+	// be told from the rest of this one and the worker may have started them.
+	broke := func() {
+		cn.resp.timedOut = cn.disarm()
+		s.pool.Discard(slot)
+		rd.Close()
+		turn.Break()
 	}
 	if cn.cw == nil {
 		cn.cw = newClientWriter(cn.c, outputMemory, s.cfg.WriteTimeout, s.cfg.TempDir)
@@ -93,9 +102,18 @@ func (cn *conn) respond(slot *dispatch.Slot, turn dispatch.Turn) result {
 	rs := &cn.resp
 	rs.res.keepAlive = cn.req.KeepAlive
 	cn.out = cn.out[:0]
-	rd := slot.Reader
+	// protocolError ends the request for a frame the worker must not send (what: which).
+	protocolError := func(what string) result {
+		broke()
+		s.log.Error("Worker (pid:"+strconv.Itoa(slot.Group.PID)+") broke the worker protocol: "+what,
+			"request", string(cn.req.Target))
+		return rs.abort(502)
+	}
 	for {
 		f, err := rd.Next()
+		if errors.Is(err, wire.ErrProtocol) {
+			return protocolError(err.Error())
+		}
 		if err != nil {
 			ended()
 			if rs.timedOut {
@@ -114,47 +132,46 @@ func (cn *conn) respond(slot *dispatch.Slot, turn dispatch.Turn) result {
 		switch f.Kind {
 		case wire.Length:
 			if rs.started || len(f.Payload) != 8 || int64(binary.LittleEndian.Uint64(f.Payload)) < 0 {
-				free(true)
-				return rs.abort(502)
+				return protocolError("an L frame after S or with a bad length")
 			}
 			rs.bodyLength = int64(binary.LittleEndian.Uint64(f.Payload))
 		case wire.Start:
 			if rs.started {
-				free(true)
-				return rs.abort(502)
+				return protocolError("a second S frame")
 			}
 			rs.start(f.Payload)
 		case wire.Data:
 			if !rs.started {
-				free(true)
-				return rs.abort(502)
+				return protocolError("a D frame before S")
 			}
 			rs.data(f.Payload, rd.Buffered() == 0)
 		case wire.File:
 			fd, err := rd.TakeFD()
-			if err != nil || len(f.Payload) != 16 || !rs.started {
-				free(true)
-				return rs.abort(502)
+			switch {
+			case err != nil:
+				return protocolError("an F frame without its fd")
+			case len(f.Payload) != 16 || !rs.started:
+				syscall.Close(fd) // ours now: not left open
+				return protocolError("an F frame with a " + strconv.Itoa(len(f.Payload)) + "-byte payload, or before S")
 			}
 			rs.setFile(fd, f.Payload)
 		case wire.End:
-			free(false)
+			free()
 			return rs.end()
 		case wire.Error:
 			// Logged before free: the payload lives in the reader's buffer, which the next
 			// request's turn reuses.
 			s.log.Error("Error handling request " + string(cn.req.Target) + "\n" + string(bytes.TrimRight(f.Payload, "\n")))
-			free(false)
+			free()
 			return rs.abort(500)
 		default:
-			free(true)
-			return rs.abort(502)
+			return protocolError("a frame of unknown kind " + f.Kind.String())
 		}
-		if !rs.cancelled && w.Err() != nil && s.pool.Alone(slot) {
-			// The client is gone: tell the worker to stop iterating; it still ends with E/X.
+		if !rs.cancelled && w.Err() != nil && slot.Cancel(turn) {
+			// The client is gone: the worker stops iterating; it still ends with E/X. With a
+			// request pipelined behind this one, no cancel is sent (dispatch.Slot.Cancel):
+			// the rest of the answer is read and dropped.
 			rs.cancelled = true
-			var hdr [wire.HeaderSize]byte
-			slot.Conn.Write(wire.AppendHeader(hdr[:0], wire.Cancel, 0))
 		}
 	}
 }

@@ -168,8 +168,8 @@ func TestReaderBigFrames(t *testing.T) {
 
 	go worker.Write(AppendHeader(nil, Data, MaxPayload+1))
 	_, err := r.Next()
-	if err == nil || err.Error() != "wire: D frame length 1048641 exceeds 1048640" {
-		t.Fatalf("Next over MaxPayload = %v", err)
+	if !errors.Is(err, ErrProtocol) || err.Error() != "wire: worker broke the protocol: D frame length 1048641 exceeds 1048640" {
+		t.Fatalf("Next over MaxPayload = %v; want a protocol error", err)
 	}
 }
 

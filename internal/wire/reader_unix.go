@@ -54,7 +54,8 @@ type Frame struct {
 
 // Next reads the next whole frame. At a clean end of stream (between
 // frames) it returns io.EOF; inside a frame io.ErrUnexpectedEOF. A length
-// above MaxPayload is an error: the worker is broken and must be replaced.
+// above MaxPayload, or fds lost, is an error wrapping ErrProtocol: the
+// stream cannot be read on, and the worker must be replaced.
 func (r *Reader) Next() (Frame, error) {
 	r.r += r.cur
 	r.cur = 0
@@ -64,7 +65,7 @@ func (r *Reader) Next() (Frame, error) {
 	n := binary.LittleEndian.Uint32(r.buf[r.r:])
 	k := Kind(r.buf[r.r+4])
 	if n > MaxPayload {
-		return Frame{}, fmt.Errorf("wire: %v frame length %d exceeds %d", k, n, MaxPayload)
+		return Frame{}, fmt.Errorf("wire: %w: %v frame length %d exceeds %d", ErrProtocol, k, n, MaxPayload)
 	}
 	size := HeaderSize + int(n)
 	if err := r.fill(size); err != nil {
@@ -115,7 +116,7 @@ func (r *Reader) fill(n int) error {
 			}
 		}
 		if flags&syscall.MSG_CTRUNC != 0 {
-			return errors.New("wire: control message truncated: file descriptors lost")
+			return fmt.Errorf("wire: %w: control message truncated, file descriptors lost", ErrProtocol)
 		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {
@@ -133,7 +134,7 @@ func (r *Reader) fill(n int) error {
 func (r *Reader) queueFDs(oob []byte) error {
 	msgs, err := syscall.ParseSocketControlMessage(oob)
 	if err != nil {
-		return fmt.Errorf("wire: parsing control message: %w", err)
+		return fmt.Errorf("wire: %w: parsing control message: %v", ErrProtocol, err)
 	}
 	for _, m := range msgs {
 		if m.Header.Level != syscall.SOL_SOCKET || m.Header.Type != syscall.SCM_RIGHTS {
@@ -141,7 +142,7 @@ func (r *Reader) queueFDs(oob []byte) error {
 		}
 		fds, err := syscall.ParseUnixRights(&m)
 		if err != nil {
-			return fmt.Errorf("wire: parsing SCM_RIGHTS: %w", err)
+			return fmt.Errorf("wire: %w: parsing SCM_RIGHTS: %v", ErrProtocol, err)
 		}
 		r.fds = append(r.fds, fds...)
 	}
@@ -152,7 +153,7 @@ func (r *Reader) queueFDs(oob []byte) error {
 // takes one.
 func (r *Reader) TakeFD() (int, error) {
 	if len(r.fds) == 0 {
-		return -1, errors.New("wire: no file descriptor was received for the frame")
+		return -1, fmt.Errorf("wire: %w: no file descriptor was received for the frame", ErrProtocol)
 	}
 	fd := r.fds[0]
 	r.fds = r.fds[1:]

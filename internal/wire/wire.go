@@ -7,6 +7,7 @@
 package wire
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 )
@@ -17,6 +18,11 @@ const HeaderSize = 5
 // MaxPayload is the largest payload the worker sends (a D frame carries at
 // most 1 MiB; S, Y and X fit too). A bigger length is a protocol error.
 const MaxPayload = 1<<20 + 64
+
+// ErrProtocol is wrapped by the errors that say the worker broke the
+// protocol (as opposed to its stream ending): where the stream stands is
+// unknown from then on.
+var ErrProtocol = errors.New("worker broke the protocol")
 
 // Kind is a frame's kind byte.
 type Kind byte
