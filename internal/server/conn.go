@@ -47,6 +47,9 @@ type conn struct {
 
 	req   http1.Request
 	frame []byte // the request frame being built
+	// linger is set when the connection is closed after an error response: what the client
+	// still sends is read and dropped for a while before the close (see lingeringClose).
+	linger bool
 	out   []byte // response bytes being assembled before a flush
 
 	cw   *clientWriter // writes to the client; created with the first response
@@ -120,6 +123,39 @@ func (cn *conn) read(p []byte) (int, error) {
 	return n, err
 }
 
+// Lingering close (RFC 9112 §9.6). A server that closes a connection while the client is
+// still sending (the body of a rejected request, requests pipelined behind it) makes the
+// kernel answer with a reset, and a reset that overtakes the error response destroys it in
+// the client's receive buffer before the client read it. So after an error response the
+// write side is closed first (the client sees the end of the response), and what the client
+// still sends is read and dropped until it closes too, it pauses for lingerPause, or
+// lingerTotal passed (nginx's lingering_timeout and lingering_time, shortened).
+const (
+	lingerPause = time.Second
+	lingerTotal = 5 * time.Second
+)
+
+// lingeringClose closes the write side and drains the read side as described above; the
+// caller closes the connection afterwards.
+func (cn *conn) lingeringClose() {
+	hc, ok := cn.c.(interface{ CloseWrite() error })
+	if !ok || hc.CloseWrite() != nil {
+		return
+	}
+	var scratch [4096]byte
+	end := time.Now().Add(lingerTotal)
+	for {
+		deadline := time.Now().Add(lingerPause)
+		if deadline.After(end) {
+			deadline = end
+		}
+		cn.c.SetReadDeadline(deadline)
+		if _, err := cn.c.Read(scratch[:]); err != nil {
+			return
+		}
+	}
+}
+
 func hostPort(a net.Addr) (string, string) {
 	switch a := a.(type) {
 	case *net.TCPAddr:
@@ -132,6 +168,9 @@ func hostPort(a net.Addr) (string, string) {
 
 func (cn *conn) serve(ctx context.Context) {
 	defer func() {
+		if cn.linger {
+			cn.lingeringClose()
+		}
 		cn.c.Close()
 		cn.releaseBuffers()
 	}()

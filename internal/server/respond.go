@@ -559,6 +559,7 @@ func (rs *response) abort(status int) result {
 		rs.file = nil
 	}
 	cn := rs.cn
+	cn.linger = true // the client may still be sending: see lingeringClose
 	var n int
 	cn.out, n = cn.srv.errorResponse(cn.out[:0], status, &cn.req)
 	rs.w.Write(cn.out)

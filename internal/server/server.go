@@ -303,6 +303,7 @@ func (s *Server) errorResponse(b []byte, status int, req *http1.Request) ([]byte
 // writeError answers a client fault (or a request the server cannot take) and logs it in
 // the access log; the connection is closed after it.
 func (cn *conn) writeError(status int, reason string) {
+	cn.linger = true
 	out, n := cn.srv.errorResponse(cn.out[:0], status, &cn.req)
 	cn.c.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	written, _ := cn.c.Write(out)
