@@ -50,7 +50,7 @@ type conn struct {
 	// linger is set when the connection is closed after an error response: what the client
 	// still sends is read and dropped for a while before the close (see lingeringClose).
 	linger bool
-	out   []byte // response bytes being assembled before a flush
+	out    []byte // response bytes being assembled before a flush
 
 	cw   *clientWriter // writes to the client; created with the first response
 	resp response      // the response being relayed; reset per request
