@@ -303,6 +303,11 @@ func TestUSR1ReopensLogsAndPIDFile(t *testing.T) {
 		t.Errorf("--pid file = %q, %v; want %d", b, err, s.cmd.Process.Pid)
 	}
 	s.get("/pid?before")
+	// The access-log line is written after the client has its response: wait for it, or it
+	// may be written after the reopen, into the new file.
+	if !waitFile(accessLog, "GET /pid?before") {
+		t.Fatalf("access log lacks the request before SIGUSR1: %q", readOr(accessLog))
+	}
 	for _, p := range []string{errLog, accessLog} {
 		if err := os.Rename(p, p+".1"); err != nil {
 			t.Fatal(err)
