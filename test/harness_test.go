@@ -143,10 +143,17 @@ func listenerFile(t *testing.T) (*os.File, string) {
 
 func startNoWait(t *testing.T, args ...string) *server {
 	t.Helper()
+	return launch(t, exec.Command(binary, append([]string{"--bind", "fd://3"}, args...)...))
+}
+
+// launch starts cmd (a gonicorn whose --bind, or GONICORN_CMD_ARGS, names fd://3) with a
+// fresh loopback listener as fd 3, in its own process group, logging into the server's log,
+// and stops it when the test ends.
+func launch(t *testing.T, cmd *exec.Cmd) *server {
+	t.Helper()
 	f, addr := listenerFile(t)
 	defer f.Close()
-	s := &server{t: t, addr: addr, log: newLogBuffer(), done: make(chan struct{})}
-	s.cmd = exec.Command(binary, append([]string{"--bind", "fd://3"}, args...)...)
+	s := &server{t: t, cmd: cmd, addr: addr, log: newLogBuffer(), done: make(chan struct{})}
 	s.cmd.ExtraFiles = []*os.File{f}
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

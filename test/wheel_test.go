@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 )
 
@@ -160,23 +159,10 @@ func userEnv() []string {
 // env, and a fresh loopback listener as fd 3, and waits until its workers are ready.
 func startInstalled(t *testing.T, bin, dir string, env []string, args ...string) *server {
 	t.Helper()
-	f, addr := listenerFile(t)
-	defer f.Close()
-	s := &server{t: t, addr: addr, log: newLogBuffer(), done: make(chan struct{})}
-	s.cmd = exec.Command(bin, args...)
-	s.cmd.Dir = dir
-	s.cmd.Env = append(userEnv(), env...)
-	s.cmd.ExtraFiles = []*os.File{f}
-	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		s.err = s.cmd.Wait()
-		close(s.done)
-	}()
-	t.Cleanup(s.stop)
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	cmd.Env = append(userEnv(), env...)
+	s := launch(t, cmd)
 	s.waitReady()
 	return s
 }
