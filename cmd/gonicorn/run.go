@@ -42,6 +42,9 @@ func run(ctx context.Context, cfg *config.Config) error {
 	}
 	sink := errorlog.NewSink(errOut)
 	log := slog.New(errorlog.NewHandler(sink, level))
+	for _, n := range cfg.Notices { // which config file was read, when none was named
+		log.Info(n)
+	}
 	for _, w := range cfg.Warnings { // the config file's ignored settings and hooks
 		log.Warn(w)
 	}
@@ -110,7 +113,7 @@ func run(ctx context.Context, cfg *config.Config) error {
 	for _, ln := range listeners {
 		log.Info(fmt.Sprintf("Listening at: %s (%d)", describe(ln), os.Getpid()))
 	}
-	workerKind := "sync"
+	workerKind := cfg.WorkerClass // gunicorn's -k gthread is gthread with one thread too
 	if cfg.Threads > 1 {
 		workerKind = "gthread"
 	}
