@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // startIn is start with the master's working directory dir (for ./gunicorn.conf.py) and
@@ -80,5 +81,108 @@ func TestGunicornSettingIgnoredServes(t *testing.T) {
 	}
 	if strings.Contains(s.log.String(), "capture-output") {
 		t.Error("--capture-output was reported; gonicorn always does it")
+	}
+}
+
+// -k/--worker-class takes gunicorn's sync and gthread, in any case and by gunicorn's class
+// names, and logs the worker as gunicorn does (sync with --threads > 1 is gthread); another
+// class stops gonicorn with one line saying to use --threads.
+func TestWorkerClassGunicornNames(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-k", "gthread"}, "Using worker: gthread"},
+		{[]string{"--worker-class", "gunicorn.workers.gthread.ThreadWorker", "--threads", "2"}, "Using worker: gthread"},
+		{[]string{"-k", "SYNC"}, "Using worker: sync"},
+		{[]string{"-k", "gunicorn.workers.sync.SyncWorker", "--threads", "3"}, "Using worker: gthread"},
+	} {
+		s := start(t, append([]string{"--python", python(t), "--chdir", appsDir(t)}, append(tc.args, "basic")...)...)
+		if r := s.get("/"); r.status != 200 {
+			t.Errorf("%v: GET / = %d; want 200", tc.args, r.status)
+		}
+		if !strings.Contains(s.log.String(), tc.want) {
+			t.Errorf("%v: log lacks %q", tc.args, tc.want)
+		}
+		s.stop()
+	}
+	_, stderr, code := runCLI(t, nil, "-k", "gevent", "app")
+	want := "gonicorn: error: --worker-class gevent: gonicorn's workers are not async; every connection is already a goroutine in the master, so use --threads N"
+	if code != 1 || !strings.HasPrefix(stderr, want) {
+		t.Errorf("-k gevent: exit %d, stderr %q; want 1 and %q", code, stderr, want)
+	}
+}
+
+// --log-file is gunicorn's other name for --error-logfile (Heroku's Procfile: --log-file -).
+func TestLogFileAlias(t *testing.T) {
+	logPath := filepath.Join(t.TempDir(), "error.log")
+	s := startNoWait(t, "--python", python(t), "--chdir", appsDir(t), "--log-file", logPath, "basic")
+	deadline := time.Now().Add(30 * time.Second)
+	for b, _ := os.ReadFile(logPath); !strings.Contains(string(b), "Booting worker with pid"); b, _ = os.ReadFile(logPath) {
+		if time.Now().After(deadline) {
+			t.Fatalf("--log-file %s holds %q after 30 s; want the error log with the worker booting", logPath, b)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if r := s.get("/"); r.status != 200 {
+		t.Fatalf("GET / = %d; want 200", r.status)
+	}
+	if b, err := os.ReadFile(logPath); err != nil || !strings.Contains(string(b), "Listening at: ") || strings.Contains(s.log.String(), "Listening at: ") {
+		t.Errorf("--log-file %s holds %q, %v; stderr %q; want the error log in the file alone", logPath, b, err, s.log)
+	}
+	s2 := start(t, "--python", python(t), "--chdir", appsDir(t), "--log-file", "-", "basic")
+	if !strings.Contains(s2.log.String(), "Listening at: ") {
+		t.Errorf("--log-file -: stderr lacks the error log:\n%s", s2.log)
+	}
+}
+
+// -v is --version, as in gunicorn.
+func TestShortVersion(t *testing.T) {
+	out, errOut, code := runCLI(t, nil, "-v")
+	if code != 0 || !strings.HasPrefix(out, "gonicorn (version ") {
+		t.Errorf("gonicorn -v = %d %q %q; want 0 and the version", code, out, errOut)
+	}
+}
+
+// GUNICORN_CMD_ARGS is read like GONICORN_CMD_ARGS; when both are set GONICORN_CMD_ARGS wins,
+// with a warning.
+func TestGunicornCmdArgsRead(t *testing.T) {
+	s := startIn(t, t.TempDir(), []string{"GUNICORN_CMD_ARGS=--workers 2 --root-path /gun"}, "--python", python(t), "--chdir", appsDir(t), "basic")
+	s.waitWorkers(2)
+	if r := s.get("/gun/environ"); r.status != 200 || !strings.Contains(string(r.body), `"SCRIPT_NAME": "/gun"`) {
+		t.Errorf("GET /gun/environ = %d %s; want SCRIPT_NAME /gun from GUNICORN_CMD_ARGS", r.status, r.body)
+	}
+	s.stop()
+
+	both := []string{"GUNICORN_CMD_ARGS=--root-path /gun", "GONICORN_CMD_ARGS=--root-path /gon"}
+	s = startIn(t, t.TempDir(), both, "--python", python(t), "--chdir", appsDir(t), "basic")
+	if r := s.get("/gon/environ"); r.status != 200 || !strings.Contains(string(r.body), `"SCRIPT_NAME": "/gon"`) {
+		t.Errorf("both set: GET /gon/environ = %d %s; want SCRIPT_NAME /gon from GONICORN_CMD_ARGS", r.status, r.body)
+	}
+	if !strings.Contains(s.log.String(), "[WARNING] GUNICORN_CMD_ARGS is not read: GONICORN_CMD_ARGS is set") {
+		t.Error("both set: no warning that GUNICORN_CMD_ARGS is not read")
+	}
+}
+
+// ./gunicorn.conf.py is read when no -c is given, as gunicorn does, and the log says so at
+// INFO; -c names another file instead.
+func TestDefaultConfigFileReadFromWorkingDir(t *testing.T) {
+	dir := t.TempDir()
+	writeConfig(t, filepath.Join(dir, "gunicorn.conf.py"), configHead(t)+"workers = 2\n")
+	s := startIn(t, dir, nil, "--python", python(t))
+	s.waitWorkers(2)
+	if r := s.get("/pid"); r.status != 200 {
+		t.Errorf("GET /pid = %d; want 200 from wsgi_app of ./gunicorn.conf.py", r.status)
+	}
+	if !strings.Contains(s.log.String(), "[INFO] reading config file ./gunicorn.conf.py") {
+		t.Errorf("log lacks the INFO line naming ./gunicorn.conf.py")
+	}
+	s.stop()
+
+	other := filepath.Join(t.TempDir(), "other.conf.py")
+	writeConfig(t, other, configHead(t)+"workers = 1\n")
+	s = startIn(t, dir, nil, "--python", python(t), "-c", other)
+	if r := s.get("/pid"); r.status != 200 || strings.Contains(s.log.String(), "reading config file ./gunicorn.conf.py") || len(s.workerPIDs()) != 1 {
+		t.Errorf("-c other: GET /pid = %d, %d workers; want 200 from other.conf.py alone", r.status, len(s.workerPIDs()))
 	}
 }
