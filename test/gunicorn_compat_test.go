@@ -6,6 +6,8 @@ package e2e
 // work.
 
 import (
+	"context"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // startIn is start with the master's working directory dir (for ./gunicorn.conf.py) and
@@ -184,5 +188,60 @@ func TestDefaultConfigFileReadFromWorkingDir(t *testing.T) {
 	s = startIn(t, dir, nil, "--python", python(t), "-c", other)
 	if r := s.get("/pid"); r.status != 200 || strings.Contains(s.log.String(), "reading config file ./gunicorn.conf.py") || len(s.workerPIDs()) != 1 {
 		t.Errorf("-c other: GET /pid = %d, %d workers; want 200 from other.conf.py alone", r.status, len(s.workerPIDs()))
+	}
+}
+
+// freePort returns a loopback TCP address that was free a moment ago.
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// --backlog sets the listen(2) backlog of a bound socket, as ss reports it (Send-Q of a
+// listening socket is its backlog).
+func TestBacklog(t *testing.T) {
+	addr := freePort(t)
+	s := start(t, "--python", python(t), "--chdir", appsDir(t), "-b", addr, "--backlog", "37", "basic")
+	_, port, _ := net.SplitHostPort(addr)
+	out, err := exec.Command("ss", "-ltnH", "sport = :"+port).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ss: %v: %s", err, out)
+	}
+	fields := strings.Fields(string(out))
+	if len(fields) < 3 || fields[2] != "37" {
+		t.Errorf("ss -ltn for %s: %q; want Send-Q (the backlog) 37", addr, out)
+	}
+	if r := s.get("/"); r.status != 200 {
+		t.Errorf("GET / = %d; want 200", r.status)
+	}
+}
+
+// --reuse-port sets SO_REUSEPORT, so another socket that sets it may bind the same address;
+// without it that bind fails.
+func TestReusePort(t *testing.T) {
+	reuse := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		c.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1) })
+		return serr
+	}}
+	for _, tc := range []struct {
+		flags   []string
+		canBind bool
+	}{{[]string{"--reuse-port"}, true}, {nil, false}} {
+		addr := freePort(t)
+		s := start(t, append([]string{"--python", python(t), "--chdir", appsDir(t), "-b", addr}, append(tc.flags, "basic")...)...)
+		ln, err := reuse.Listen(context.Background(), "tcp", addr)
+		if ln != nil {
+			ln.Close()
+		}
+		if (err == nil) != tc.canBind {
+			t.Errorf("%v: a second SO_REUSEPORT bind of %s: %v; want it to succeed: %v", tc.flags, addr, err, tc.canBind)
+		}
+		s.stop()
 	}
 }

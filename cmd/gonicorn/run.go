@@ -93,7 +93,7 @@ func run(ctx context.Context, cfg *config.Config) error {
 	// systemd owns the files of its unix sockets, also when an old master handed them down.
 	systemdSockets := activated || inh.systemd
 	if listeners == nil {
-		if listeners, err = listen(cfg.Bind); err != nil {
+		if listeners, err = listen(cfg.Bind, sockOptions{backlog: cfg.Backlog, reusePort: cfg.ReusePort}); err != nil {
 			return err
 		}
 	}
@@ -243,10 +243,10 @@ func headerMap(s string) http1.HeaderMap {
 }
 
 // listen opens every --bind address. On error the ones already open are closed.
-func listen(binds []string) ([]net.Listener, error) {
+func listen(binds []string, opts sockOptions) ([]net.Listener, error) {
 	var lns []net.Listener
 	for _, b := range binds {
-		ln, err := listenOne(b)
+		ln, err := listenOne(b, opts)
 		if err != nil {
 			closeAll(lns)
 			return nil, err
@@ -256,7 +256,7 @@ func listen(binds []string) ([]net.Listener, error) {
 	return lns, nil
 }
 
-func listenOne(s string) (net.Listener, error) {
+func listenOne(s string, opts sockOptions) (net.Listener, error) {
 	b, err := config.ParseBind(s)
 	if err != nil {
 		return nil, err
@@ -271,7 +271,7 @@ func listenOne(s string) (net.Listener, error) {
 			}
 			os.Remove(b.Address)
 		}
-		ln, err := net.Listen("unix", b.Address)
+		ln, err := opts.listen("unix", b.Address)
 		if err != nil {
 			return nil, fmt.Errorf("--bind %s: %w", s, err)
 		}
@@ -289,7 +289,7 @@ func listenOne(s string) (net.Listener, error) {
 		}
 		return ln, nil
 	}
-	ln, err := net.Listen("tcp", b.Address)
+	ln, err := opts.listen("tcp", b.Address)
 	if err != nil {
 		return nil, fmt.Errorf("--bind %s: %w", s, err)
 	}

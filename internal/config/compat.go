@@ -16,6 +16,26 @@ func compatSettings() []Setting {
 				c.WorkerClass = s.Default
 				fs.VarP(&workerClassValue{p: &c.WorkerClass, s: s.Default}, s.Name, s.Short, s.Help)
 			}},
+		{Name: "backlog", Meta: "INT", Default: "0",
+			Help: "The listen(2) backlog of the bound sockets: connections the kernel completes and holds until gonicorn accepts them (at --max-connections it stops accepting). 0 means the kernel's limit, net.core.somaxconn (gunicorn's default is 2048; the kernel caps any value at somaxconn). Not applied to sockets from systemd, fd://N or a binary upgrade, which are already listening.",
+			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
+				fs.Var(&intValue[int]{p: &c.Backlog, s: s.Default}, s.Name, s.Help)
+			}},
+		{Name: "reuse-port", Default: "", File: "reuse_port",
+			Help: "Set SO_REUSEPORT on the bound TCP sockets, so that other processes that set it too (another gonicorn) may bind the same address and the kernel spreads connections between them.",
+			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
+				fs.BoolVar(&c.ReusePort, s.Name, false, s.Help)
+			}},
+		{Name: "check-config", Default: "", File: "check_config",
+			Help: "Check the configuration and exit: read it, start one worker to import the app, and exit 0 when it loads, or 1 with the reason (a bad setting, the app's traceback).",
+			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
+				fs.BoolVar(&c.CheckConfig, s.Name, false, s.Help)
+			}},
+		{Name: "print-config", Default: "", File: "print_config",
+			Help: "Print every effective setting with where it came from (default, file, GONICORN_CMD_ARGS or GUNICORN_CMD_ARGS, command line), then check it as --check-config does and exit.",
+			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
+				fs.BoolVar(&c.PrintConfig, s.Name, false, s.Help)
+			}},
 		{Name: "log-file", Meta: "FILE", Default: "-", File: "-",
 			Help: "Another name for --error-logfile, as in gunicorn (Heroku's Procfile uses --log-file -).",
 			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {

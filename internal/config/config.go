@@ -41,6 +41,10 @@ type Config struct {
 	RootPath        string        // SCRIPT_NAME the app is mounted at; "" = the root
 	WorkerSched     string        // Linux scheduling policy of the workers: "batch" or "normal"
 	WorkerClass     string        // -k: "sync" or "gthread", gunicorn's name of the worker (--threads sets the slots)
+	Backlog         int           // listen(2) backlog of the bound sockets; 0 = the kernel's limit (net.core.somaxconn)
+	ReusePort       bool          // SO_REUSEPORT on the bound TCP sockets
+	CheckConfig     bool          // --check-config: load the config, import the app, exit 0 or 1
+	PrintConfig     bool          // --print-config: print every effective setting and its source, then check
 
 	// Supervision: a hung request, and recycling of workers (0 = off for each).
 	Timeout           time.Duration // a request running longer on a worker gets it killed (504)

@@ -162,6 +162,15 @@ func flagValues(flag string, fv pflag.Value, v Value) ([]string, error) {
 		}
 		return nil, fmt.Errorf("want True, False or one of off, v1, v2, auto")
 	}
+	if fv.Type() == "bool" { // reuse_port = True, as gunicorn's validate_bool takes it
+		switch v.Kind {
+		case "bool":
+			return []string{raw(v)}, nil
+		case "str", "int":
+			return []string{strings.TrimSpace(str(v))}, nil
+		}
+		return nil, fmt.Errorf("want True or False")
+	}
 	switch fv.(type) {
 	case *intValue[int], *intValue[int64]:
 		switch v.Kind {

@@ -17,7 +17,7 @@ var reloadable = map[string]bool{
 
 // notSettings are the Config fields that are not settings of the server: a reload compares
 // none of them. The config file's path cannot change, since the command line cannot.
-var notSettings = map[string]bool{"ConfigFile": true, "Warnings": true, "Notices": true, "ShowHelp": true, "ShowVersion": true}
+var notSettings = map[string]bool{"ConfigFile": true, "Warnings": true, "Notices": true, "Effective": true, "CheckConfig": true, "PrintConfig": true, "ShowHelp": true, "ShowVersion": true}
 
 // flagNames are the flags whose names do not follow from their field's name.
 var flagNames = map[string]string{
