@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -243,5 +244,52 @@ func TestReusePort(t *testing.T) {
 			t.Errorf("%v: a second SO_REUSEPORT bind of %s: %v; want it to succeed: %v", tc.flags, addr, err, tc.canBind)
 		}
 		s.stop()
+	}
+}
+
+// --check-config reads the configuration and imports the app in one worker, binds nothing,
+// and exits 0; an app that fails to import, or a bad setting, exits 1 with the reason.
+func TestCheckConfig(t *testing.T) {
+	addr := freePort(t)
+	stdout, stderr, code := runCLI(t, nil, "--python", python(t), "--chdir", appsDir(t), "-b", addr, "--check-config", "basic")
+	if code != 0 || stdout != "" || stderr != "" {
+		t.Errorf("--check-config basic: exit %d, stdout %q, stderr %q; want 0 and silence, as gunicorn", code, stdout, stderr)
+	}
+	_, stderr, code = runCLI(t, nil, "--python", python(t), "--chdir", appsDir(t), "--check-config", "badimport")
+	if code != 1 || !strings.Contains(stderr, `failed to load application "badimport"`) || !strings.Contains(stderr, "Traceback") {
+		t.Errorf("--check-config badimport: exit %d, stderr %q; want 1 with the traceback", code, stderr)
+	}
+	_, stderr, code = runCLI(t, nil, "--python", python(t), "--check-config", "-w", "0", "basic")
+	if code != 1 || !strings.Contains(stderr, "--workers") {
+		t.Errorf("--check-config -w 0: exit %d, stderr %q; want 1 naming --workers", code, stderr)
+	}
+	// Nothing was bound: the address is still free.
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Errorf("after --check-config -b %s the address is taken: %v", addr, err)
+	} else {
+		ln.Close()
+	}
+}
+
+// --print-config prints every effective setting with its source, then checks as
+// --check-config does.
+func TestPrintConfig(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "g.conf.py")
+	writeConfig(t, conf, configHead(t)+"workers = 3\nkeepalive = 9\n")
+	stdout, stderr, code := runCLI(t, []string{"GUNICORN_CMD_ARGS=--threads 2"}, "--python", python(t), "-c", conf, "-t", "5", "--print-config")
+	if code != 0 {
+		t.Fatalf("--print-config: exit %d, stderr %q", code, stderr)
+	}
+	for _, re := range []string{
+		`(?m)^wsgi_app +=  configapp +\[file ` + regexp.QuoteMeta(conf) + `\]$`,
+		`(?m)^workers +=  3 +\[file `, `(?m)^keepalive +=  9 +\[file `,
+		`(?m)^threads +=  2 +\[GUNICORN_CMD_ARGS\]$`, `(?m)^timeout +=  5 +\[command line\]$`,
+		`(?m)^graceful_timeout +=  30 +\[default\]$`,
+	} {
+		if !regexp.MustCompile(strings.ReplaceAll(re, "=  ", "= ")).MatchString(stdout) {
+			t.Errorf("--print-config output lacks %s:\n%s", re, stdout)
+		}
 	}
 }

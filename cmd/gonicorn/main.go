@@ -41,6 +41,8 @@ func main() {
 	case cfg.ShowVersion:
 		fmt.Println("gonicorn (version " + config.Version + ")")
 		return
+	case cfg.CheckConfig || cfg.PrintConfig:
+		os.Exit(checkConfig(cfg))
 	}
 	if err := run(context.Background(), cfg); err != nil {
 		var le *arbiter.LoadError

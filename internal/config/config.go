@@ -96,6 +96,8 @@ type Config struct {
 	// Notices are what the master logs at INFO at start and on every reload: which config
 	// file it read when none was named. Nil when none.
 	Notices []string
+	// Effective is every setting's value and where it came from, for --print-config.
+	Effective []Effective
 
 	ShowVersion bool // --version: print and exit
 	ShowHelp    bool // --help: print and exit
@@ -393,7 +395,7 @@ func ParseFrom(args []string, src Sources) (*Config, error) {
 	// The config file and the interpreter that evaluates it come from the last two layers,
 	// read once before the file and again over it.
 	pre := &Config{}
-	if _, err := parseLayers(FlagSet(pre, getenv), envArgs, envFrom, args); err != nil || pre.ShowHelp || pre.ShowVersion {
+	if _, err := parseLayers(FlagSet(pre, getenv), envArgs, envFrom, args, sources{}); err != nil || pre.ShowHelp || pre.ShowVersion {
 		if errors.Is(err, pflag.ErrHelp) {
 			err, pre.ShowHelp = nil, true
 		}
@@ -431,7 +433,11 @@ func ParseFrom(args []string, src Sources) (*Config, error) {
 			return nil, err
 		}
 	}
-	pos, err := parseLayers(fs, envArgs, envFrom, args)
+	from := sources{}
+	for _, name := range file.set {
+		from[name] = "file " + pre.ConfigFile
+	}
+	pos, err := parseLayers(fs, envArgs, envFrom, args, from)
 	if err != nil {
 		return nil, err
 	}
@@ -445,6 +451,7 @@ func ParseFrom(args []string, src Sources) (*Config, error) {
 		return nil, fmt.Errorf("expected one APP_MODULE, got %d arguments: %q", len(pos), pos)
 	case file.app != "":
 		c.App = file.app
+		from[appModule] = "file " + pre.ConfigFile
 	default:
 		return nil, errors.New("missing APP_MODULE: usage: gonicorn [OPTIONS] module[:callable] (or wsgi_app in the config file)")
 	}
@@ -469,24 +476,30 @@ func ParseFrom(args []string, src Sources) (*Config, error) {
 	c.ConfigFile = pre.ConfigFile
 	c.Warnings = append(append(file.warnings, c.Warnings...), envWarning...)
 	c.Notices = notices
+	c.Effective = effective(fs, c.App, c.ConfigFile, from)
 	return c, nil
 }
 
 // parseLayers parses the GONICORN_CMD_ARGS layer, then the command line, into fs and returns
 // the positional arguments of both (APP_MODULE). Each layer starts afresh for list flags.
-func parseLayers(fs *pflag.FlagSet, envArgs []string, envFrom string, args []string) ([]string, error) {
+func parseLayers(fs *pflag.FlagSet, envArgs []string, envFrom string, args []string, from sources) ([]string, error) {
 	fs.Usage = func() {}
 	var pos []string
 	for _, layer := range []struct {
 		args []string
 		from string
-	}{{envArgs, " (in " + envFrom + ")"}, {args, ""}} {
+		name string // the layer, for --print-config
+	}{{envArgs, " (in " + envFrom + ")", envFrom}, {args, "", "command line"}} {
 		fs.VisitAll(func(f *pflag.Flag) {
 			if l, ok := f.Value.(*listValue); ok {
 				l.newLayer()
 			}
 		})
-		if err := fs.Parse(joinOptionalValues(layer.args)); err != nil {
+		err := fs.ParseAll(joinOptionalValues(layer.args), func(f *pflag.Flag, value string) error {
+			from[f.Name] = layer.name
+			return fs.Set(f.Name, value)
+		})
+		if err != nil {
 			if errors.Is(err, pflag.ErrHelp) {
 				return nil, err
 			}
@@ -497,6 +510,9 @@ func parseLayers(fs *pflag.FlagSet, envArgs []string, envFrom string, args []str
 			return nil, fmt.Errorf("%w%s", err, layer.from)
 		}
 		pos = append(pos, fs.Args()...)
+		if len(fs.Args()) > 0 {
+			from[appModule] = layer.name
+		}
 	}
 	return pos, nil
 }

@@ -58,6 +58,7 @@ func (s *Setting) fileKeys() []string {
 // fileLayer is what applyFile found in a config file besides settings.
 type fileLayer struct {
 	app      string   // wsgi_app; "" = none
+	set      []string // the flags the file set, for --print-config
 	warnings []string // ignored settings and hooks, one line each
 }
 
@@ -97,6 +98,7 @@ func applyFile(fs *pflag.FlagSet, globals map[string]Value, path string, check f
 					l.clear() // bind = [] is the default again
 				}
 			}
+			layer.set = append(layer.set, flag)
 			for _, s := range vals {
 				if err := fs.Set(flag, s); err != nil {
 					var refused *SettingError
