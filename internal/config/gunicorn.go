@@ -109,13 +109,14 @@ func Gunicorn() []GunicornSetting {
 		return GunicornSetting{Name: name, Hook: true, Status: Ignored, Note: dirtyNote}
 	}
 	b := func(g GunicornSetting) GunicornSetting { g.Bool = true; return g }
+	noted := func(g GunicornSetting, note string) GunicornSetting { g.Note = note; return g }
 	return []GunicornSetting{
 		// Config File
-		impl("config", "config", "-c", "--config"),
+		noted(impl("config", "config", "-c", "--config"), "without it ./gunicorn.conf.py is read when it exists, as in gunicorn; python:MODULE is not supported"),
 		{Name: "wsgi_app", Status: Implemented, Note: "APP_MODULE on the command line wins over it"},
 		// Server Socket
 		impl("bind", "bind", "-b", "--bind"),
-		impl("backlog", "backlog", "--backlog"),
+		noted(impl("backlog", "backlog", "--backlog"), "default: the kernel's limit, net.core.somaxconn (gunicorn: 2048); not applied to sockets from systemd or fd://N"),
 		// Worker Processes
 		impl("workers", "workers", "-w", "--workers"),
 		{Name: "worker_class", Flags: []string{"-k", "--worker-class"}, Status: Implemented, Flag: "worker-class",
@@ -127,9 +128,9 @@ func Gunicorn() []GunicornSetting {
 		impl("max_requests_jitter", "max-requests-jitter", "--max-requests-jitter"),
 		impl("timeout", "timeout", "-t", "--timeout"),
 		impl("graceful_timeout", "graceful-timeout", "--graceful-timeout"),
-		impl("keepalive", "keep-alive", "--keep-alive"),
+		noted(impl("keepalive", "keep-alive", "--keep-alive"), "default 75 s (gunicorn: 2 s), longer than the 60 s idle timeout of common load balancers"),
 		// Security
-		impl("limit_request_line", "limit-request-line", "--limit-request-line"),
+		noted(impl("limit_request_line", "limit-request-line", "--limit-request-line"), "default 8190 (gunicorn: 4094); 414 above it"),
 		impl("limit_request_fields", "limit-request-fields", "--limit-request-fields"),
 		impl("limit_request_field_size", "limit-request-field_size", "--limit-request-field_size"),
 		// Debugging
@@ -140,7 +141,7 @@ func Gunicorn() []GunicornSetting {
 		b(GunicornSetting{Name: "spew", Flags: []string{"--spew"}, Status: Refused,
 			Note: "gonicorn does not trace every line; send PWR to dump every worker's Python stacks, or debug the app under python -m pdb"}),
 		impl("check_config", "check-config", "--check-config"),
-		impl("print_config", "print-config", "--print-config"),
+		noted(impl("print_config", "print-config", "--print-config"), "also says where each value came from: default, file, GONICORN_CMD_ARGS or GUNICORN_CMD_ARGS, command line"),
 		// Server Mechanics
 		b(GunicornSetting{Name: "preload_app", Flags: []string{"--preload"}, Status: Ignored,
 			Note: "each worker imports the app itself (preloading is not in gonicorn yet); the app works the same, with more memory and slower worker starts"}),
@@ -162,13 +163,13 @@ func Gunicorn() []GunicornSetting {
 		impl("tmp_upload_dir", "tmp-dir"),
 		{Name: "secure_scheme_headers", Status: Ignored,
 			Note: "the scheme headers believed from --forwarded-allow-ips are chosen by --forwarded-allow-headers (docs/proxy.md)"},
-		impl("forwarded_allow_ips", "forwarded-allow-ips", "--forwarded-allow-ips"),
+		noted(impl("forwarded_allow_ips", "forwarded-allow-ips", "--forwarded-allow-ips"), "the headers believed from these proxies are chosen by --forwarded-allow-headers; X-Forwarded-For sets REMOTE_ADDR too (docs/proxy.md)"),
 		// Logging
 		impl("accesslog", "access-logfile", "--access-logfile"),
 		b(GunicornSetting{Name: "disable_redirect_access_to_syslog", Flags: []string{"--disable-redirect-access-to-syslog"}, Status: Later, Note: syslogNote}),
 		impl("access_log_format", "access-logformat", "--access-logformat"),
-		impl("errorlog", "error-logfile", "--error-logfile", "--log-file"),
-		impl("loglevel", "log-level", "--log-level"),
+		noted(impl("errorlog", "error-logfile", "--error-logfile", "--log-file"), "--log-file is the same setting"),
+		noted(impl("loglevel", "log-level", "--log-level"), "debug, info, warning, error, critical"),
 		b(GunicornSetting{Name: "capture_output", Flags: []string{"--capture-output"}, Status: Implemented,
 			Note: "always on: the workers' stdout and stderr (the app's print()) go to the error log, each line tagged with the worker's pid"}),
 		{Name: "logger_class", Flags: []string{"--logger-class"}, Status: Ignored, Noop: []string{"none", "", "gunicorn.glogging.logger"}, Note: loggingNote},
@@ -198,7 +199,7 @@ func Gunicorn() []GunicornSetting {
 		hook("pre_exec"), hook("pre_request"), hook("post_request"), hook("child_exit"),
 		hook("worker_exit"), hook("nworkers_changed"), hook("on_exit"),
 		{Name: "ssl_context", Hook: true, Status: Ignored, Note: tlsNote},
-		impl("proxy_protocol", "proxy-protocol", "--proxy-protocol"),
+		noted(impl("proxy_protocol", "proxy-protocol", "--proxy-protocol"), "off, v1, v2 or auto, and gunicorn's true, false, 1, 0 in any case; the flag alone means auto and, as in gunicorn, takes the next argument as its value unless it starts with '-'"),
 		{Name: "proxy_allow_ips", Flags: []string{"--proxy-allow-from"}, Status: Implemented, Flag: "proxy-allow-ips",
 			Note: "another name for --proxy-allow-from, gunicorn's flag, which is the same setting"},
 		{Name: "protocol", Flags: []string{"--protocol"}, Status: Refused, Noop: []string{"none", "", "http"},
