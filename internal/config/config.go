@@ -87,8 +87,9 @@ type Config struct {
 	WriteTimeout          time.Duration // longest time a client may take no byte of a response
 	TmpDir                string        // directory of spooled request bodies and responses; "" = $TMPDIR or /tmp
 
-	// ConfigFile is -c/--config: the gunicorn.conf.py read before GONICORN_CMD_ARGS and the
-	// command line, and again on every reload; "" = none.
+	// ConfigFile is -c/--config, or ./gunicorn.conf.py when it exists and no -c is given: the
+	// file read before GONICORN_CMD_ARGS and the command line, and again on every reload;
+	// "" = none.
 	ConfigFile string
 	// Warnings are what the master logs at start and on every reload: settings of the config
 	// file that are ignored, server hooks, an unread ./gunicorn.conf.py. Nil when none.

@@ -128,7 +128,7 @@ func applyFile(fs *pflag.FlagSet, globals map[string]Value, path string, check f
 				return layer, fail("want module[:callable]")
 			}
 		default:
-			err, warning, _ := fileSetting(name, v, path)
+			warning, err := fileSetting(name, v, path)
 			if err != nil {
 				return layer, err
 			}

@@ -52,8 +52,8 @@ type GunicornSetting struct {
 	// the value giving one means ("true" unless set, "false" for --no-sendfile).
 	Bool      bool
 	BoolValue string
-	Hook      bool   // a server hook: a callable in the config file
-	Status    Status //
+	Hook      bool // a server hook: a callable in the config file
+	Status    Status
 	// Flag is the gonicorn setting (its long flag name) that implements it; "" for
 	// Implemented settings handled by name (wsgi_app, worker_class, capture_output).
 	Flag string
@@ -277,12 +277,12 @@ type SettingError struct {
 
 func (e *SettingError) Error() string { return e.Setting + ": " + e.Note }
 
-// refusal returns the error or the warning for g given as flag (a flag "--daemon", or a
-// config file's "config file F: daemon") with value (as valueText writes it; "" for a
-// boolean flag); both are nil for a value that asks for nothing.
-func (g *GunicornSetting) refusal(flag, value, shown string) (err error, warning string) {
+// refusal returns the warning or the error for g given as the flag flag ("--daemon") with
+// value (lower-cased as valueText writes it), shown in messages as shown ("" for a boolean
+// flag given alone); both are empty for a value that asks for nothing.
+func (g *GunicornSetting) refusal(flag, value, shown string) (warning string, err error) {
 	if g.noop(value) {
-		return nil, ""
+		return "", nil
 	}
 	what := flag
 	if shown != "" {
@@ -290,21 +290,20 @@ func (g *GunicornSetting) refusal(flag, value, shown string) (err error, warning
 	}
 	switch g.Status {
 	case Ignored:
-		return nil, what + ": gunicorn setting ignored by gonicorn: " + g.Note
+		return what + ": gunicorn setting ignored by gonicorn: " + g.Note, nil
 	case Later, Refused:
-		return &SettingError{Setting: what, Note: g.Note}, ""
+		return "", &SettingError{Setting: what, Note: g.Note}
 	}
-	return nil, ""
+	return "", nil
 }
 
 // gunicornValue is the pflag.Value of a gunicorn flag that no gonicorn setting implements:
 // giving it is an error (*SettingError) or a warning, by the inventory.
 type gunicornValue struct {
 	g    *GunicornSetting
-	flag string       // "--daemon"
-	c    *Config      // the warnings go to c.Warnings
-	last string       // the value given, for String
-	warn func(string) // records a warning
+	flag string  // "--daemon"
+	c    *Config // the warnings go to c.Warnings
+	last string  // the value given, for String
 }
 
 func (v *gunicornValue) String() string { return v.last }
@@ -320,7 +319,7 @@ func (v *gunicornValue) Set(s string) error {
 	if v.g.Bool && s == v.g.boolValue() {
 		shown = "" // a boolean flag given alone
 	}
-	err, w := v.g.refusal(v.flag, s, shown)
+	w, err := v.g.refusal(v.flag, s, shown)
 	if w != "" {
 		v.c.Warnings = append(v.c.Warnings, w)
 	}
@@ -391,30 +390,23 @@ func valueText(v Value) string {
 	return v.Repr
 }
 
-// fileSetting answers a config file global that names a gunicorn setting the settings table
-// does not implement: an error, a warning, or nothing. ok is false when name is not a
-// gunicorn setting at all (a helper variable, an import), which gunicorn ignores too.
-func fileSetting(name string, v Value, path string) (err error, warning string, ok bool) {
+// fileSetting answers a config file global that the settings table does not take: a
+// warning or an error for a gunicorn setting gonicorn does not implement, nothing for one it
+// implements by name (capture_output) or for a global that is no gunicorn setting at all (a
+// helper variable, an import), which gunicorn ignores too.
+func fileSetting(name string, v Value, path string) (warning string, err error) {
 	g := gunicornByName()[name]
-	if g == nil {
-		return nil, "", false
+	switch {
+	case g == nil, g.Status == Implemented, g.Hook && v.Kind != "callable":
+		return "", nil
+	case g.Hook:
+		return fmt.Sprintf("config file %s: %s: server hooks are not supported; it is ignored (%s)", path, name, g.Note), nil
+	case g.noop(valueText(v)):
+		return "", nil
+	case g.Status == Ignored:
+		return fmt.Sprintf("config file %s: %s: gunicorn setting ignored by gonicorn: %s", path, name, g.Note), nil
 	}
-	if g.Hook {
-		if v.Kind != "callable" {
-			return nil, "", true
-		}
-		return nil, fmt.Sprintf("config file %s: %s: server hooks are not supported; it is ignored (%s)", path, name, g.Note), true
-	}
-	if g.Status == Implemented {
-		return nil, "", true // handled by name (capture_output, control_socket_disable)
-	}
-	if g.noop(valueText(v)) {
-		return nil, "", true
-	}
-	if g.Status == Ignored {
-		return nil, fmt.Sprintf("config file %s: %s: gunicorn setting ignored by gonicorn: %s", path, name, g.Note), true
-	}
-	return &SettingError{Setting: fmt.Sprintf("config file %s: %s = %s", path, name, v.Repr), Note: g.Note}, "", true
+	return "", &SettingError{Setting: fmt.Sprintf("config file %s: %s = %s", path, name, v.Repr), Note: g.Note}
 }
 
 // GunicornMarkdown returns docs/gunicorn-settings.md, generated from the inventory.
