@@ -123,20 +123,21 @@ func TestConfigFileHUPReloadsWorkers(t *testing.T) {
 	}
 }
 
-// A hook and settings gonicorn lacks: a warning each, at start and again on HUP.
+// A hook and settings gonicorn lacks but may ignore: a warning each, at start and again on
+// HUP; a refused one with a value that asks for nothing (daemon = False) is accepted.
 func TestConfigFileWarningsLogged(t *testing.T) {
-	s, _ := configStart(t, "daemon = True\nworker_tmp_dir = '/dev/shm'\nmy_helper = 3\n\ndef post_fork(server, worker):\n    pass\n")
+	s, _ := configStart(t, "daemon = False\npreload_app = True\nworker_tmp_dir = '/dev/shm'\nmy_helper = 3\n\ndef post_fork(server, worker):\n    pass\n")
 	s.waitWorkers(1)
 	for _, want := range []string{
 		"[WARNING] config file ", "post_fork: server hooks are not supported",
-		"daemon: gunicorn setting not supported by gonicorn; it is ignored",
-		"worker_tmp_dir: gunicorn setting not supported by gonicorn; it is ignored",
+		"preload_app: gunicorn setting ignored by gonicorn: each worker imports the app itself",
+		"worker_tmp_dir: gunicorn setting ignored by gonicorn: workers have no heartbeat file",
 	} {
 		if !strings.Contains(s.log.String(), want) {
 			t.Errorf("log lacks %q", want)
 		}
 	}
-	if strings.Contains(s.log.String(), "my_helper") {
+	if strings.Contains(s.log.String(), "my_helper") || strings.Contains(s.log.String(), "daemon") {
 		t.Error("a global that is no setting was reported; gunicorn ignores those")
 	}
 	syscall.Kill(s.cmd.Process.Pid, syscall.SIGHUP)

@@ -30,8 +30,9 @@ func main() {
 	cfg, err := config.Parse(os.Args[1:], os.Getenv)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "gonicorn: error: %v\n", err)
-		var fe *config.FileError // a config file that failed: its traceback needs no usage hint
-		if !errors.As(err, &fe) {
+		var fe *config.FileError    // a config file that failed: its traceback needs no usage hint
+		var se *config.SettingError // a gunicorn setting refused: its one line says what to do
+		if !errors.As(err, &fe) && !errors.As(err, &se) {
 			fmt.Fprintln(os.Stderr, "Run 'gonicorn --help' for usage.")
 		}
 		os.Exit(exitConfig)
@@ -43,6 +44,8 @@ func main() {
 	case cfg.ShowVersion:
 		fmt.Println("gonicorn (version " + config.Version + ")")
 		return
+	case cfg.CheckConfig || cfg.PrintConfig:
+		os.Exit(checkConfig(cfg))
 	}
 	if err := run(context.Background(), cfg); err != nil {
 		var le *arbiter.LoadError

@@ -44,6 +44,9 @@ func run(ctx context.Context, cfg *config.Config) error {
 	sink := errorlog.NewSink(errOut)
 	logHandler := errorlog.NewHandler(sink, level)
 	log := slog.New(logHandler)
+	for _, n := range cfg.Notices { // which config file was read, when none was named
+		log.Info(n)
+	}
 	for _, w := range cfg.Warnings { // the config file's ignored settings and hooks
 		log.Warn(w)
 	}
@@ -93,7 +96,7 @@ func run(ctx context.Context, cfg *config.Config) error {
 	// systemd owns the files of its unix sockets, also when an old master handed them down.
 	systemdSockets := activated || inh.systemd
 	if listeners == nil {
-		if listeners, err = listen(cfg.Bind); err != nil {
+		if listeners, err = listen(cfg.Bind, sockOptions{backlog: cfg.Backlog, reusePort: cfg.ReusePort}); err != nil {
 			return err
 		}
 	}
@@ -113,7 +116,7 @@ func run(ctx context.Context, cfg *config.Config) error {
 	for _, ln := range listeners {
 		log.Info(fmt.Sprintf("Listening at: %s (%d)", describe(ln), os.Getpid()))
 	}
-	workerKind := "sync"
+	workerKind := cfg.WorkerClass // gunicorn's -k gthread is gthread with one thread too
 	if cfg.Threads > 1 {
 		workerKind = "gthread"
 	}
@@ -254,10 +257,10 @@ func headerMap(s string) http1.HeaderMap {
 }
 
 // listen opens every --bind address. On error the ones already open are closed.
-func listen(binds []string) ([]net.Listener, error) {
+func listen(binds []string, opts sockOptions) ([]net.Listener, error) {
 	var lns []net.Listener
 	for _, b := range binds {
-		ln, err := listenOne(b)
+		ln, err := listenOne(b, opts)
 		if err != nil {
 			closeAll(lns)
 			return nil, err
@@ -267,7 +270,7 @@ func listen(binds []string) ([]net.Listener, error) {
 	return lns, nil
 }
 
-func listenOne(s string) (net.Listener, error) {
+func listenOne(s string, opts sockOptions) (net.Listener, error) {
 	b, err := config.ParseBind(s)
 	if err != nil {
 		return nil, err
@@ -282,7 +285,7 @@ func listenOne(s string) (net.Listener, error) {
 			}
 			os.Remove(b.Address)
 		}
-		ln, err := net.Listen("unix", b.Address)
+		ln, err := opts.listen("unix", b.Address)
 		if err != nil {
 			return nil, fmt.Errorf("--bind %s: %w", s, err)
 		}
@@ -300,7 +303,7 @@ func listenOne(s string) (net.Listener, error) {
 		}
 		return ln, nil
 	}
-	ln, err := net.Listen("tcp", b.Address)
+	ln, err := opts.listen("tcp", b.Address)
 	if err != nil {
 		return nil, fmt.Errorf("--bind %s: %w", s, err)
 	}

@@ -161,6 +161,9 @@ func (m *master) reload() <-chan error {
 		m.log.Error("reload: reading the configuration; keeping the running one", "err", err)
 		return nil
 	}
+	for _, n := range next.Notices {
+		m.log.Info("reload: " + n)
+	}
 	for _, w := range next.Warnings {
 		m.log.Warn("reload: " + w)
 	}

@@ -41,6 +41,11 @@ type Config struct {
 	RootPath        string        // SCRIPT_NAME the app is mounted at; "" = the root
 	WorkerSched     string        // Linux scheduling policy of the workers: "batch" or "normal"
 	ProcName        string        // -n/--name: NAME in the process titles "gonicorn: master [NAME]"; "" = App
+	WorkerClass     string        // -k: "sync" or "gthread", gunicorn's name of the worker (--threads sets the slots)
+	Backlog         int           // listen(2) backlog of the bound sockets; 0 = the kernel's limit (net.core.somaxconn)
+	ReusePort       bool          // SO_REUSEPORT on the bound TCP sockets
+	CheckConfig     bool          // --check-config: load the config, import the app, exit 0 or 1
+	PrintConfig     bool          // --print-config: print every effective setting and its source, then check
 
 	// Supervision: a hung request, and recycling of workers (0 = off for each).
 	Timeout           time.Duration // a request running longer on a worker gets it killed (504)
@@ -83,12 +88,18 @@ type Config struct {
 	WriteTimeout          time.Duration // longest time a client may take no byte of a response
 	TmpDir                string        // directory of spooled request bodies and responses; "" = $TMPDIR or /tmp
 
-	// ConfigFile is -c/--config: the gunicorn.conf.py read before GONICORN_CMD_ARGS and the
-	// command line, and again on every reload; "" = none.
+	// ConfigFile is -c/--config, or ./gunicorn.conf.py when it exists and no -c is given: the
+	// file read before GONICORN_CMD_ARGS and the command line, and again on every reload;
+	// "" = none.
 	ConfigFile string
 	// Warnings are what the master logs at start and on every reload: settings of the config
 	// file that are ignored, server hooks, an unread ./gunicorn.conf.py. Nil when none.
 	Warnings []string
+	// Notices are what the master logs at INFO at start and on every reload: which config
+	// file it read when none was named. Nil when none.
+	Notices []string
+	// Effective is every setting's value and where it came from, for --print-config.
+	Effective []Effective
 
 	ShowVersion bool // --version: print and exit
 	ShowHelp    bool // --help: print and exit
@@ -147,9 +158,9 @@ func Settings(getenv func(string) string) []Setting {
 			fs.VarP(&listValue{p: field(c)}, s.Name, s.Short, s.Help)
 		}
 	}
-	return []Setting{
+	return append([]Setting{
 		{Name: "config", Short: "c", Meta: "FILE", Default: "", File: "-",
-			Help:     "A gunicorn.conf.py: Python whose globals set gonicorn's settings under gunicorn's names (workers = 4, bind = [...]), evaluated by the workers' interpreter at start and on every HUP. GONICORN_CMD_ARGS and the command line override it. ./gunicorn.conf.py is read only when named here. See docs/config-file.md.",
+			Help:     "A gunicorn.conf.py: Python whose globals set gonicorn's settings under gunicorn's names (workers = 4, bind = [...]), evaluated by the workers' interpreter at start and on every HUP. GONICORN_CMD_ARGS and the command line override it. Without -c, ./gunicorn.conf.py is read when it exists, as gunicorn does. See docs/config-file.md.",
 			register: str(func(c *Config) *string { return &c.ConfigFile })},
 		{Name: "bind", Short: "b", Meta: "ADDRESS", Default: defBind,
 			Help:     "Socket to bind: HOST:PORT, [::1]:PORT, unix:PATH or fd://N. Repeatable. Default 127.0.0.1:8000, or 0.0.0.0:$PORT when PORT is set. Ignored when systemd passes sockets (LISTEN_FDS; see docs/systemd.md).",
@@ -281,17 +292,17 @@ func Settings(getenv func(string) string) []Setting {
 		{Name: "tmp-dir", Meta: "DIR", Default: "", File: "tmp_upload_dir",
 			Help:     "Directory for the unlinked temp files of request bodies above 1 MiB and of responses a slow client has not taken yet. Default $TMPDIR, else /tmp. gunicorn's tmp_upload_dir in a config file; its worker_tmp_dir (a heartbeat file, often /dev/shm) is not this.",
 			register: str(func(c *Config) *string { return &c.TmpDir })},
-		{Name: "version", Default: "", File: "-",
+		{Name: "version", Short: "v", Default: "", File: "-",
 			Help: "Print the version and exit.",
 			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
-				fs.BoolVar(&c.ShowVersion, s.Name, false, s.Help)
+				fs.BoolVarP(&c.ShowVersion, s.Name, s.Short, false, s.Help)
 			}},
 		{Name: "help", Short: "h", Default: "", File: "-",
 			Help: "Show this help and exit.",
 			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
 				fs.BoolVarP(&c.ShowHelp, s.Name, s.Short, false, s.Help)
 			}},
-	}
+	}, compatSettings()...)
 }
 
 // defaultPython is the interpreter the workers run when --python is not given, the first of:
@@ -348,6 +359,8 @@ func FlagSet(c *Config, getenv func(string) string) *pflag.FlagSet {
 	for i := range settings {
 		settings[i].register(fs, c, &settings[i])
 	}
+	registerGunicorn(fs, c) // gunicorn's other flags: refused, or ignored with a warning
+	setOptionalValues(fs)
 	return fs
 }
 
@@ -382,12 +395,12 @@ func Parse(args []string, getenv func(string) string) (*Config, error) {
 // Config.Warnings.
 func ParseFrom(args []string, src Sources) (*Config, error) {
 	getenv := src.Getenv
-	envArgs := strings.Fields(getenv("GONICORN_CMD_ARGS"))
+	envArgs, envFrom, envWarning := cmdArgs(getenv)
 
 	// The config file and the interpreter that evaluates it come from the last two layers,
 	// read once before the file and again over it.
 	pre := &Config{}
-	if _, err := parseLayers(FlagSet(pre, getenv), envArgs, args); err != nil || pre.ShowHelp || pre.ShowVersion {
+	if _, err := parseLayers(FlagSet(pre, getenv), envArgs, envFrom, args, sources{}); err != nil || pre.ShowHelp || pre.ShowVersion {
 		if errors.Is(err, pflag.ErrHelp) {
 			err, pre.ShowHelp = nil, true
 		}
@@ -401,6 +414,11 @@ func ParseFrom(args []string, src Sources) (*Config, error) {
 	fs := FlagSet(c, getenv)
 	fs.Usage = func() {}
 	var file fileLayer
+	var notices []string
+	if pre.ConfigFile == "" && src.Exists != nil && src.Exists(DefaultConfigFile) {
+		pre.ConfigFile = DefaultConfigFile // read as gunicorn reads it
+		notices = append(notices, defaultFileNotice)
+	}
 	if pre.ConfigFile != "" {
 		path := strings.TrimPrefix(pre.ConfigFile, "file:") // gunicorn's file:PATH
 		if strings.HasPrefix(path, "python:") {
@@ -419,10 +437,12 @@ func ParseFrom(args []string, src Sources) (*Config, error) {
 		if file, err = applyFile(fs, globals, path, check); err != nil {
 			return nil, err
 		}
-	} else if src.Exists != nil && src.Exists(DefaultConfigFile) {
-		file.warnings = append(file.warnings, "./"+DefaultConfigFile+" is not read: gonicorn reads a config file only when it is named with -c/--config (gunicorn reads this one implicitly); add -c "+DefaultConfigFile+" to use it")
 	}
-	pos, err := parseLayers(fs, envArgs, args)
+	from := sources{}
+	for _, name := range file.set {
+		from[name] = "file " + pre.ConfigFile
+	}
+	pos, err := parseLayers(fs, envArgs, envFrom, args, from)
 	if err != nil {
 		return nil, err
 	}
@@ -436,6 +456,7 @@ func ParseFrom(args []string, src Sources) (*Config, error) {
 		return nil, fmt.Errorf("expected one APP_MODULE, got %d arguments: %q", len(pos), pos)
 	case file.app != "":
 		c.App = file.app
+		from[appModule] = "file " + pre.ConfigFile
 	default:
 		return nil, errors.New("missing APP_MODULE: usage: gonicorn [OPTIONS] module[:callable] (or wsgi_app in the config file)")
 	}
@@ -461,31 +482,46 @@ func ParseFrom(args []string, src Sources) (*Config, error) {
 		return nil, err
 	}
 	c.LogLevel = strings.ToLower(c.LogLevel)
-	c.Warnings = file.warnings
+	c.ConfigFile = pre.ConfigFile
+	c.Warnings = append(append(file.warnings, c.Warnings...), envWarning...)
+	c.Notices = notices
+	c.Effective = effective(fs, c.App, c.ConfigFile, from)
 	return c, nil
 }
 
 // parseLayers parses the GONICORN_CMD_ARGS layer, then the command line, into fs and returns
 // the positional arguments of both (APP_MODULE). Each layer starts afresh for list flags.
-func parseLayers(fs *pflag.FlagSet, envArgs, args []string) ([]string, error) {
+func parseLayers(fs *pflag.FlagSet, envArgs []string, envFrom string, args []string, from sources) ([]string, error) {
 	fs.Usage = func() {}
 	var pos []string
 	for _, layer := range []struct {
 		args []string
 		from string
-	}{{envArgs, " (in GONICORN_CMD_ARGS)"}, {args, ""}} {
+		name string // the layer, for --print-config
+	}{{envArgs, " (in " + envFrom + ")", envFrom}, {args, "", "command line"}} {
 		fs.VisitAll(func(f *pflag.Flag) {
 			if l, ok := f.Value.(*listValue); ok {
 				l.newLayer()
 			}
 		})
-		if err := fs.Parse(layer.args); err != nil {
+		err := fs.ParseAll(joinOptionalValues(layer.args), func(f *pflag.Flag, value string) error {
+			from[f.Name] = layer.name
+			return fs.Set(f.Name, value)
+		})
+		if err != nil {
 			if errors.Is(err, pflag.ErrHelp) {
 				return nil, err
+			}
+			var refused *SettingError // a gunicorn setting: its own one line says it all
+			if errors.As(err, &refused) {
+				err = refused
 			}
 			return nil, fmt.Errorf("%w%s", err, layer.from)
 		}
 		pos = append(pos, fs.Args()...)
+		if len(fs.Args()) > 0 {
+			from[appModule] = layer.name
+		}
 	}
 	return pos, nil
 }

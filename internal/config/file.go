@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -16,76 +17,13 @@ import (
 //	defaults < config file < GONICORN_CMD_ARGS < command line
 //
 // A global named like a setting of the table (gunicorn's name, or the flag's name with '_'
-// for '-') sets that setting; a gunicorn setting gonicorn lacks, or a server hook, is a
-// warning; any other global is ignored, as gunicorn ignores them. See docs/config-file.md.
+// for '-') sets that setting; another gunicorn setting is answered by the inventory of
+// gunicorn.go (an error, or a warning where ignoring it is harmless; a server hook is a
+// warning); any other global is ignored, as gunicorn ignores them. See docs/config-file.md.
 
-// DefaultConfigFile is the file gunicorn reads when it is given no -c. gonicorn reads it only
-// when named with -c, and warns when it is there but not named.
+// DefaultConfigFile is the file gunicorn reads when it is given no -c; gonicorn too, with a
+// notice at INFO that says so.
 const DefaultConfigFile = "gunicorn.conf.py"
-
-// gunicornOnly are gunicorn's settings that gonicorn does not have. A config file may set
-// them (a warning says each is ignored); the text after the name says why, where that helps.
-var gunicornOnly = map[string]string{
-	"backlog":                            "the kernel's default listen backlog is used",
-	"worker_connections":                 "it bounds async workers' connections; see --max-connections",
-	"reload":                             "send HUP to reload the code",
-	"reload_engine":                      "",
-	"reload_extra_files":                 "",
-	"spew":                               "",
-	"check_config":                       "",
-	"print_config":                       "",
-	"preload_app":                        "each worker imports the app itself",
-	"sendfile":                           "",
-	"reuse_port":                         "",
-	"daemon":                             "there is no daemon mode; use a process manager",
-	"worker_tmp_dir":                     "workers have no heartbeat file; temp files go to --tmp-dir",
-	"user":                               "start gonicorn as that user",
-	"group":                              "start gonicorn as that group",
-	"umask":                              "",
-	"initgroups":                         "",
-	"secure_scheme_headers":              "the scheme headers believed are set by --forwarded-allow-headers",
-	"forwarder_headers":                  "SCRIPT_NAME and PATH_INFO from a header are not supported; use --root-path",
-	"disable_redirect_access_to_syslog":  "",
-	"capture_output":                     "workers' output goes to the error log already",
-	"logger_class":                       "",
-	"logconfig":                          "",
-	"logconfig_dict":                     "",
-	"logconfig_json":                     "",
-	"syslog_addr":                        "",
-	"syslog":                             "",
-	"syslog_prefix":                      "",
-	"syslog_facility":                    "",
-	"enable_stdio_inheritance":           "",
-	"statsd_host":                        "",
-	"dogstatsd_tags":                     "",
-	"statsd_prefix":                      "",
-	"default_proc_name":                  "",
-	"paste":                              "",
-	"raw_paste_global_conf":              "",
-	"keyfile":                            "gonicorn does not terminate TLS; put a TLS proxy in front",
-	"certfile":                           "gonicorn does not terminate TLS; put a TLS proxy in front",
-	"ssl_version":                        "",
-	"cert_reqs":                          "",
-	"ca_certs":                           "",
-	"suppress_ragged_eofs":               "",
-	"do_handshake_on_connect":            "",
-	"ciphers":                            "",
-	"strip_header_spaces":                "",
-	"permit_unconventional_http_method":  "",
-	"permit_unconventional_http_version": "",
-	"permit_obsolete_folding":            "",
-	"casefold_http_method":               "",
-	"tolerate_dangerous_framing":         "",
-}
-
-// serverHooks are gunicorn's server hooks: Python callables the arbiter would call. The
-// master is Go and calls none; a config file that defines one gets a warning.
-var serverHooks = map[string]bool{
-	"on_starting": true, "on_reload": true, "when_ready": true, "pre_fork": true,
-	"post_fork": true, "post_worker_init": true, "worker_int": true, "worker_abort": true,
-	"pre_exec": true, "pre_request": true, "post_request": true, "child_exit": true,
-	"worker_exit": true, "nworkers_changed": true, "on_exit": true, "ssl_context": true,
-}
 
 // FileError is a config file that could not be evaluated: missing, a syntax error, an
 // exception. Err carries the Python traceback, which may span lines.
@@ -120,6 +58,7 @@ func (s *Setting) fileKeys() []string {
 // fileLayer is what applyFile found in a config file besides settings.
 type fileLayer struct {
 	app      string   // wsgi_app; "" = none
+	set      []string // the flags the file set, for --print-config
 	warnings []string // ignored settings and hooks, one line each
 }
 
@@ -159,8 +98,13 @@ func applyFile(fs *pflag.FlagSet, globals map[string]Value, path string, check f
 					l.clear() // bind = [] is the default again
 				}
 			}
+			layer.set = append(layer.set, flag)
 			for _, s := range vals {
 				if err := fs.Set(flag, s); err != nil {
+					var refused *SettingError
+					if errors.As(err, &refused) {
+						return layer, fail("%s", refused.Note)
+					}
 					return layer, fail("invalid value for --%s: %v", flag, cause(err))
 				}
 			}
@@ -183,28 +127,14 @@ func applyFile(fs *pflag.FlagSet, globals map[string]Value, path string, check f
 			if mod, _, _ := strings.Cut(layer.app, ":"); mod == "" {
 				return layer, fail("want module[:callable]")
 			}
-		case name == "worker_class":
-			// gunicorn's sync worker with threads > 1 is gthread; gonicorn's worker is
-			// sync or gthread by --threads alone.
-			switch s := str(v); {
-			case v.Kind == "none":
-			case v.Kind == "str" && slices.Contains([]string{"sync", "gthread",
-				"gunicorn.workers.sync.SyncWorker", "gunicorn.workers.gthread.ThreadWorker"}, s):
-			default:
-				return layer, fail("gonicorn's workers are sync (--threads 1) or gthread (--threads N); %s workers are not available", strings.Trim(v.Repr, `'"`))
-			}
-		case serverHooks[name] && v.Kind == "callable":
-			layer.warnings = append(layer.warnings, fmt.Sprintf("config file %s: %s: server hooks are not supported; it is ignored (the master is Go and runs no Python)", path, name))
 		default:
-			why, known := gunicornOnly[name]
-			if !known {
-				continue // not a setting: a helper variable or an import, as gunicorn ignores them
+			warning, err := fileSetting(name, v, path)
+			if err != nil {
+				return layer, err
 			}
-			w := fmt.Sprintf("config file %s: %s: gunicorn setting not supported by gonicorn; it is ignored", path, name)
-			if why != "" {
-				w += " (" + why + ")"
+			if warning != "" {
+				layer.warnings = append(layer.warnings, warning)
 			}
-			layer.warnings = append(layer.warnings, w)
 		}
 	}
 	return layer, nil
@@ -233,6 +163,15 @@ func flagValues(flag string, fv pflag.Value, v Value) ([]string, error) {
 			return []string{str(v)}, nil
 		}
 		return nil, fmt.Errorf("want True, False or one of off, v1, v2, auto")
+	}
+	if fv.Type() == "bool" { // reuse_port = True, as gunicorn's validate_bool takes it
+		switch v.Kind {
+		case "bool":
+			return []string{raw(v)}, nil
+		case "str", "int":
+			return []string{strings.TrimSpace(str(v))}, nil
+		}
+		return nil, fmt.Errorf("want True or False")
 	}
 	switch fv.(type) {
 	case *intValue[int], *intValue[int64]:

@@ -150,19 +150,22 @@ func TestConfigFileInterpreter(t *testing.T) {
 	}
 }
 
-// Hooks and gunicorn settings gonicorn lacks are warnings; other globals are ignored; None
+// Hooks and the gunicorn settings harmless to ignore are warnings; a refused setting with a
+// value that asks for nothing (daemon = False) is accepted; other globals are ignored; None
 // leaves a default.
 func TestConfigFileWarnings(t *testing.T) {
 	c, err := parseFile(t, "-c conf.py app", env(), map[string]Value{
 		"post_fork": pyv("callable", "post_fork"), "on_starting": pyv("callable", "on_starting"),
-		"daemon": pyv("bool", true), "preload_app": pyv("bool", true), "secure_scheme_headers": pyv("other", nil),
+		"daemon": pyv("bool", false), "preload_app": pyv("bool", true), "secure_scheme_headers": pyv("other", nil),
+		"worker_tmp_dir": pyv("str", "/dev/shm"), "user": pyv("none", nil), "reload": pyv("bool", false),
+		"suppress_ragged_eofs": pyv("bool", true), "protocol": pyv("str", "http"), "dirty_apps": pyv("strlist", []string{}),
 		"multiprocessing": pyv("other", nil), "cpu_count": pyv("callable", "cpu_count"), "my_helper": pyv("int", "3"),
 		"when_ready": pyv("none", nil), "accesslog": pyv("none", nil), "worker_class": pyv("str", "sync"),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"daemon", "on_starting", "post_fork", "preload_app", "secure_scheme_headers"}
+	want := []string{"on_starting", "post_fork", "preload_app", "secure_scheme_headers", "worker_tmp_dir"}
 	if len(c.Warnings) != len(want) {
 		t.Fatalf("Warnings = %q; want one each for %q", c.Warnings, want)
 	}
@@ -179,20 +182,27 @@ func TestConfigFileWarnings(t *testing.T) {
 	}
 }
 
-// ./gunicorn.conf.py is not read without -c: a warning says so.
-func TestDefaultConfigFileNotRead(t *testing.T) {
-	f := &fakeFile{}
+// ./gunicorn.conf.py is read without -c, as gunicorn reads it, with a notice saying so; -c
+// names another file instead.
+func TestDefaultConfigFileRead(t *testing.T) {
+	f := &fakeFile{globals: map[string]Value{"workers": pyv("int", "3")}}
 	exists := func(p string) bool { return p == DefaultConfigFile }
 	c, err := ParseFrom([]string{"app"}, Sources{Getenv: env(), Load: f.load, Exists: exists})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.path != "" || len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "-c gunicorn.conf.py") {
-		t.Errorf("without -c: loaded %q, Warnings %q; want nothing loaded and a warning naming -c gunicorn.conf.py", f.path, c.Warnings)
+	if f.path != DefaultConfigFile || c.Workers != 3 || c.ConfigFile != DefaultConfigFile || len(c.Notices) != 1 ||
+		!strings.Contains(c.Notices[0], "./gunicorn.conf.py") || len(c.Warnings) != 0 {
+		t.Errorf("without -c: loaded %q, workers %d, ConfigFile %q, Notices %q, Warnings %q; want ./gunicorn.conf.py read with a notice",
+			f.path, c.Workers, c.ConfigFile, c.Notices, c.Warnings)
 	}
-	c, err = ParseFrom([]string{"-c", "gunicorn.conf.py", "app"}, Sources{Getenv: env(), Load: f.load, Exists: exists})
-	if err != nil || f.path != "gunicorn.conf.py" || len(c.Warnings) != 0 {
-		t.Errorf("with -c: loaded %q, Warnings %q, %v; want it loaded, no warning", f.path, c.Warnings, err)
+	c, err = ParseFrom([]string{"-c", "other.conf.py", "app"}, Sources{Getenv: env(), Load: f.load, Exists: exists})
+	if err != nil || f.path != "other.conf.py" || len(c.Notices) != 0 {
+		t.Errorf("with -c: loaded %q, Notices %q, %v; want other.conf.py loaded, no notice", f.path, c.Notices, err)
+	}
+	f.path = ""
+	if _, err = ParseFrom([]string{"app"}, Sources{Getenv: env(), Load: f.load, Exists: func(string) bool { return false }}); err != nil || f.path != "" {
+		t.Errorf("no ./gunicorn.conf.py: loaded %q, %v; want nothing loaded", f.path, err)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 // connection limit, the client timeouts, the forwarded headers believed and the response
 // spool.
 func (c *Config) validateFront() error {
+	c.ProxyProtocol = normalizeProxyProtocol(c.ProxyProtocol) // gunicorn's true, 1, OFF...
 	switch c.ProxyProtocol {
 	case "off", "v1", "v2", "auto":
 	default:

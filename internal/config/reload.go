@@ -12,12 +12,12 @@ var reloadable = map[string]bool{
 	"App": true, "Workers": true, "Threads": true, "Chdir": true, "PythonPath": true,
 	"Env": true, "Python": true, "WorkerSched": true, "MaxRequests": true,
 	"MaxRequestsJitter": true, "MaxWorkerLifetime": true, "MaxWorkerMemory": true,
-	"MaxBootFailures": true, "ProcName": true,
+	"MaxBootFailures": true, "ProcName": true, "WorkerClass": true,
 }
 
 // notSettings are the Config fields that are not settings of the server: a reload compares
 // none of them. The config file's path cannot change, since the command line cannot.
-var notSettings = map[string]bool{"ConfigFile": true, "Warnings": true, "ShowHelp": true, "ShowVersion": true}
+var notSettings = map[string]bool{"ConfigFile": true, "Warnings": true, "Notices": true, "Effective": true, "CheckConfig": true, "PrintConfig": true, "ShowHelp": true, "ShowVersion": true}
 
 // flagNames are the flags whose names do not follow from their field's name.
 var flagNames = map[string]string{

@@ -11,8 +11,10 @@ func Usage(getenv func(string) string) string {
 	b.WriteString("usage: gonicorn [OPTIONS] APP_MODULE\n\n")
 	b.WriteString("Serve the WSGI application APP_MODULE (module[:callable]; callable defaults to\n")
 	b.WriteString("'application', then 'app'; 'name()' calls a factory once per worker).\n\n")
-	b.WriteString("Options (also read from GONICORN_CMD_ARGS, and from the -c config file under their\n")
-	b.WriteString("gunicorn.conf.py names; the command line wins, then GONICORN_CMD_ARGS, then the file):\n")
+	b.WriteString("Options (also read from GONICORN_CMD_ARGS or GUNICORN_CMD_ARGS, and from the config file\n")
+	b.WriteString("(-c, else ./gunicorn.conf.py) under their gunicorn.conf.py names; the command line wins,\n")
+	b.WriteString("then the variable, then the file). gunicorn's other options are recognised: each is refused\n")
+	b.WriteString("with what to do instead, or ignored with a warning (docs/gunicorn-settings.md).\n")
 	for _, s := range Settings(getenv) {
 		flag := "--" + s.Name
 		if s.Short != "" {
@@ -49,9 +51,10 @@ func Markdown() string {
 	var b strings.Builder
 	b.WriteString("# Settings\n\n")
 	b.WriteString("Generated from the settings table in `internal/config` (`go test ./internal/config -update` rewrites it).\n")
-	b.WriteString("Every flag may also be given in the `GONICORN_CMD_ARGS` environment variable, and every setting\n")
+	b.WriteString("Every flag may also be given in the `GONICORN_CMD_ARGS` (or `GUNICORN_CMD_ARGS`) environment variable, and every setting\n")
 	b.WriteString("in a config file (`-c FILE`) under the names of the second column ([config-file.md](config-file.md)).\n")
-	b.WriteString("The command line wins over `GONICORN_CMD_ARGS`, which wins over the config file.\n\n")
+	b.WriteString("The command line wins over `GONICORN_CMD_ARGS`, which wins over the config file.\n")
+	b.WriteString("gunicorn's settings that are not here are answered in [gunicorn-settings.md](gunicorn-settings.md).\n\n")
 	b.WriteString("| flag | config file | default | meaning |\n|---|---|---|---|\n")
 	for _, s := range Settings(func(string) string { return "" }) {
 		flag := "`--" + s.Name + "`"

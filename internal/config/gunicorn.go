@@ -1,0 +1,440 @@
+package config
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/spf13/pflag"
+)
+
+// This file is the inventory of gunicorn's settings (gunicorn 26.1, gunicorn/config.py):
+// every one of them, with the answer gonicorn gives when a command line, GONICORN_CMD_ARGS,
+// GUNICORN_CMD_ARGS or a config file uses it. The flag parser and the config-file loader
+// both consult it, so that a gunicorn setting is never an "unknown flag" and a config file
+// and a command line give the same answer. docs/gunicorn-settings.md is generated from it
+// (GunicornMarkdown; TestGunicornSettingsDoc keeps it in sync).
+
+// Status is gonicorn's answer to one gunicorn setting.
+type Status int
+
+const (
+	// Implemented: a gonicorn setting with gunicorn's meaning, name, flags and value syntax.
+	Implemented Status = iota
+	// Later: implemented by another issue; until then refused like Refused, with a note
+	// saying what to do meanwhile.
+	Later
+	// Refused: gonicorn will not have it. Asking for it is an error (exit status 1) whose
+	// one line names the setting and says what to do instead.
+	Refused
+	// Ignored: harmless to leave out: asking for it is a warning in the error log, and
+	// gonicorn serves on.
+	Ignored
+)
+
+func (s Status) String() string {
+	switch s {
+	case Implemented:
+		return "implemented"
+	case Later:
+		return "later: refused until it lands"
+	case Refused:
+		return "refused"
+	}
+	return "ignored with a warning"
+}
+
+// GunicornSetting is one of gunicorn's settings and gonicorn's answer to it.
+type GunicornSetting struct {
+	Name  string   // the name in a config file, e.g. "worker_class"
+	Flags []string // gunicorn's command-line flags, e.g. "-k", "--worker-class"; none for file-only settings
+	// Bool: the flags take no value (argparse's store_true and store_const); BoolValue is
+	// the value giving one means ("true" unless set, "false" for --no-sendfile).
+	Bool      bool
+	BoolValue string
+	Hook      bool // a server hook: a callable in the config file
+	Status    Status
+	// Flag is the gonicorn setting (its long flag name) that implements it; "" for
+	// Implemented settings handled by name (wsgi_app, worker_class, capture_output).
+	Flag string
+	// Noop are the values, lower-cased as valueText writes them, that ask for what gonicorn
+	// does anyway, so a setting that is not Implemented accepts them silently (a config file
+	// listing gunicorn's defaults keeps working). Nil means the falsy ones: None, False, 0,
+	// "" and empty lists or dicts.
+	Noop []string
+	Note string // why, and what to do instead; read after "SETTING VALUE: "
+}
+
+// falsy are the values that ask for nothing, as valueText writes them.
+var falsy = []string{"none", "false", "0", "", "[]", "{}", "()"}
+
+// noop reports whether value (as valueText writes it) asks for what gonicorn does anyway.
+func (g *GunicornSetting) noop(value string) bool {
+	value = strings.ToLower(strings.TrimSpace(value))
+	if g.Noop == nil {
+		return slices.Contains(falsy, value)
+	}
+	return slices.Contains(g.Noop, value)
+}
+
+// Gunicorn returns the inventory of gunicorn's settings, in the order of gunicorn's
+// config.py, plus tolerate_dangerous_framing, which earlier 2x releases had.
+func Gunicorn() []GunicornSetting {
+	const (
+		tlsNote     = "gonicorn does not terminate TLS yet; put a TLS proxy (nginx, Caddy, a load balancer) in front and bind gonicorn to a private address"
+		http2Note   = "gonicorn speaks HTTP/1.1 only yet; let a proxy in front speak HTTP/2 to clients"
+		reloadNote  = "automatic code reload is not in gonicorn yet; send HUP (kill -HUP PID) to load new code with no failed request"
+		syslogNote  = "syslog is not in gonicorn yet; log to stderr (--error-logfile -) and let journald or the container runtime forward it"
+		statsdNote  = "statsd metrics are not in gonicorn yet; drop it"
+		hookNote    = "server hooks are not run yet (they come with gunicorn's hooks in gonicorn); code every worker needs belongs in the app's module, which each worker imports"
+		dirtyNote   = "dirty arbiters are not in gonicorn; run long jobs in a task queue (Celery, RQ) or a second gonicorn"
+		privNote    = "gonicorn does not switch user yet; start it as that user (systemd's User=, Docker's USER)"
+		strictNote  = "gonicorn parses requests strictly (RFC 9112) and has no lenient mode yet; this leniency is a request-smuggling risk behind a proxy; drop it"
+		asgiNote    = "it applies to ASGI workers only, and gonicorn is a WSGI server"
+		loggingNote = "the Go master writes the logs in gunicorn's format; use --error-logfile, --access-logfile, --access-logformat and --log-level"
+		controlNote = "the control socket is not in gonicorn yet; use signals (HUP, TTIN, TTOU, USR1)"
+	)
+	impl := func(name, flag string, flags ...string) GunicornSetting {
+		return GunicornSetting{Name: name, Flags: flags, Status: Implemented, Flag: flag}
+	}
+	hook := func(name string) GunicornSetting {
+		return GunicornSetting{Name: name, Hook: true, Status: Ignored, Note: hookNote}
+	}
+	dirtyHook := func(name string) GunicornSetting {
+		return GunicornSetting{Name: name, Hook: true, Status: Ignored, Note: dirtyNote}
+	}
+	b := func(g GunicornSetting) GunicornSetting { g.Bool = true; return g }
+	noted := func(g GunicornSetting, note string) GunicornSetting { g.Note = note; return g }
+	return []GunicornSetting{
+		// Config File
+		noted(impl("config", "config", "-c", "--config"), "without it ./gunicorn.conf.py is read when it exists, as in gunicorn; python:MODULE is not supported"),
+		{Name: "wsgi_app", Status: Implemented, Note: "APP_MODULE on the command line wins over it"},
+		// Server Socket
+		impl("bind", "bind", "-b", "--bind"),
+		noted(impl("backlog", "backlog", "--backlog"), "default: the kernel's limit, net.core.somaxconn (gunicorn: 2048); not applied to sockets from systemd or fd://N"),
+		// Worker Processes
+		impl("workers", "workers", "-w", "--workers"),
+		{Name: "worker_class", Flags: []string{"-k", "--worker-class"}, Status: Implemented, Flag: "worker-class",
+			Note: "sync and gthread (and gunicorn's class names for them); every worker is gthread with --threads slots; gevent, eventlet, tornado and ASGI workers are refused: every connection is already a goroutine in the master"},
+		impl("threads", "threads", "--threads"),
+		{Name: "worker_connections", Flags: []string{"--worker-connections"}, Status: Ignored,
+			Note: "it bounds async workers' connections; gonicorn's bound is --max-connections"},
+		impl("max_requests", "max-requests", "--max-requests"),
+		impl("max_requests_jitter", "max-requests-jitter", "--max-requests-jitter"),
+		impl("timeout", "timeout", "-t", "--timeout"),
+		impl("graceful_timeout", "graceful-timeout", "--graceful-timeout"),
+		noted(impl("keepalive", "keep-alive", "--keep-alive"), "default 75 s (gunicorn: 2 s), longer than the 60 s idle timeout of common load balancers"),
+		// Security
+		noted(impl("limit_request_line", "limit-request-line", "--limit-request-line"), "default 8190 (gunicorn: 4094); 414 above it"),
+		impl("limit_request_fields", "limit-request-fields", "--limit-request-fields"),
+		impl("limit_request_field_size", "limit-request-field_size", "--limit-request-field_size"),
+		// Debugging
+		b(GunicornSetting{Name: "reload", Flags: []string{"--reload"}, Status: Later, Note: reloadNote}),
+		{Name: "reload_engine", Flags: []string{"--reload-engine"}, Status: Ignored, Noop: []string{"none", "", "auto"},
+			Note: "it only chooses how --reload watches files, and --reload is not in gonicorn yet"},
+		{Name: "reload_extra_files", Flags: []string{"--reload-extra-file"}, Status: Later, Note: reloadNote},
+		b(GunicornSetting{Name: "spew", Flags: []string{"--spew"}, Status: Refused,
+			Note: "gonicorn does not trace every line; send PWR to dump every worker's Python stacks, or debug the app under python -m pdb"}),
+		impl("check_config", "check-config", "--check-config"),
+		noted(impl("print_config", "print-config", "--print-config"), "also says where each value came from: default, file, GONICORN_CMD_ARGS or GUNICORN_CMD_ARGS, command line"),
+		// Server Mechanics
+		b(GunicornSetting{Name: "preload_app", Flags: []string{"--preload"}, Status: Ignored,
+			Note: "each worker imports the app itself (preloading is not in gonicorn yet); the app works the same, with more memory and slower worker starts"}),
+		{Name: "sendfile", Flags: []string{"--no-sendfile"}, Bool: true, BoolValue: "false", Status: Later, Noop: []string{"none", "true"},
+			Note: "gonicorn always sends wsgi.file_wrapper files with sendfile(2) yet; drop it"},
+		impl("reuse_port", "reuse-port", "--reuse-port"),
+		impl("chdir", "chdir", "--chdir"),
+		b(GunicornSetting{Name: "daemon", Flags: []string{"-D", "--daemon"}, Status: Later,
+			Note: "gonicorn does not detach yet; run it in the foreground under systemd, supervisord or Docker"}),
+		impl("raw_env", "env", "-e", "--env"),
+		impl("pidfile", "pid", "-p", "--pid"),
+		{Name: "worker_tmp_dir", Flags: []string{"--worker-tmp-dir"}, Status: Ignored,
+			Note: "workers have no heartbeat file (the master watches them over their sockets); temp files go to --tmp-dir"},
+		{Name: "user", Flags: []string{"-u", "--user"}, Status: Later, Note: privNote},
+		{Name: "group", Flags: []string{"-g", "--group"}, Status: Later, Note: privNote},
+		{Name: "umask", Flags: []string{"-m", "--umask"}, Status: Later,
+			Note: "gonicorn does not set a umask yet; set it where it is started (systemd's UMask=, umask in the shell)"},
+		b(GunicornSetting{Name: "initgroups", Flags: []string{"--initgroups"}, Status: Later, Note: privNote}),
+		impl("tmp_upload_dir", "tmp-dir"),
+		{Name: "secure_scheme_headers", Status: Ignored,
+			Note: "the scheme headers believed from --forwarded-allow-ips are chosen by --forwarded-allow-headers (docs/proxy.md)"},
+		noted(impl("forwarded_allow_ips", "forwarded-allow-ips", "--forwarded-allow-ips"), "the headers believed from these proxies are chosen by --forwarded-allow-headers; X-Forwarded-For sets REMOTE_ADDR too (docs/proxy.md)"),
+		// Logging
+		impl("accesslog", "access-logfile", "--access-logfile"),
+		b(GunicornSetting{Name: "disable_redirect_access_to_syslog", Flags: []string{"--disable-redirect-access-to-syslog"}, Status: Later, Note: syslogNote}),
+		impl("access_log_format", "access-logformat", "--access-logformat"),
+		noted(impl("errorlog", "error-logfile", "--error-logfile", "--log-file"), "--log-file is the same setting"),
+		noted(impl("loglevel", "log-level", "--log-level"), "debug, info, warning, error, critical"),
+		b(GunicornSetting{Name: "capture_output", Flags: []string{"--capture-output"}, Status: Implemented,
+			Note: "always on: the workers' stdout and stderr (the app's print()) go to the error log, each line tagged with the worker's pid"}),
+		{Name: "logger_class", Flags: []string{"--logger-class"}, Status: Ignored, Noop: []string{"none", "", "gunicorn.glogging.logger"}, Note: loggingNote},
+		{Name: "logconfig", Flags: []string{"--log-config"}, Status: Ignored, Note: loggingNote},
+		{Name: "logconfig_dict", Status: Ignored, Note: loggingNote},
+		{Name: "logconfig_json", Flags: []string{"--log-config-json"}, Status: Ignored, Note: loggingNote},
+		{Name: "syslog_addr", Flags: []string{"--log-syslog-to"}, Status: Later, Note: syslogNote},
+		b(GunicornSetting{Name: "syslog", Flags: []string{"--log-syslog"}, Status: Later, Note: syslogNote}),
+		{Name: "syslog_prefix", Flags: []string{"--log-syslog-prefix"}, Status: Later, Note: syslogNote},
+		{Name: "syslog_facility", Flags: []string{"--log-syslog-facility"}, Status: Later, Noop: []string{"none", "", "user"}, Note: syslogNote},
+		b(GunicornSetting{Name: "enable_stdio_inheritance", Flags: []string{"-R", "--enable-stdio-inheritance"}, Status: Ignored,
+			Note: "it matters in daemon mode only, which gonicorn does not have yet; the workers' output goes to the error log"}),
+		{Name: "statsd_host", Flags: []string{"--statsd-host"}, Status: Later, Note: statsdNote},
+		{Name: "dogstatsd_tags", Flags: []string{"--dogstatsd-tags"}, Status: Later, Note: statsdNote},
+		{Name: "statsd_prefix", Flags: []string{"--statsd-prefix"}, Status: Later, Note: statsdNote},
+		b(GunicornSetting{Name: "enable_backlog_metric", Flags: []string{"--enable-backlog-metric"}, Status: Later, Note: statsdNote}),
+		// Process Naming
+		impl("proc_name", "name", "-n", "--name"),
+		{Name: "default_proc_name", Status: Ignored, Noop: []string{"none", "", "gunicorn"},
+			Note: "it is the name frameworks set for their own runners; set proc_name (-n) instead"},
+		impl("pythonpath", "pythonpath", "--pythonpath"),
+		{Name: "paste", Flags: []string{"--paste", "--paster"}, Status: Later,
+			Note: "PasteDeploy ini files are not read yet; give the app as APP_MODULE (module:callable)"},
+		// Server Hooks
+		hook("on_starting"), hook("on_reload"), hook("when_ready"), hook("pre_fork"),
+		hook("post_fork"), hook("post_worker_init"), hook("worker_int"), hook("worker_abort"),
+		hook("pre_exec"), hook("pre_request"), hook("post_request"), hook("child_exit"),
+		hook("worker_exit"), hook("nworkers_changed"), hook("on_exit"),
+		{Name: "ssl_context", Hook: true, Status: Ignored, Note: tlsNote},
+		noted(impl("proxy_protocol", "proxy-protocol", "--proxy-protocol"), "off, v1, v2 or auto, and gunicorn's true, false, 1, 0 in any case; the flag alone means auto and, as in gunicorn, takes the next argument as its value unless it starts with '-'"),
+		{Name: "proxy_allow_ips", Flags: []string{"--proxy-allow-from"}, Status: Implemented, Flag: "proxy-allow-ips",
+			Note: "another name for --proxy-allow-from, gunicorn's flag, which is the same setting"},
+		{Name: "protocol", Flags: []string{"--protocol"}, Status: Refused, Noop: []string{"none", "", "http"},
+			Note: "gonicorn speaks HTTP only; point nginx's proxy_pass (not uwsgi_pass) at it"},
+		{Name: "uwsgi_allow_ips", Flags: []string{"--uwsgi-allow-from"}, Status: Ignored,
+			Note: "it applies to --protocol uwsgi only, which gonicorn does not speak"},
+		// SSL
+		{Name: "keyfile", Flags: []string{"--keyfile"}, Status: Later, Note: tlsNote},
+		{Name: "certfile", Flags: []string{"--certfile"}, Status: Later, Note: tlsNote},
+		{Name: "ssl_version", Flags: []string{"--ssl-version"}, Status: Ignored, Note: "it applies to TLS, which gonicorn does not terminate yet"},
+		{Name: "cert_reqs", Flags: []string{"--cert-reqs"}, Status: Later, Note: tlsNote},
+		{Name: "ca_certs", Flags: []string{"--ca-certs"}, Status: Later, Note: tlsNote},
+		b(GunicornSetting{Name: "suppress_ragged_eofs", Flags: []string{"--suppress-ragged-eofs"}, Status: Ignored, Noop: []string{"none", "true"},
+			Note: "it applies to TLS, which gonicorn does not terminate yet"}),
+		b(GunicornSetting{Name: "do_handshake_on_connect", Flags: []string{"--do-handshake-on-connect"}, Status: Ignored,
+			Note: "it applies to TLS, which gonicorn does not terminate yet"}),
+		{Name: "ciphers", Flags: []string{"--ciphers"}, Status: Later, Note: tlsNote},
+		// HTTP/2
+		{Name: "http_protocols", Flags: []string{"--http-protocols"}, Status: Later, Noop: []string{"none", "", "h1"}, Note: http2Note},
+		{Name: "http2_cleartext", Flags: []string{"--http2-cleartext"}, Status: Later, Noop: []string{"none", "", "off", "false"}, Note: http2Note},
+		{Name: "http2_max_concurrent_streams", Flags: []string{"--http2-max-concurrent-streams"}, Status: Ignored, Note: "it applies to HTTP/2, which gonicorn does not serve yet"},
+		{Name: "http2_initial_window_size", Flags: []string{"--http2-initial-window-size"}, Status: Ignored, Note: "it applies to HTTP/2, which gonicorn does not serve yet"},
+		{Name: "http2_max_frame_size", Flags: []string{"--http2-max-frame-size"}, Status: Ignored, Note: "it applies to HTTP/2, which gonicorn does not serve yet"},
+		{Name: "http2_max_header_list_size", Flags: []string{"--http2-max-header-list-size"}, Status: Ignored, Note: "it applies to HTTP/2, which gonicorn does not serve yet"},
+		{Name: "raw_paste_global_conf", Flags: []string{"--paste-global"}, Status: Later,
+			Note: "PasteDeploy ini files are not read yet; pass settings to the app with -e KEY=VALUE"},
+		b(GunicornSetting{Name: "permit_obsolete_folding", Flags: []string{"--permit-obsolete-folding"}, Status: Later, Note: strictNote}),
+		b(GunicornSetting{Name: "strip_header_spaces", Flags: []string{"--strip-header-spaces"}, Status: Later, Note: strictNote}),
+		b(GunicornSetting{Name: "permit_unconventional_http_method", Flags: []string{"--permit-unconventional-http-method"}, Status: Later, Note: strictNote}),
+		b(GunicornSetting{Name: "permit_unconventional_http_version", Flags: []string{"--permit-unconventional-http-version"}, Status: Later, Note: strictNote}),
+		b(GunicornSetting{Name: "casefold_http_method", Flags: []string{"--casefold-http-method"}, Status: Later, Note: strictNote}),
+		{Name: "forwarder_headers", Flags: []string{"--forwarder-headers"}, Status: Later, Noop: []string{"none", ""},
+			Note: "SCRIPT_NAME and PATH_INFO are not taken from request headers yet; set the mount point with --root-path"},
+		impl("header_map", "header-map", "--header-map"),
+		{Name: "asgi_loop", Flags: []string{"--asgi-loop"}, Status: Ignored, Noop: []string{"none", "", "auto"}, Note: asgiNote},
+		{Name: "asgi_lifespan", Flags: []string{"--asgi-lifespan"}, Status: Ignored, Noop: []string{"none", "", "auto"}, Note: asgiNote},
+		{Name: "asgi_disconnect_grace_period", Flags: []string{"--asgi-disconnect-grace-period"}, Status: Ignored, Note: asgiNote},
+		{Name: "http_parser", Flags: []string{"--http-parser"}, Status: Ignored, Noop: []string{"none", "", "auto"},
+			Note: "it chooses the parser of gunicorn's ASGI workers; gonicorn's master always parses HTTP itself, in Go"},
+		impl("root_path", "root-path", "--root-path"),
+		// Dirty Arbiters
+		{Name: "dirty_apps", Flags: []string{"--dirty-app"}, Status: Refused, Note: dirtyNote},
+		{Name: "dirty_workers", Flags: []string{"--dirty-workers"}, Status: Refused, Note: dirtyNote},
+		{Name: "dirty_timeout", Flags: []string{"--dirty-timeout"}, Status: Ignored, Note: "it applies to dirty arbiters, which gonicorn does not have"},
+		{Name: "dirty_threads", Flags: []string{"--dirty-threads"}, Status: Ignored, Note: "it applies to dirty arbiters, which gonicorn does not have"},
+		{Name: "dirty_graceful_timeout", Flags: []string{"--dirty-graceful-timeout"}, Status: Ignored, Note: "it applies to dirty arbiters, which gonicorn does not have"},
+		dirtyHook("on_dirty_starting"), dirtyHook("dirty_post_fork"), dirtyHook("dirty_worker_init"), dirtyHook("dirty_worker_exit"),
+		// Control
+		{Name: "control_socket", Flags: []string{"--control-socket"}, Status: Later, Note: controlNote},
+		{Name: "control_socket_mode", Flags: []string{"--control-socket-mode"}, Status: Ignored, Note: controlNote},
+		b(GunicornSetting{Name: "control_socket_disable", Flags: []string{"--no-control-socket"}, Status: Implemented,
+			Note: "gonicorn has no control socket yet, so it is always off"}),
+		// Earlier 2x releases.
+		b(GunicornSetting{Name: "tolerate_dangerous_framing", Flags: []string{"--tolerate-dangerous-framing"}, Status: Refused,
+			Note: "gonicorn refuses ambiguous framing (RFC 9112 §6.3); it is a request-smuggling risk; fix the client or the proxy"}),
+	}
+}
+
+// gunicornByName returns the inventory by config-file name.
+func gunicornByName() map[string]*GunicornSetting {
+	inv := Gunicorn()
+	m := make(map[string]*GunicornSetting, len(inv))
+	for i := range inv {
+		m[inv[i].Name] = &inv[i]
+	}
+	return m
+}
+
+// SettingError is a gunicorn setting that gonicorn refuses: Setting is the flag
+// ("--daemon") or the config file's "FILE: name = value".
+type SettingError struct {
+	Setting string
+	Note    string
+}
+
+func (e *SettingError) Error() string { return e.Setting + ": " + e.Note }
+
+// refusal returns the warning or the error for g given as the flag flag ("--daemon") with
+// value (lower-cased as valueText writes it), shown in messages as shown ("" for a boolean
+// flag given alone); both are empty for a value that asks for nothing.
+func (g *GunicornSetting) refusal(flag, value, shown string) (warning string, err error) {
+	if g.noop(value) {
+		return "", nil
+	}
+	what := flag
+	if shown != "" {
+		what += " " + shown
+	}
+	switch g.Status {
+	case Ignored:
+		return what + ": gunicorn setting ignored by gonicorn: " + g.Note, nil
+	case Later, Refused:
+		return "", &SettingError{Setting: what, Note: g.Note}
+	}
+	return "", nil
+}
+
+// gunicornValue is the pflag.Value of a gunicorn flag that no gonicorn setting implements:
+// giving it is an error (*SettingError) or a warning, by the inventory.
+type gunicornValue struct {
+	g    *GunicornSetting
+	flag string  // "--daemon"
+	c    *Config // the warnings go to c.Warnings
+	last string  // the value given, for String
+}
+
+func (v *gunicornValue) String() string { return v.last }
+func (v *gunicornValue) Type() string {
+	if v.g.Bool {
+		return "bool"
+	}
+	return "string"
+}
+func (v *gunicornValue) Set(s string) error {
+	v.last = s
+	shown := s
+	if v.g.Bool && s == v.g.boolValue() {
+		shown = "" // a boolean flag given alone
+	}
+	w, err := v.g.refusal(v.flag, s, shown)
+	if w != "" {
+		v.c.Warnings = append(v.c.Warnings, w)
+	}
+	return err
+}
+
+func (g *GunicornSetting) boolValue() string {
+	if g.BoolValue != "" {
+		return g.BoolValue
+	}
+	return "true"
+}
+
+// registerGunicorn adds to fs gunicorn's flags that the settings table does not have, bound
+// to c: each answers by the inventory when it is given.
+func registerGunicorn(fs *pflag.FlagSet, c *Config) {
+	inv := Gunicorn()
+	for i := range inv {
+		g := &inv[i]
+		if g.Status == Implemented && g.Flag != "" {
+			continue // the settings table has it
+		}
+		short := ""
+		for _, f := range g.Flags {
+			if len(f) == 2 {
+				short = f[1:]
+			}
+		}
+		for _, f := range g.Flags {
+			name, ok := strings.CutPrefix(f, "--")
+			if !ok || fs.Lookup(name) != nil {
+				continue
+			}
+			sh := short
+			if sh != "" && fs.ShorthandLookup(sh) != nil {
+				sh = ""
+			}
+			v := &gunicornValue{g: g, flag: f, c: c}
+			fs.VarP(v, name, sh, "gunicorn's --"+name+": "+g.Status.String())
+			if g.Bool {
+				fs.Lookup(name).NoOptDefVal = g.boolValue()
+			}
+			fs.MarkHidden(name)
+			short = "" // the short flag goes with the first long one
+		}
+	}
+}
+
+// valueText writes a config file's value the way Noop lists values: lower-cased bools,
+// numbers as digits, strings as they are, empty containers as [] or {}.
+func valueText(v Value) string {
+	switch v.Kind {
+	case "none":
+		return "none"
+	case "bool", "int", "float":
+		return raw(v)
+	case "str":
+		return str(v)
+	case "strlist":
+		if l, _ := strList(v, ""); len(l) == 0 {
+			return "[]"
+		}
+	case "other":
+		if v.Repr == "{}" || v.Repr == "[]" || v.Repr == "()" {
+			return v.Repr
+		}
+	}
+	return v.Repr
+}
+
+// fileSetting answers a config file global that the settings table does not take: a
+// warning or an error for a gunicorn setting gonicorn does not implement, nothing for one it
+// implements by name (capture_output) or for a global that is no gunicorn setting at all (a
+// helper variable, an import), which gunicorn ignores too.
+func fileSetting(name string, v Value, path string) (warning string, err error) {
+	g := gunicornByName()[name]
+	switch {
+	case g == nil, g.Status == Implemented, g.Hook && v.Kind != "callable":
+		return "", nil
+	case g.Hook:
+		return fmt.Sprintf("config file %s: %s: server hooks are not supported; it is ignored (%s)", path, name, g.Note), nil
+	case g.noop(valueText(v)):
+		return "", nil
+	case g.Status == Ignored:
+		return fmt.Sprintf("config file %s: %s: gunicorn setting ignored by gonicorn: %s", path, name, g.Note), nil
+	}
+	return "", &SettingError{Setting: fmt.Sprintf("config file %s: %s = %s", path, name, v.Repr), Note: g.Note}
+}
+
+// GunicornMarkdown returns docs/gunicorn-settings.md, generated from the inventory.
+func GunicornMarkdown() string {
+	var b strings.Builder
+	b.WriteString("# gunicorn's settings in gonicorn\n\n")
+	b.WriteString("Generated from the inventory in `internal/config/gunicorn.go` (`go test ./internal/config -update` rewrites it).\n")
+	b.WriteString("Every setting of gunicorn 26.1 (`gunicorn/config.py`) has one answer, the same on the command line,\n")
+	b.WriteString("in `GONICORN_CMD_ARGS` / `GUNICORN_CMD_ARGS` and in a config file:\n\n")
+	b.WriteString("- **implemented**: the gonicorn setting of the third column, with gunicorn's name, flags and values ([settings.md](settings.md));\n")
+	b.WriteString("- **later**: implemented by another issue; until it lands it is refused like the next;\n")
+	b.WriteString("- **refused**: gonicorn stops at start with exit status 1 and one line naming the setting and saying what to do instead;\n")
+	b.WriteString("- **ignored with a warning**: harmless to leave out; the error log says it is ignored and why, and gonicorn serves on.\n\n")
+	b.WriteString("A setting that is not implemented is accepted silently when its value asks for nothing: in a config file\n")
+	b.WriteString("`None`, `False`, `0`, `\"\"` or an empty list (`daemon = False`, `keyfile = None`), or gunicorn's default where\n")
+	b.WriteString("the note says so (`protocol = \"http\"`). Server hooks (callables in the config file) are warnings.\n\n")
+	b.WriteString("| setting | gunicorn's flags | status | gonicorn |\n|---|---|---|---|\n")
+	for _, g := range Gunicorn() {
+		var flags []string
+		for _, f := range g.Flags {
+			flags = append(flags, "`"+f+"`")
+		}
+		status := g.Status.String()
+		if g.Hook {
+			status = "server hook: " + status
+		}
+		note := g.Note
+		if g.Flag != "" && note != "" {
+			note = "`--" + g.Flag + "`: " + note
+		} else if g.Flag != "" {
+			note = "`--" + g.Flag + "`"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", g.Name, strings.Join(flags, ", "), status, strings.ReplaceAll(note, "|", `\|`))
+	}
+	return b.String()
+}
