@@ -647,10 +647,12 @@ func TestClientWriterReadFrom(t *testing.T) {
 // whole file: a client reading a big file slowly but steadily gets all of it.
 func TestClientWriterReadFromSlowReader(t *testing.T) {
 	defer checkGoroutines(t)()
-	const stall = 200 * time.Millisecond
+	// The client pauses 20 ms between reads; the stall timeout is far above that pause (a
+	// loaded machine stretches a sleep) and far below the whole transfer.
+	const stall = 500 * time.Millisecond
 	wc, rc := tcpPair(t)
 	w := newClientWriter(wc, 64<<10, stall, t.TempDir())
-	want := pattern(512 << 10) // about 1 s at the client's pace: five stall timeouts
+	want := pattern(2 << 20) // about 2.5 s at the client's pace: five stall timeouts
 	f := writeTempFile(t, want)
 	got := readSlowly(rc, 16<<10, 20*time.Millisecond)
 	n, err := w.ReadFrom(io.LimitReader(f, int64(len(want))))
