@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -169,4 +170,88 @@ func TestNoAppModuleNoManagePy(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, log)
 		}
 	}
+}
+
+// TestDjangoGuide runs the commands of docs/django.md on a fresh startproject: the
+// "Before each start" block (migrate, collectstatic, check --deploy) and the start command,
+// unchanged but for the paths (the project's directory, this test's Python and gonicorn)
+// and the address (the harness's listener instead of --bind 127.0.0.1:8000). The systemd
+// unit's ExecStart must be the same command.
+func TestDjangoGuide(t *testing.T) {
+	const guide = "../docs/django.md"
+	py := debianPython(t, "django")
+	dir := startproject(t, py)
+
+	// guideLines returns the block's commands as argument lists, after its "cd /srv/mysite".
+	guideLines := func(heading string) [][]string {
+		var cmds [][]string
+		lines := strings.Split(strings.TrimSpace(docBlock(t, guide, heading, "sh")), "\n")
+		if lines[0] != "cd /srv/mysite" {
+			t.Fatalf("%s: the block after %q does not start with cd /srv/mysite: %q", guide, heading, lines[0])
+		}
+		for _, l := range lines[1:] {
+			cmds = append(cmds, strings.Fields(l))
+		}
+		return cmds
+	}
+
+	for _, args := range guideLines("## Before each start: migrate and collectstatic") {
+		if args[0] != ".venv/bin/python" {
+			t.Fatalf("%s: %q does not run .venv/bin/python", guide, args)
+		}
+		cmd := exec.Command(py, args[1:]...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+
+	startCmd := guideLines("## The start command")
+	if len(startCmd) != 1 || startCmd[0][0] != ".venv/bin/gonicorn" {
+		t.Fatalf("%s: the start command block is not one .venv/bin/gonicorn command: %q", guide, startCmd)
+	}
+	args := startCmd[0][1:]
+	unit := docBlock(t, guide, "## Under systemd", "ini")
+	if want := "\nExecStart=/srv/mysite/" + strings.Join(startCmd[0], " ") + "\n"; !strings.Contains(unit, want) {
+		t.Errorf("%s: the systemd unit's ExecStart is not the start command %q:\n%s", guide, want, unit)
+	}
+	var run []string
+	for i := 0; i < len(args); i++ {
+		if args[i] == "--bind" {
+			i++ // the harness listens for it
+			continue
+		}
+		run = append(run, args[i])
+	}
+	s := startIn(t, dir, append(run, "--python", py)...)
+	if !s.log.waitFor("Django project at "+dir+": settings mysite.settings, WSGI_APPLICATION mysite.wsgi.application", 60*time.Second) {
+		t.Fatalf("no Django project line; log:\n%s", s.log)
+	}
+	r := s.do("GET /admin/login/ HTTP/1.1\r\nHost: localhost\r\n\r\n")
+	if r.status != 200 || !strings.Contains(string(r.body), "csrfmiddlewaretoken") {
+		t.Errorf("GET /admin/login/ = %d; want 200 and the login form\n%.500s", r.status, r.body)
+	}
+}
+
+// startIn is start with the server's working directory set to dir, as `cd dir; gonicorn`.
+func startIn(t *testing.T, dir string, args ...string) *server {
+	t.Helper()
+	f, addr := listenerFile(t)
+	defer f.Close()
+	s := &server{t: t, addr: addr, log: newLogBuffer(), done: make(chan struct{})}
+	s.cmd = exec.Command(binary, append([]string{"--bind", "fd://3"}, args...)...)
+	s.cmd.Dir = dir
+	s.cmd.ExtraFiles = []*os.File{f}
+	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		s.err = s.cmd.Wait()
+		close(s.done)
+	}()
+	t.Cleanup(s.stop)
+	s.waitReady()
+	return s
 }
