@@ -39,6 +39,17 @@ func TestDjangoWithoutAppModule(t *testing.T) {
 			t.Errorf("GET %s = %d; want 200\n%s", path, r.status, r.body)
 		}
 	}
+	// A reload (HUP) finds the project again and serves it with new workers.
+	syscall.Kill(s.cmd.Process.Pid, syscall.SIGHUP)
+	if !s.log.waitFor("Reload complete", 60*time.Second) {
+		t.Fatalf("no reload; log:\n%s", s.log)
+	}
+	if r := s.get("/json"); r.status != 200 {
+		t.Errorf("GET /json after HUP = %d; want 200\n%s", r.status, r.body)
+	}
+	if strings.Contains(s.log.String(), "cannot change") || strings.Contains(s.log.String(), "[WARNING]") {
+		t.Errorf("warnings on reload:\n%s", s.log)
+	}
 }
 
 // TestDjangoExplicitAppReportsStatic: an app named by APP_MODULE that is Django still gets
