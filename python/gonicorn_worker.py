@@ -29,7 +29,8 @@ Life of a request (one worker thread, one socket):
     process exits when all its threads have ended.
 
 Standard library only; Python 3.9+, including free-threaded builds (threads
-share nothing mutable but the application).
+share nothing mutable but the application). Django projects and settings are
+handled by gonicorn_django.py, whose source comes as sys.argv[1].
 """
 
 import array
