@@ -29,7 +29,8 @@ Life of a request (one worker thread, one socket):
     process exits when all its threads have ended.
 
 Standard library only; Python 3.9+, including free-threaded builds (threads
-share nothing mutable but the application).
+share nothing mutable but the application). Django projects and settings are
+handled by gonicorn_django.py, whose source comes as sys.argv[1].
 """
 
 import array
@@ -47,6 +48,7 @@ import struct
 import sys
 import threading
 import traceback
+import types
 
 # Frame header: uint32 LE payload length, 1 byte kind.
 HDR = struct.Struct('<IB')
@@ -506,9 +508,10 @@ def handle_request(link, app, environ):
 
 # ---------------------------------------------------------------- serving
 
-def handshake(link, ok, error):
-    """Reads V, checks the vector, answers Y. Reports whether the link is
-    ready for requests."""
+def handshake(link, ok, error, django=None):
+    """Reads V, checks the vector, answers Y (with the `django` dict of
+    gonicorn_django.report, if any). Reports whether the link is ready for
+    requests."""
     frame = link.next_frame()
     if frame is None:
         return False
@@ -528,8 +531,11 @@ def handshake(link, ok, error):
     if error:
         error = error.encode('utf-8', 'backslashreplace')[-(MAX_PAYLOAD // 2):]
         error = error.decode('utf-8', 'replace')
-    ready = marshal.dumps({'pid': os.getpid(), 'python': python_version(),
-                           'ok': ok, 'error': error}, 2)
+    ready = {'pid': os.getpid(), 'python': python_version(), 'ok': ok,
+             'error': error}
+    if ok and django is not None:
+        ready['django'] = django
+    ready = marshal.dumps(ready, 2)
     link.send([HDR.pack(len(ready), Y), ready])
     return ok
 
@@ -542,7 +548,8 @@ def python_version():
     return v
 
 
-def serve(sock, app, multithread=False, multiprocess=False, load_error=''):
+def serve(sock, app, multithread=False, multiprocess=False, load_error='',
+          django=None):
     """Serves one socket until EOF; closes it. With load_error, only
     answers the handshake (ok False). Reports whether the handshake was ok."""
     link = Link(sock)
@@ -556,7 +563,7 @@ def serve(sock, app, multithread=False, multiprocess=False, load_error=''):
         'wsgi.input_terminated': True,
     }
     try:
-        if not handshake(link, not load_error, load_error):
+        if not handshake(link, not load_error, load_error, django):
             return False
         while True:
             frame = link.next_frame()
@@ -635,6 +642,21 @@ def load_app(spec):
     return app
 
 
+def django_support(source):
+    """Returns the module gonicorn_django (Django projects and settings),
+    made from its source, which the master passes as sys.argv[1]; without
+    it (the Python tests), imported from beside this file."""
+    if 'gonicorn_django' in sys.modules:
+        return sys.modules['gonicorn_django']
+    if source is None:
+        import gonicorn_django
+        return gonicorn_django
+    mod = types.ModuleType('gonicorn_django')
+    exec(compile(source, 'gonicorn_django.py', 'exec'), mod.__dict__)
+    sys.modules['gonicorn_django'] = mod
+    return mod
+
+
 def set_title(title):
     """Shows title as this process's command line (ps, top -c) and, cut to
     15 bytes, as its name (comm: top, ps -e, pgrep), without setproctitle.
@@ -666,6 +688,8 @@ def set_title(title):
 
 def main():
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the master decides
+    # The Django support's source; the app sees sys.argv == ['-c'].
+    django_source = sys.argv.pop(1) if len(sys.argv) > 1 else None
     if os.environ.get('GONICORN_TITLE'):
         set_title(os.environ['GONICORN_TITLE'])
     faulthandler.register(signal.SIGUSR1, all_threads=True)
@@ -688,9 +712,15 @@ def main():
              .split(os.pathsep) if p]
     sys.path[:0] = paths
 
-    app, load_error = None, ''
+    app, load_error, django = None, '', None
     try:
-        app = load_app(os.environ.get('GONICORN_APP', ''))
+        settings = os.environ.get('GONICORN_DJANGO_SETTINGS')
+        if settings:  # a Django project found by its manage.py
+            app = django_support(django_source).load_application(settings)
+        else:
+            app = load_app(os.environ.get('GONICORN_APP', ''))
+        if 'django.conf' in sys.modules:  # only an app that imported Django
+            django = django_support(django_source).report()
     except BaseException:
         # Sent in the ready frame; the master logs it once for all workers.
         load_error = traceback.format_exc()
@@ -702,7 +732,7 @@ def main():
 
     def run(i):
         results[i] = serve(socks[i], app, multithread, multiprocess,
-                           load_error)
+                           load_error, django)
 
     threads = [threading.Thread(target=run, args=(i,),
                                 name='gonicorn-slot-%d' % i)

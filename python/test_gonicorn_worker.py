@@ -873,13 +873,16 @@ class TestValidator(InProcess):
 
 # ------------------------------------------------------- as a subprocess
 
-class Subprocess(unittest.TestCase):
-    """The worker started the way the master starts it."""
+class WorkerProcess(unittest.TestCase):
+    """The worker started the way the master starts it (python -c SOURCE,
+    or args), in a temp dir (self.tmp) holding files."""
 
-    def spawn(self, app, files=None, nsocks=1, env=None):
-        tmp = tempfile.mkdtemp()
+    def spawn(self, app, files=None, nsocks=1, env=None, args=None):
+        tmp = self.tmp = tempfile.mkdtemp()
         for name, text in (files or {}).items():
-            with open(os.path.join(tmp, name), 'w') as f:
+            path = os.path.join(tmp, name)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, 'w') as f:
                 f.write(textwrap.dedent(text))
         pairs = [socket.socketpair() for _ in range(nsocks)]
         fds = [w.fileno() for _, w in pairs]
@@ -887,7 +890,8 @@ class Subprocess(unittest.TestCase):
                  GONICORN_FDS=','.join(map(str, fds)),
                  GONICORN_PYTHONPATH=tmp, GONICORN_MULTIPROCESS='1')
         e.update(env or {})
-        proc = subprocess.Popen([sys.executable, '-c', SOURCE], env=e,
+        proc = subprocess.Popen([sys.executable] + (args or ['-c', SOURCE]),
+                                env=e,
                                 pass_fds=fds, cwd=tmp, stderr=subprocess.PIPE)
         for _, w in pairs:
             w.close()
@@ -911,6 +915,8 @@ class Subprocess(unittest.TestCase):
         stderr = proc.stderr.read().decode()
         return proc.wait(TIMEOUT), stderr
 
+
+class Subprocess(WorkerProcess):
     APP = '''
         def application(environ, start_response):
             start_response('200 OK', [('X-Which', 'application'),

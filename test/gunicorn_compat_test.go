@@ -20,31 +20,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// startIn is start with the master's working directory dir (for ./gunicorn.conf.py) and
-// the extra environment env.
-func startIn(t *testing.T, dir string, env []string, args ...string) *server {
-	t.Helper()
-	f, addr := listenerFile(t)
-	defer f.Close()
-	s := &server{t: t, addr: addr, log: newLogBuffer(), done: make(chan struct{})}
-	s.cmd = exec.Command(binary, append([]string{"--bind", "fd://3"}, args...)...)
-	s.cmd.Dir = dir
-	s.cmd.Env = append(os.Environ(), env...)
-	s.cmd.ExtraFiles = []*os.File{f}
-	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		s.err = s.cmd.Wait()
-		close(s.done)
-	}()
-	t.Cleanup(s.stop)
-	s.waitReady()
-	return s
-}
-
 // A refused gunicorn setting stops gonicorn at once with exit status 1 and one line naming
 // it and saying what to do instead — on the command line, in GUNICORN_CMD_ARGS and in a
 // config file alike — never "unknown flag".

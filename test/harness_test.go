@@ -146,6 +146,17 @@ func startNoWait(t *testing.T, args ...string) *server {
 	return launch(t, exec.Command(binary, append([]string{"--bind", "fd://3"}, args...)...))
 }
 
+// startIn is start with the working directory dir and env added to the test's environment.
+func startIn(t *testing.T, dir string, env []string, args ...string) *server {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"--bind", "fd://3"}, args...)...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	s := launch(t, cmd)
+	s.waitReady()
+	return s
+}
+
 // launch starts cmd (a gonicorn whose --bind, or GONICORN_CMD_ARGS, names fd://3) with a
 // fresh loopback listener as fd 3, in its own process group, logging into the server's log,
 // and stops it when the test ends.

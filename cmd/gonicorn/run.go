@@ -142,6 +142,7 @@ boot:
 			if parent := up.oldMaster(); parent != 0 {
 				log.Info(fmt.Sprintf("Upgrade: new master ready; the old master (pid %d) still serves until it gets TERM", parent))
 			}
+			logDjango(log, cfg, arb.Booted())
 			sdNotify(log, sd, up.readyState())
 			break boot
 		case sig := <-sigs:

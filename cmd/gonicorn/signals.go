@@ -214,6 +214,7 @@ func workerSpec(cfg *config.Config) arbiter.Spec {
 		MaxRequests: cfg.MaxRequests, MaxRequestsJitter: cfg.MaxRequestsJitter,
 		MaxLifetime: cfg.MaxWorkerLifetime, MaxMemory: int64(cfg.MaxWorkerMemory) << 20,
 		MaxBootFailures: cfg.MaxBootFailures, DrainTimeout: cfg.GracefulTimeout,
+		DjangoSettings: djangoSettings(cfg),
 	}
 }
 

@@ -23,12 +23,13 @@ import (
 
 	"github.com/gonicorn/gonicorn/internal/dispatch"
 	"github.com/gonicorn/gonicorn/internal/errorlog"
+	"github.com/gonicorn/gonicorn/internal/wire"
 )
 
 // Spec describes the workers to run.
 type Spec struct {
 	Python     string   // interpreter
-	App        string   // module[:callable]
+	App        string   // module[:callable]; "" with DjangoSettings
 	Dir        string   // working directory; "" = the master's
 	PythonPath []string // extra sys.path entries
 	Env        []string // extra KEY=VALUE environment entries
@@ -36,6 +37,10 @@ type Spec struct {
 	Threads    int      // slots per process
 	Sched      string   // "batch" runs workers with SCHED_BATCH (see python/gonicorn_worker.py)
 	Title      string   // the workers' process title ("gonicorn: worker [NAME]"); "" = leave it
+
+	// DjangoSettings is the settings module of a Django project found by its manage.py (no
+	// APP_MODULE): the workers serve its WSGI_APPLICATION, as runserver does; "" = serve App.
+	DjangoSettings string
 
 	BootTimeout time.Duration // how long a worker may take to import the app; 0 = 5 minutes
 
@@ -91,6 +96,10 @@ type Arbiter struct {
 	// lingering maps reaped workers to the read ends of their output pipes, which processes
 	// they started still hold open; Stop closes them (see reap).
 	lingering map[*worker]*os.File
+
+	// booted is what the first worker reported in its handshake at Boot (see Booted).
+	// Written by Boot before it returns; guarded by mu.
+	booted wire.ReadyInfo
 
 	reloadPrev   *Spec // the spec before the last reload, restored if it fails; owned by Run
 	bootFailures int   // workers in a row that died within bootWindow of booting; owned by Run
@@ -162,12 +171,36 @@ func (a *Arbiter) Boot(ctx context.Context) error {
 			continue
 		}
 		a.adopt(r.w)
+		a.mu.Lock()
+		if a.booted.PID == 0 { // the first ready worker's report; all load the same app
+			a.booted = r.w.ready
+		}
+		a.mu.Unlock()
 	}
 	if first != nil {
 		a.Stop(0)
 		return first
 	}
 	return nil
+}
+
+// Booted returns what the first worker reported about the application in its readiness
+// handshake at Boot: its Python, and a Django application's settings (ReadyInfo.Django, nil
+// for any other app) that the server's setup acts on, such as the static files. It is the
+// boot's report; a reload (HUP) does not change it. The zero ReadyInfo before Boot returned.
+func (a *Arbiter) Booted() wire.ReadyInfo {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.booted
+}
+
+// appName names the application in messages: App, or for a Django project found by its
+// manage.py, "SETTINGS:WSGI_APPLICATION" (the setting that names the app, in its module).
+func (s *Spec) appName() string {
+	if s.App == "" && s.DjangoSettings != "" {
+		return s.DjangoSettings + ":WSGI_APPLICATION"
+	}
+	return s.App
 }
 
 func isLoadError(err error) bool {

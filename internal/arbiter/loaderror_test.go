@@ -25,6 +25,9 @@ func TestLoadErrorMessage(t *testing.T) {
 			[]string{"in the current directory"}, nil},
 		{"mysite.wsgi", "", "ModuleNotFoundError: No module named 'rest_framework.authtoken'",
 			[]string{`"rest_framework.authtoken" is not installed`}, nil},
+		// A Django project found by its manage.py: the app is named by its settings module.
+		{(&Spec{DjangoSettings: "mysite.settings"}).appName(), "/srv/mysite", "ModuleNotFoundError: No module named 'mysite'",
+			[]string{`"mysite.settings:WSGI_APPLICATION"`, `the application's module "mysite" is looked up in /srv/mysite`}, []string{"not installed"}},
 		{"mysite.wsgi", "", "NameError: name 'x' is not defined",
 			[]string{"NameError"}, []string{"Hint"}},
 	}

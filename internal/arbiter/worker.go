@@ -77,6 +77,9 @@ type worker struct {
 	group *dispatch.Group
 	start time.Time
 
+	// ready is what the worker reported in its readiness handshake (the first slot's).
+	ready wire.ReadyInfo
+
 	// bootRSS is the resident set size in bytes right after the handshake, before any
 	// request, measured by adopt when spec.MaxMemory is set; 0 = not measured.
 	bootRSS int64
@@ -144,7 +147,7 @@ func (a *Arbiter) spawn(ctx context.Context, id int) (*worker, error) {
 		closeAll()
 		return nil, fmt.Errorf("spawning worker %d: output pipe: %w", id, err)
 	}
-	cmd := exec.Command(spec.Python, "-c", python.Source)
+	cmd := exec.Command(spec.Python, python.Args()...)
 	cmd.Dir = spec.Dir
 	cmd.Env = workerEnv(spec, fds)
 	cmd.Stdout, cmd.Stderr = outW, outW
@@ -174,7 +177,7 @@ func (a *Arbiter) spawn(ctx context.Context, id int) (*worker, error) {
 	for i, c := range parents {
 		slots[i] = &dispatch.Slot{Conn: c, Reader: wire.NewReader(c)}
 	}
-	if err := a.handshake(ctx, w, slots); err != nil {
+	if w.ready, err = a.handshake(ctx, w, slots); err != nil {
 		w.kill("after its readiness handshake failed")
 		<-w.exited
 		closeAll()
@@ -247,17 +250,18 @@ func (a *Arbiter) closeOutputs() {
 }
 
 // handshake sends the marshal test vector on every slot and waits for each thread's ready
-// frame.
-func (a *Arbiter) handshake(ctx context.Context, w *worker, slots []*dispatch.Slot) error {
+// frame. It returns the first slot's report.
+func (a *Arbiter) handshake(ctx context.Context, w *worker, slots []*dispatch.Slot) (wire.ReadyInfo, error) {
 	spec := w.spec
 	deadline := time.Now().Add(spec.BootTimeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
+	var first wire.ReadyInfo
 	vector := wire.VectorFrame()
 	for _, s := range slots {
 		if _, err := s.Conn.Write(vector); err != nil {
-			return fmt.Errorf("worker %d (pid:%d): sending handshake: %w", w.id, w.pid, err)
+			return wire.ReadyInfo{}, fmt.Errorf("worker %d (pid:%d): sending handshake: %w", w.id, w.pid, err)
 		}
 	}
 	// Reads are unblocked by the deadline, by ctx, or by the process exiting (EOF).
@@ -272,29 +276,30 @@ func (a *Arbiter) handshake(ctx context.Context, w *worker, slots []*dispatch.Sl
 		f, err := s.Reader.Next()
 		if err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) {
-				return fmt.Errorf("worker %d (pid:%d) not ready after %v", w.id, w.pid, spec.BootTimeout)
+				return wire.ReadyInfo{}, fmt.Errorf("worker %d (pid:%d) not ready after %v", w.id, w.pid, spec.BootTimeout)
 			}
 			<-w.exited
-			return fmt.Errorf("worker %d (pid:%d) failed to boot (%v): %w", w.id, w.pid, w.waitErr, err)
+			return wire.ReadyInfo{}, fmt.Errorf("worker %d (pid:%d) failed to boot (%v): %w", w.id, w.pid, w.waitErr, err)
 		}
 		if f.Kind != wire.Ready {
-			return fmt.Errorf("worker %d (pid:%d) slot %d: handshake answered with frame %q, want %q", w.id, w.pid, i, f.Kind, wire.Ready)
+			return wire.ReadyInfo{}, fmt.Errorf("worker %d (pid:%d) slot %d: handshake answered with frame %q, want %q", w.id, w.pid, i, f.Kind, wire.Ready)
 		}
 		info, err := wire.DecodeReady(f.Payload)
 		if err != nil {
-			return fmt.Errorf("worker %d (pid:%d) slot %d: %w", w.id, w.pid, i, err)
+			return wire.ReadyInfo{}, fmt.Errorf("worker %d (pid:%d) slot %d: %w", w.id, w.pid, i, err)
 		}
 		if !info.OK {
-			return &LoadError{App: spec.App, Python: w.cmd.Path, Version: info.Python, Dir: spec.Dir, Traceback: info.Error}
+			return wire.ReadyInfo{}, &LoadError{App: spec.appName(), Python: w.cmd.Path, Version: info.Python, Dir: spec.Dir, Traceback: info.Error}
 		}
 		if i == 0 {
 			a.log.Debug("worker ready", "pid", w.pid, "python", info.Python)
+			first = info
 		}
 	}
 	for _, s := range slots {
 		s.Conn.SetReadDeadline(time.Time{})
 	}
-	return nil
+	return first, nil
 }
 
 func workerEnv(spec *Spec, fds []string) []string {
@@ -312,6 +317,7 @@ func workerEnv(spec *Spec, fds []string) []string {
 	return append(env,
 		"PYTHONUNBUFFERED=1",
 		"GONICORN_APP="+spec.App,
+		"GONICORN_DJANGO_SETTINGS="+spec.DjangoSettings,
 		"GONICORN_FDS="+strings.Join(fds, ","),
 		"GONICORN_PYTHONPATH="+strings.Join(spec.PythonPath, string(os.PathListSeparator)),
 		"GONICORN_MULTIPROCESS="+multi,

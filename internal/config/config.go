@@ -29,6 +29,9 @@ type Config struct {
 	// App is the WSGI application, "module[:callable]" (APP_MODULE); the callable may be
 	// "name()" to call a factory once per worker.
 	App string
+	// Django is the project found by its manage.py when no APP_MODULE was given (App is then
+	// ""): the workers serve its settings' WSGI_APPLICATION (django.go). nil otherwise.
+	Django *Django
 
 	Bind            []string      // listen addresses: HOST:PORT, [::1]:PORT, unix:PATH, fd://N
 	Workers         int           // worker processes, >= 1
@@ -370,6 +373,8 @@ type Sources struct {
 	Getenv func(string) string    // the environment: GONICORN_CMD_ARGS, PORT, WEB_CONCURRENCY...
 	Load   Loader                 // evaluates the -c config file (LoadFile runs Python)
 	Exists func(path string) bool // reports whether ./gunicorn.conf.py exists, for a warning
+	// ReadFile reads a Django project's manage.py when no APP_MODULE is given; nil = os.ReadFile.
+	ReadFile func(path string) ([]byte, error)
 }
 
 // Parse is ParseFrom with the process's environment getter getenv, the config file
@@ -458,7 +463,17 @@ func ParseFrom(args []string, src Sources) (*Config, error) {
 		c.App = file.app
 		from[appModule] = "file " + pre.ConfigFile
 	default:
-		return nil, errors.New("missing APP_MODULE: usage: gonicorn [OPTIONS] module[:callable] (or wsgi_app in the config file)")
+		// No APP_MODULE: a Django project in --chdir (or here), found by its manage.py.
+		if err := c.checkChdir(); err != nil {
+			return nil, err
+		}
+		readFile := src.ReadFile
+		if readFile == nil {
+			readFile = os.ReadFile
+		}
+		if c.Django, err = findDjango(c.Chdir, c.Env, getenv, readFile); err != nil {
+			return nil, err
+		}
 	}
 	if len(c.Bind) == 0 {
 		c.Bind = []string{fs.Lookup("bind").DefValue}
@@ -486,6 +501,11 @@ func ParseFrom(args []string, src Sources) (*Config, error) {
 	c.Warnings = append(append(file.warnings, c.Warnings...), envWarning...)
 	c.Notices = notices
 	c.Effective = effective(fs, c.App, c.ConfigFile, from)
+	if c.Django != nil {
+		// No APP_MODULE: say what is served instead (the worker resolves WSGI_APPLICATION).
+		c.Effective[0].Value = c.Django.Settings + ":WSGI_APPLICATION"
+		c.Effective[0].Source = "Django project " + c.Django.Project + " (settings from " + c.Django.From + ")"
+	}
 	return c, nil
 }
 
@@ -623,7 +643,7 @@ func (c *Config) validate() error {
 	default:
 		return fmt.Errorf("invalid value %q for --log-level: want debug, info, warning, error or critical", c.LogLevel)
 	}
-	if mod, _, _ := strings.Cut(c.App, ":"); mod == "" {
+	if mod, _, _ := strings.Cut(c.App, ":"); mod == "" && c.Django == nil {
 		return fmt.Errorf("invalid APP_MODULE %q: want module[:callable]", c.App)
 	}
 	return nil
@@ -653,7 +673,7 @@ func (c *Config) checkChdir() error {
 func (c *Config) Title(role string) string {
 	name := c.ProcName
 	if name == "" {
-		name = c.App
+		name = c.AppName()
 	}
 	return "gonicorn: " + role + " [" + name + "]"
 }

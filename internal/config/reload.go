@@ -9,7 +9,7 @@ import (
 // reloadable are the Config fields a reload (SIGHUP) applies: what the workers are and how
 // they are supervised. Everything else (listeners, the HTTP front, logs) is fixed at start.
 var reloadable = map[string]bool{
-	"App": true, "Workers": true, "Threads": true, "Chdir": true, "PythonPath": true,
+	"App": true, "Django": true, "Workers": true, "Threads": true, "Chdir": true, "PythonPath": true,
 	"Env": true, "Python": true, "WorkerSched": true, "MaxRequests": true,
 	"MaxRequestsJitter": true, "MaxWorkerLifetime": true, "MaxWorkerMemory": true,
 	"MaxBootFailures": true, "ProcName": true, "WorkerClass": true,

@@ -8,9 +8,12 @@ import (
 // Usage returns the --help text, generated from the settings table.
 func Usage(getenv func(string) string) string {
 	var b strings.Builder
-	b.WriteString("usage: gonicorn [OPTIONS] APP_MODULE\n\n")
+	b.WriteString("usage: gonicorn [OPTIONS] [APP_MODULE]\n\n")
 	b.WriteString("Serve the WSGI application APP_MODULE (module[:callable]; callable defaults to\n")
-	b.WriteString("'application', then 'app'; 'name()' calls a factory once per worker).\n\n")
+	b.WriteString("'application', then 'app'; 'name()' calls a factory once per worker).\n")
+	b.WriteString("Without APP_MODULE, in a Django project (a directory with manage.py: the current one,\n")
+	b.WriteString("or --chdir), serve its settings' WSGI_APPLICATION, as manage.py runserver does; the\n")
+	b.WriteString("settings module is DJANGO_SETTINGS_MODULE (-e or the environment), else manage.py's.\n\n")
 	b.WriteString("Options (also read from GONICORN_CMD_ARGS or GUNICORN_CMD_ARGS, and from the config file\n")
 	b.WriteString("(-c, else ./gunicorn.conf.py) under their gunicorn.conf.py names; the command line wins,\n")
 	b.WriteString("then the variable, then the file). gunicorn's other options are recognised: each is refused\n")

@@ -291,10 +291,35 @@ type ReadyInfo struct {
 	Python string // implementation and version, e.g. "cpython 3.11.7"
 	OK     bool   // the vector matched and the application loaded
 	Error  string // why not, when !OK: a traceback or a vector mismatch
+
+	// Django is what the worker read from a Django application's settings (the Y frame's
+	// optional "django" key); nil when the app did not configure Django's settings.
+	Django *Django
+}
+
+// Django is the "django" dict of a Y frame (docs/protocol.md): the settings of a Django
+// application that the master acts on.
+type Django struct {
+	Settings        string // the settings module (settings.SETTINGS_MODULE); "" for settings.configure()
+	WSGIApplication string // settings.WSGI_APPLICATION; "" = None (Django's get_wsgi_application())
+	Static          DjangoStatic
+}
+
+// DjangoStatic are a Django application's static and media settings. The URLs are the
+// settings as written ("" when None): a path ("/static/"), a path relative to the app's
+// root ("static/", which Django serves under SCRIPT_NAME + "/"), or a URL on another host
+// ("https://cdn.example.com/static/", not served here). The roots are absolute paths, ""
+// when unset; a root need not exist (STATIC_ROOT is made by collectstatic).
+type DjangoStatic struct {
+	StaticURL  string // STATIC_URL
+	StaticRoot string // STATIC_ROOT: where collectstatic puts the files
+	MediaURL   string // MEDIA_URL
+	MediaRoot  string // MEDIA_ROOT: the users' uploads
 }
 
 // DecodeReady decodes a Y payload. All four keys must be present with
-// their types.
+// their types; "django", when present, must be a dict holding every key
+// of Django as a str.
 func DecodeReady(payload []byte) (ReadyInfo, error) {
 	v, err := Decode(payload)
 	if err != nil {
@@ -311,5 +336,32 @@ func DecodeReady(payload []byte) (ReadyInfo, error) {
 	if !ok1 || !ok2 || !ok3 || !ok4 {
 		return ReadyInfo{}, fmt.Errorf("wire: ready frame %v: want pid int, python str, ok bool, error str", m)
 	}
-	return ReadyInfo{PID: int(pid), Python: python, OK: okv, Error: msg}, nil
+	info := ReadyInfo{PID: int(pid), Python: python, OK: okv, Error: msg}
+	if d, ok := m["django"]; ok {
+		if info.Django, err = decodeDjango(d); err != nil {
+			return ReadyInfo{}, err
+		}
+	}
+	return info, nil
+}
+
+// decodeDjango decodes the "django" value of a Y frame.
+func decodeDjango(v any) (*Django, error) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("wire: ready frame's django is %T, want dict", v)
+	}
+	var d Django
+	for key, field := range map[string]*string{
+		"settings": &d.Settings, "wsgi_application": &d.WSGIApplication,
+		"static_url": &d.Static.StaticURL, "static_root": &d.Static.StaticRoot,
+		"media_url": &d.Static.MediaURL, "media_root": &d.Static.MediaRoot,
+	} {
+		s, ok := m[key].(string)
+		if !ok {
+			return nil, fmt.Errorf("wire: ready frame's django %v: want %s str", m, key)
+		}
+		*field = s
+	}
+	return &d, nil
 }

@@ -109,6 +109,10 @@ cases = [
     {'pid': 1234, 'python': 'cpython 3.11.7', 'ok': True, 'error': ''},
     {'pid': -1, 'python': 'x', 'ok': False, 'error': 'Traceback\n  caf\xe9 \u20ac \U0001f600'},
     [None, True, False, 2**31 - 1, -2**31, (), [], {}, ('a', ['b', {'c': 'd'}])],
+    {'pid': 7, 'python': 'cpython 3.11.7', 'ok': True, 'error': '',
+     'django': {'settings': 'mysite.settings', 'wsgi_application': 'mysite.wsgi.application',
+                'static_url': 'static/', 'static_root': '/srv/caf\xe9/static',
+                'media_url': '', 'media_root': ''}},
 ]
 for c in cases:
     print(marshal.dumps(c, 2).hex())
@@ -153,6 +157,12 @@ for c in cases:
 	info, err = DecodeReady(enc[4])
 	if want := (ReadyInfo{PID: -1, Python: "x", Error: "Traceback\n  café € 😀"}); err != nil || info != want {
 		t.Errorf("DecodeReady = %+v, %v; want %+v", info, err, want)
+	}
+	info, err = DecodeReady(enc[6])
+	wantDjango := &Django{Settings: "mysite.settings", WSGIApplication: "mysite.wsgi.application",
+		Static: DjangoStatic{StaticURL: "static/", StaticRoot: "/srv/café/static"}}
+	if err != nil || info.PID != 7 || !info.OK || !reflect.DeepEqual(info.Django, wantDjango) {
+		t.Errorf("DecodeReady(with django) = %+v (django %+v), %v; want pid 7, ok, django %+v", info, info.Django, err, wantDjango)
 	}
 	v, err := Decode(enc[5])
 	wantV := []any{nil, true, false, int64(1<<31 - 1), int64(-1 << 31), []any{}, []any{}, map[string]any{},
@@ -225,10 +235,17 @@ func TestDecodeErrors(t *testing.T) {
 }
 
 func TestDecodeReadyErrors(t *testing.T) {
+	// A valid ready dict without its closing '0'.
+	ready := "{u\x03\x00\x00\x00pidi\x01\x00\x00\x00u\x06\x00\x00\x00pythonu\x00\x00\x00\x00u\x02\x00\x00\x00okTu\x05\x00\x00\x00erroru\x00\x00\x00\x00"
+	if _, err := DecodeReady([]byte(ready + "0")); err != nil {
+		t.Fatalf("DecodeReady(valid) = %v", err)
+	}
 	for _, in := range []string{
 		"N",
 		"{u\x03\x00\x00\x00pidi\x01\x00\x00\x000", // keys missing
 		"{u\x03\x00\x00\x00pidu\x01\x00\x00\x001u\x06\x00\x00\x00pythonu\x00\x00\x00\x00u\x02\x00\x00\x00okTu\x05\x00\x00\x00erroru\x00\x00\x00\x000",
+		ready + "u\x06\x00\x00\x00djangoN0",                            // django not a dict
+		ready + "u\x06\x00\x00\x00django{u\x08\x00\x00\x00settingsN00", // keys missing, settings None
 	} {
 		if _, err := DecodeReady([]byte(in)); err == nil {
 			t.Errorf("DecodeReady(%q) = nil error; want one", in)
