@@ -20,6 +20,7 @@ import (
 	"github.com/gonicorn/gonicorn/internal/http1"
 	"github.com/gonicorn/gonicorn/internal/proxy"
 	"github.com/gonicorn/gonicorn/internal/server"
+	"github.com/gonicorn/gonicorn/internal/static"
 )
 
 // pipelineDepth is how many requests a busy worker slot may have queued on its socket when
@@ -181,6 +182,11 @@ boot:
 	}
 	if err := frontDefences(&srvCfg, cfg); err != nil {
 		return err // config validated it already
+	}
+	// Static mounts are made after boot, so that mounts the workers report (Django's
+	// STATIC_ROOT) can join the --static ones.
+	if srvCfg.Static, err = static.New(cfg.StaticMounts(), log); err != nil {
+		return fmt.Errorf("--static: %w", err)
 	}
 	srv := server.New(srvCfg, pool, log)
 

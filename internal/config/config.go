@@ -83,6 +83,13 @@ type Config struct {
 	WriteTimeout          time.Duration // longest time a client may take no byte of a response
 	TmpDir                string        // directory of spooled request bodies and responses; "" = $TMPDIR or /tmp
 
+	// Static files served by the master (docs/static.md; see static.go).
+	Static               []string      // --static PREFIX=DIR values, as given
+	StaticMaxAge         time.Duration // Cache-Control max-age of files without a hash in their name
+	StaticIndex          bool          // serve DIR/index.html for DIR/
+	StaticFollowSymlinks bool          // follow symlinks that point out of DIR
+	StaticDotfiles       bool          // serve names starting with '.'
+
 	// ConfigFile is -c/--config: the gunicorn.conf.py read before GONICORN_CMD_ARGS and the
 	// command line, and again on every reload; "" = none.
 	ConfigFile string
@@ -281,6 +288,28 @@ func Settings(getenv func(string) string) []Setting {
 		{Name: "tmp-dir", Meta: "DIR", Default: "", File: "tmp_upload_dir",
 			Help:     "Directory for the unlinked temp files of request bodies above 1 MiB and of responses a slow client has not taken yet. Default $TMPDIR, else /tmp. gunicorn's tmp_upload_dir in a config file; its worker_tmp_dir (a heartbeat file, often /dev/shm) is not this.",
 			register: str(func(c *Config) *string { return &c.TmpDir })},
+		// Static files (issue 11).
+		{Name: "static", Meta: "PREFIX=DIR", Default: "", File: "static_map",
+			Help:     "Serve the files of DIR at the URL path PREFIX from the master, never taking a worker (uWSGI's static-map, Granian's --static-path-mount): GET and HEAD, with ETag and Last-Modified (304), Range (206), precompressed .br/.zst/.gz siblings by Accept-Encoding, and a year of immutable caching for names with a content hash. A file that is not there goes to the app; traversal, dotfiles and symlinks out of DIR get 404. A relative DIR is taken from --chdir. Repeatable. See docs/static.md.",
+			register: list(func(c *Config) *[]string { return &c.Static })},
+		{Name: "static-max-age", Meta: "SECONDS", Default: "60",
+			Help:     "Cache-Control max-age of static files whose names carry no content hash (hashed names, from Django's staticfiles.json or like name.0123456789ab.css, get a year and immutable).",
+			register: seconds(func(c *Config) *time.Duration { return &c.StaticMaxAge })},
+		{Name: "static-index", Default: "false",
+			Help: "Serve DIR/index.html for a request of a static directory DIR/ (and redirect DIR to DIR/). Off, the app answers for directories. There is never a directory listing.",
+			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
+				fs.BoolVar(&c.StaticIndex, s.Name, false, s.Help)
+			}},
+		{Name: "static-follow-symlinks", Default: "false",
+			Help: "Follow symlinks in a static directory that point out of it. Off, such a link is a 404 (links that stay inside are followed).",
+			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
+				fs.BoolVar(&c.StaticFollowSymlinks, s.Name, false, s.Help)
+			}},
+		{Name: "static-dotfiles", Default: "false",
+			Help: "Serve static files and directories whose names start with '.' (.well-known). Off, they are a 404.",
+			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
+				fs.BoolVar(&c.StaticDotfiles, s.Name, false, s.Help)
+			}},
 		{Name: "version", Default: "", File: "-",
 			Help: "Print the version and exit.",
 			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
@@ -460,6 +489,9 @@ func ParseFrom(args []string, src Sources) (*Config, error) {
 	if err := c.checkChdir(); err != nil {
 		return nil, err
 	}
+	if err := c.checkStaticDirs(); err != nil {
+		return nil, err
+	}
 	c.LogLevel = strings.ToLower(c.LogLevel)
 	c.Warnings = file.warnings
 	return c, nil
@@ -572,6 +604,9 @@ func (c *Config) validate() error {
 		return fmt.Errorf("invalid value %q for --forwarded-allow-ips: %v", c.ForwardedAllowIPs, err)
 	}
 	if err := c.validateFront(); err != nil {
+		return err
+	}
+	if err := c.validateStatic(); err != nil {
 		return err
 	}
 	switch c.HeaderMap {

@@ -215,7 +215,7 @@ func applyFile(fs *pflag.FlagSet, globals map[string]Value, path string, check f
 // are numbers of seconds, list settings take a string or a list of strings.
 func flagValues(flag string, fv pflag.Value, v Value) ([]string, error) {
 	switch flag {
-	case "bind", "env":
+	case "bind", "env", "static":
 		return strList(v, "a string or a list of strings")
 	case "pythonpath", "forwarded-allow-ips", "proxy-allow-from", "proxy-allow-ips":
 		// gunicorn takes comma-separated strings; a list is accepted too.
@@ -252,6 +252,12 @@ func flagValues(flag string, fv pflag.Value, v Value) ([]string, error) {
 		}
 		return nil, fmt.Errorf("want a number of seconds")
 	default:
+		if fv.Type() == "bool" {
+			if v.Kind != "bool" {
+				return nil, fmt.Errorf("want True or False")
+			}
+			return []string{raw(v)}, nil
+		}
 		if v.Kind != "str" {
 			return nil, fmt.Errorf("want a string")
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/gonicorn/gonicorn/internal/http1"
 	"github.com/gonicorn/gonicorn/internal/proxy"
 	"github.com/gonicorn/gonicorn/internal/rawio"
+	"github.com/gonicorn/gonicorn/internal/static"
 	"github.com/gonicorn/gonicorn/internal/wire"
 )
 
@@ -49,8 +50,9 @@ type conn struct {
 	frame []byte // the request frame being built
 	out   []byte // response bytes being assembled before a flush
 
-	cw   *clientWriter // writes to the client; created with the first response
-	resp response      // the response being relayed; reset per request
+	cw     *clientWriter // writes to the client; created with the first response
+	resp   response      // the response being relayed; reset per request
+	static static.Reply  // the static answer of the current request; see static.go
 
 	scratch, key, join []byte   // reused by appendEnviron
 	num                [20]byte // scratch for number formatting
@@ -164,6 +166,13 @@ func (cn *conn) serveOne(ctx context.Context) bool {
 	if err := cn.resolveForwarded(); err != nil {
 		cn.writeError(err.Status, err.Reason)
 		return false
+	}
+	// A file under a static mount is answered here, before a body is read or a worker
+	// is involved (static.go).
+	if s.cfg.Static != nil {
+		if handled, keep := cn.serveStatic(start); handled {
+			return keep
+		}
 	}
 
 	// RFC 9110 §10.1.1: a body limit is checked before 100-continue is sent.

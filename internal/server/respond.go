@@ -93,11 +93,7 @@ func (cn *conn) respond(slot *dispatch.Slot, turn dispatch.Turn) result {
 		rd.Close()
 		turn.Break()
 	}
-	if cn.cw == nil {
-		cn.cw = newClientWriter(cn.c, outputMemory, s.cfg.WriteTimeout, s.cfg.TempDir)
-		cn.cw.spoolCap = max(s.cfg.MaxResponseSpool, 0)
-	}
-	w := cn.cw
+	w := cn.writer()
 	cn.resp = response{cn: cn, req: &cn.req, w: w, remaining: -1, bodyLength: -1, appLength: -1}
 	rs := &cn.resp
 	rs.res.keepAlive = cn.req.KeepAlive
