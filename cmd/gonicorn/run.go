@@ -184,8 +184,12 @@ boot:
 		return err // config validated it already
 	}
 	// Static mounts are made after boot, so that mounts the workers report (Django's
-	// STATIC_ROOT) can join the --static ones.
-	if srvCfg.Static, err = static.New(cfg.StaticMounts(), log); err != nil {
+	// STATIC_ROOT) can join the --static ones (docs/static.md).
+	mounts := cfg.StaticMounts()
+	for _, m := range mounts {
+		log.Info("Serving static files at " + m.Prefix + " from " + m.Dir)
+	}
+	if srvCfg.Static, err = static.New(mounts, log); err != nil {
 		return fmt.Errorf("--static: %w", err)
 	}
 	srv := server.New(srvCfg, pool, log)

@@ -25,7 +25,8 @@ import (
 //
 // Life of a request:
 //  0. Once per connection, with --proxy-protocol: read the PROXY header (readProxyHeader).
-//  1. Read and parse the request head (readHead), strictly, with limits and a timeout.
+//  1. Read and parse the request head (readHead), strictly, with limits and a timeout. A
+//     file under a --static mount is answered now, without a worker (serveStatic).
 //  2. Read the whole body: into the request frame when small, else into an unlinked temp
 //     file (readBody). Nothing of the app is involved yet, so a slow upload costs only this
 //     goroutine.

@@ -487,3 +487,30 @@ func TestParseQ(t *testing.T) {
 		}
 	}
 }
+
+// TestTypeTableDocumented: docs/static.md lists the extension table exactly as the code has it.
+func TestTypeTableDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/static.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]fileType{}
+	for _, line := range strings.Split(string(doc), "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) != 5 || !strings.HasPrefix(strings.TrimSpace(cells[1]), "`.") {
+			continue
+		}
+		ext := strings.Trim(strings.TrimSpace(cells[1]), "`")
+		documented[ext] = fileType{strings.Trim(strings.TrimSpace(cells[2]), "`"), strings.TrimSpace(cells[3]) == "yes"}
+	}
+	for ext, ft := range types {
+		if documented[ext] != ft {
+			t.Errorf("docs/static.md: %s is %+v; the code says %+v", ext, documented[ext], ft)
+		}
+	}
+	for ext := range documented {
+		if _, ok := types[ext]; !ok {
+			t.Errorf("docs/static.md lists %s, which the code does not have", ext)
+		}
+	}
+}
