@@ -284,3 +284,75 @@ func TestStaticBadDirectory(t *testing.T) {
 		}
 	}
 }
+
+// TestSendfileHeaders: an app's X-Accel-Redirect or X-Sendfile naming a file under a
+// --sendfile-root gets the file from the master with the app's status and header fields; the
+// header never reaches the client; anything outside a root is a 404.
+func TestSendfileHeaders(t *testing.T) {
+	dir, secret := staticSite(t)
+	s := start(t, "--python", python(t), "--chdir", appsDir(t), "-w", "1", "--sendfile-root", "/protected/="+dir, "sendfile")
+	get := func(query string, headers ...string) *response {
+		return s.do("GET /dl?" + query + " HTTP/1.1\r\nHost: t\r\n" + strings.Join(headers, "") + "\r\n")
+	}
+	check := func(what string, r *response, status int, body string) {
+		t.Helper()
+		if r.status != status || string(r.body) != body {
+			t.Errorf("%s: %d %q; want %d %q", what, r.status, r.body, status, body)
+		}
+		if r.header("X-Sendfile") != "" || r.header("X-Accel-Redirect") != "" {
+			t.Errorf("%s: the naming header reached the client", what)
+		}
+	}
+	r := get("h=X-Accel-Redirect&v=/protected/app.css")
+	check("X-Accel-Redirect", r, 200, "body{color:red}")
+	if r.header("X-App") != "kept" || r.header("Content-Disposition") != "attachment; filename=x" ||
+		r.header("Content-Type") != "text/css; charset=utf-8" || r.header("Content-Length") != "15" || r.header("ETag") == "" {
+		t.Errorf("X-Accel-Redirect: header %v; want the app's fields, the file's type, length and ETag", r.headers)
+	}
+	r = get("h=X-Sendfile&v="+dir+"/ten.bin&ct=application/pdf", "Range: bytes=1-3\r\n")
+	check("X-Sendfile with Range", r, 206, "123")
+	if r.header("Content-Type") != "application/pdf" || r.header("Content-Range") != "bytes 1-3/10" {
+		t.Errorf("X-Sendfile: Content-Type %q Content-Range %q; want the app's type and bytes 1-3/10", r.header("Content-Type"), r.header("Content-Range"))
+	}
+	etag := r.header("ETag")
+	check("X-Sendfile revalidated", get("h=X-Sendfile&v="+dir+"/ten.bin", "If-None-Match: "+etag+"\r\n"), 304, "")
+	r = get("h=X-Accel-Redirect&v=/protected/app.css", "Accept-Encoding: gzip\r\n")
+	check("X-Accel-Redirect precompressed", r, 200, "GZIPPED")
+	check("another status is kept", get("h=X-Sendfile&v="+dir+"/ten.bin&s=403+Forbidden"), 403, "0123456789")
+	check("HEAD", s.do("HEAD /dl?h=X-Sendfile&v="+dir+"/ten.bin HTTP/1.1\r\nHost: t\r\n\r\n"), 200, "")
+
+	for _, q := range []string{
+		"h=X-Sendfile&v=" + secret,
+		"h=X-Sendfile&v=" + dir + "/../secret.txt",
+		"h=X-Sendfile&v=/etc/passwd",
+		"h=X-Accel-Redirect&v=/protected/%2e%2e/secret.txt",
+		"h=X-Accel-Redirect&v=/protected/out.txt",
+		"h=X-Accel-Redirect&v=/elsewhere/app.css",
+		"h=X-Accel-Redirect&v=/protected/missing.css",
+	} {
+		r := get(q)
+		check(q, r, 404, "Not Found\n")
+		if r.closed {
+			t.Errorf("%s: the connection closed; a 404 keeps it", q)
+		}
+	}
+	if !s.log.waitFor("cannot send the file the app named", 5*time.Second) {
+		t.Errorf("a refused target was not logged")
+	}
+	// An answer without the headers is the app's own.
+	check("no header", get("s=200+OK"), 200, "APP BODY")
+	// A sendfile root is no static mount.
+	if r := s.get("/protected/app.css"); string(r.body) == "body{color:red}" {
+		t.Errorf("GET /protected/app.css served the file; a sendfile root is reachable only through the app")
+	}
+}
+
+// TestSendfileOff: without a --sendfile-root the headers pass through untouched, for an nginx
+// in front that handles X-Accel-Redirect itself.
+func TestSendfileOff(t *testing.T) {
+	s := start(t, "--python", python(t), "--chdir", appsDir(t), "-w", "1", "sendfile")
+	r := s.get("/dl?h=X-Accel-Redirect&v=/protected/app.css")
+	if r.status != 200 || string(r.body) != "APP BODY" || r.header("X-Accel-Redirect") != "/protected/app.css" {
+		t.Errorf("without --sendfile-root: %d %q X-Accel-Redirect %q; want the app's answer as it is", r.status, r.body, r.header("X-Accel-Redirect"))
+	}
+}

@@ -189,7 +189,7 @@ boot:
 	for _, m := range mounts {
 		log.Info("Serving static files at " + m.Prefix + " from " + m.Dir)
 	}
-	if srvCfg.Static, err = static.New(mounts, log); err != nil {
+	if srvCfg.Static, err = static.New(static.Config{Mounts: mounts, SendfileRoots: cfg.SendfileRoots()}, log); err != nil {
 		return fmt.Errorf("--static: %w", err)
 	}
 	srv := server.New(srvCfg, pool, log)

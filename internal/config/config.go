@@ -89,6 +89,7 @@ type Config struct {
 	StaticIndex          bool          // serve DIR/index.html for DIR/
 	StaticFollowSymlinks bool          // follow symlinks that point out of DIR
 	StaticDotfiles       bool          // serve names starting with '.'
+	SendfileRoot         []string      // --sendfile-root URI_PREFIX=DIR values, as given
 
 	// ConfigFile is -c/--config: the gunicorn.conf.py read before GONICORN_CMD_ARGS and the
 	// command line, and again on every reload; "" = none.
@@ -310,6 +311,9 @@ func Settings(getenv func(string) string) []Setting {
 			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
 				fs.BoolVar(&c.StaticDotfiles, s.Name, false, s.Help)
 			}},
+		{Name: "sendfile-root", Meta: "URI_PREFIX=DIR", Default: "",
+			Help:     "Let the app answer with X-Accel-Redirect: URI_PREFIX/name (nginx's style) or X-Sendfile: DIR/name (an absolute path; Apache's, django-sendfile2's) and have the master send DIR/name in place of the app's body, keeping the app's status and headers, with ETag, Range and precompressed siblings; the header never reaches the client. Only files under a root are sent (others: 404). Repeatable. Without any root both headers pass to the client untouched (for an nginx in front). See docs/static.md.",
+			register: list(func(c *Config) *[]string { return &c.SendfileRoot })},
 		{Name: "version", Default: "", File: "-",
 			Help: "Print the version and exit.",
 			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {

@@ -54,6 +54,7 @@ type conn struct {
 	cw     *clientWriter // writes to the client; created with the first response
 	resp   response      // the response being relayed; reset per request
 	static static.Reply  // the static answer of the current request; see static.go
+	held   heldHead      // an app's head held for X-Sendfile/X-Accel-Redirect; see sendfile.go
 
 	scratch, key, join []byte   // reused by appendEnviron
 	num                [20]byte // scratch for number formatting

@@ -45,6 +45,7 @@ type response struct {
 	close      bool  // close the connection after this response
 	cancelled  bool  // the client failed; the worker was told to stop
 	timedOut   bool  // the request ran past --timeout and its worker was killed: 504, not 502
+	xsend      bool  // the head named a file (X-Sendfile/X-Accel-Redirect): held until E, body dropped
 	fileFailed bool  // the F frame's file could not be framed (its size unreadable): cut
 	file       *os.File
 	fileCount  int64
@@ -189,6 +190,10 @@ func (rs *response) start(payload []byte) {
 	h, ok := cn.checkStart(payload)
 	if !ok {
 		rs.appFailed = true
+		return
+	}
+	if cn.srv.cfg.Static.HasSendfile() && cn.holdSendfile(&h) {
+		rs.xsend = true // not committed: the head goes out with the file at E (sendfile.go)
 		return
 	}
 	rs.committed = true
@@ -375,7 +380,7 @@ func isHopByHop(name []byte) bool {
 // data handles a D frame: frames the block and hands it to the client. last is true when no
 // further frame is buffered, so the block must not wait (PEP 3333: never hold back a block).
 func (rs *response) data(p []byte, last bool) {
-	if rs.appFailed || rs.cancelled {
+	if rs.appFailed || rs.cancelled || rs.xsend {
 		return
 	}
 	cn := rs.cn
@@ -425,7 +430,7 @@ func (rs *response) flush() {
 // read cannot be framed, and the response is cut.
 func (rs *response) setFile(fd int, payload []byte) {
 	f := os.NewFile(uintptr(fd), "wsgi.file_wrapper")
-	if rs.file != nil || rs.appFailed || rs.cancelled || rs.noBody || rs.remaining == 0 {
+	if rs.file != nil || rs.appFailed || rs.cancelled || rs.noBody || rs.remaining == 0 || rs.xsend {
 		f.Close()
 		return
 	}
@@ -463,6 +468,9 @@ func fileCount(f *os.File, offset, count int64) (int64, error) {
 // end handles E: the app is done and the slot is back in the pool.
 func (rs *response) end() result {
 	cn := rs.cn
+	if rs.xsend {
+		return rs.endSendfile()
+	}
 	if !rs.committed {
 		return rs.abort(500)
 	}

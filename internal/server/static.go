@@ -32,11 +32,21 @@ func (cn *conn) serveStatic(start time.Time) (handled, keep bool) {
 	defer r.Close()
 	req := &cn.req
 	keep = req.KeepAlive && !s.shuttingDown.Load()
-	w := cn.writer()
-
 	buf := s.getStaticBuf()
 	defer s.putStaticBuf(buf)
 	out := cn.appendStaticHead(buf[:0], r, keep)
+	sent, keep := cn.writeStatic(r, out, keep)
+	if s.access != nil {
+		cn.logAccess(start, result{status: r.Status, bodyBytes: sent, keepAlive: keep, headers: cn.staticHeaders(r.Header)}, 0)
+	}
+	return true, keep
+}
+
+// writeStatic writes the head in out (which has room for a small body after it), then the
+// reply's fixed body or its byte range of the file, and waits until the client took it. It
+// returns the body bytes sent and whether the connection stays open.
+func (cn *conn) writeStatic(r *static.Reply, out []byte, keep bool) (int64, bool) {
+	w := cn.writer()
 	out = append(out, r.Body...)
 	sent := int64(len(r.Body))
 	switch {
@@ -47,9 +57,7 @@ func (cn *conn) serveStatic(start time.Time) (handled, keep bool) {
 		out = out[:n+int(r.Length)]
 		if m, _ := r.File.ReadAt(out[n:], r.Offset); int64(m) < r.Length || !r.Unchanged() {
 			cn.staticChanged(r)
-			keep = false
-			sent = 0
-			break // nothing was written: the client sees the connection close
+			return 0, false // nothing was written: the client sees the connection close
 		}
 		w.Write(out)
 		sent = r.Length
@@ -63,10 +71,7 @@ func (cn *conn) serveStatic(start time.Time) (handled, keep bool) {
 	if w.Wait() != nil {
 		keep = false
 	}
-	if s.access != nil {
-		cn.logAccess(start, result{status: r.Status, bodyBytes: sent, keepAlive: keep, headers: cn.staticHeaders(r.Header)}, 0)
-	}
-	return true, keep
+	return sent, keep
 }
 
 // sendStaticFile sends the reply's byte range with sendfile, all but its last byte; then it
@@ -103,18 +108,35 @@ func (cn *conn) staticChanged(r *static.Reply) {
 // appendStaticHead appends the status line and header of a static reply, with the server's
 // Date, Server and Connection fields.
 func (cn *conn) appendStaticHead(b []byte, r *static.Reply, keep bool) []byte {
-	req := &cn.req
+	b = cn.appendStatusLine(b, r.Status, r.Reason())
+	return cn.appendStaticTail(b, r, keep, false, false)
+}
+
+// appendStatusLine appends "HTTP/1.x CODE REASON" and its CRLF; the version follows the
+// request's.
+func (cn *conn) appendStatusLine(b []byte, code int, reason string) []byte {
 	b = append(b, "HTTP/1."...)
-	b = append(b, '0'+byte(min(req.Minor, 1)))
+	b = append(b, '0'+byte(min(cn.req.Minor, 1)))
 	b = append(b, ' ')
-	b = strconv.AppendInt(b, int64(r.Status), 10)
+	b = strconv.AppendInt(b, int64(code), 10)
 	b = append(b, ' ')
-	b = append(b, r.Reason()...)
-	b = append(b, "\r\n"...)
+	b = append(b, reason...)
+	return append(b, "\r\n"...)
+}
+
+// appendStaticTail appends the reply's header fields, Date and Server unless the app sent
+// them (hasDate, hasServer), the Connection field and the blank line.
+func (cn *conn) appendStaticTail(b []byte, r *static.Reply, keep, hasDate, hasServer bool) []byte {
+	req := &cn.req
 	b = append(b, r.Header...)
-	b = append(b, "Date: "...)
-	b = append(b, cn.srv.date()...)
-	b = append(b, "\r\nServer: gonicorn\r\n"...)
+	if !hasDate {
+		b = append(b, "Date: "...)
+		b = append(b, cn.srv.date()...)
+		b = append(b, "\r\n"...)
+	}
+	if !hasServer {
+		b = append(b, "Server: gonicorn\r\n"...)
+	}
 	switch {
 	case !keep:
 		b = append(b, "Connection: close\r\n"...)

@@ -27,10 +27,13 @@ type Reply struct {
 	Offset int64    // first byte of File to send
 	Length int64    // bytes of File to send
 
-	head  bool      // a HEAD request: no body, same header
-	path  []byte    // the decoded request path (scratch, reused)
-	size  int64     // File's size when it was opened
-	mtime time.Time // File's modification time when it was opened
+	head bool // a HEAD request: no body, same header
+	// For X-Sendfile/X-Accel-Redirect (sendfile.go): the app set its own Content-Type, and
+	// the app's status is not 200, so preconditions and Range do not apply.
+	noType, unconditional bool
+	path                  []byte    // the decoded request path (scratch, reused)
+	size                  int64     // File's size when it was opened
+	mtime                 time.Time // File's modification time when it was opened
 }
 
 func (r *Reply) reset() {
@@ -133,9 +136,12 @@ func (r *Reply) setFile(m *mount, req *http1.Request, d dir, name string, f *os.
 	h = append(h, "\r\nETag: "...)
 	h = append(h, etag...)
 	h = append(h, "\r\n"...)
-	if m.hashed[name] || hashedName(path.Base(name)) {
+	switch {
+	case m.sendfile:
+		// The app's file, maybe private: caching is the app's to say.
+	case m.hashed[name] || hashedName(path.Base(name)):
 		h = append(h, immutableControl...)
-	} else {
+	default:
 		h = appendInt(h, "Cache-Control: public, max-age=", int64(m.opts.MaxAge/time.Second))
 	}
 	if t.compressible {
@@ -143,7 +149,11 @@ func (r *Reply) setFile(m *mount, req *http1.Request, d dir, name string, f *os.
 	}
 	r.Header = h
 
-	switch preconditions(req, etag, r.mtime) {
+	status := 0
+	if !r.unconditional {
+		status = preconditions(req, etag, r.mtime)
+	}
+	switch status {
 	case 412:
 		r.fixed(412, "Precondition Failed\n")
 		return
@@ -152,9 +162,11 @@ func (r *Reply) setFile(m *mount, req *http1.Request, d dir, name string, f *os.
 		r.Status = 304
 		return
 	}
-	h = append(h, "Content-Type: "...)
-	h = append(h, t.contentType...)
-	h = append(h, "\r\n"...)
+	if !r.noType {
+		h = append(h, "Content-Type: "...)
+		h = append(h, t.contentType...)
+		h = append(h, "\r\n"...)
+	}
 	if enc != "" {
 		h = append(h, "Content-Encoding: "...)
 		h = append(h, enc...)
@@ -162,7 +174,7 @@ func (r *Reply) setFile(m *mount, req *http1.Request, d dir, name string, f *os.
 	}
 	h = append(h, "Accept-Ranges: bytes\r\n"...)
 	r.Status, r.Offset, r.Length = 200, 0, r.size
-	if !r.head && ifRange(req, etag, r.mtime) {
+	if !r.head && !r.unconditional && ifRange(req, etag, r.mtime) {
 		switch first, last, ok := parseRange(header(req, "Range"), r.size); {
 		case ok && first < 0:
 			r.Header = h

@@ -71,24 +71,55 @@ type mount struct {
 	// hashed are the file names (relative, '/'-separated) that Django's staticfiles.json
 	// manifest maps to: their content is in their name, so they are cached for a year.
 	hashed map[string]bool
+	// sendfile marks a sendfile root (--sendfile-root): its files are sent for the app's
+	// X-Sendfile/X-Accel-Redirect only, without a Cache-Control of the master's.
+	sendfile bool
 }
 
-// Handler answers requests for files under its mounts. It is immutable after New and safe
-// for concurrent use.
+// Config is what a Handler serves.
+type Config struct {
+	// Mounts are served to clients (--static, Django's STATIC_ROOT).
+	Mounts []Mount
+	// SendfileRoots are the directories an app's X-Sendfile or X-Accel-Redirect may name
+	// files in (--sendfile-root; sendfile.go). They are never served to clients directly:
+	// their prefix is a URI for X-Accel-Redirect only. None: both headers pass through to
+	// the client untouched (for an nginx in front that handles them).
+	SendfileRoots []Mount
+}
+
+// Handler answers requests for files under its mounts, and the X-Sendfile and
+// X-Accel-Redirect of app responses under its sendfile roots. It is immutable after New and
+// safe for concurrent use.
 type Handler struct {
 	mounts []*mount // longest prefix first
+	roots  []*mount // sendfile roots, longest prefix first
 }
 
-// New checks the mounts (a prefix that starts with '/' and has no empty or dot segment, a
-// directory that exists) and reads each directory's staticfiles.json, if any. Its errors
-// name the mount. A manifest that cannot be read is logged and left out: the hash pattern
-// still recognises Django's hashed names. With no mounts it returns nil: nothing is static.
-func New(mounts []Mount, log *slog.Logger) (*Handler, error) {
-	if len(mounts) == 0 {
+// New checks the mounts and sendfile roots (a prefix that starts with '/' and has no empty
+// or dot segment, a directory that exists) and reads each mount's staticfiles.json, if any.
+// Its errors name the mount. A manifest that cannot be read is logged and left out: the
+// hash pattern still recognises Django's hashed names. With neither mounts nor roots it
+// returns nil: nothing is static.
+func New(cfg Config, log *slog.Logger) (*Handler, error) {
+	if len(cfg.Mounts) == 0 && len(cfg.SendfileRoots) == 0 {
 		return nil, nil
 	}
 	h := &Handler{}
-	for _, m := range mounts {
+	var err error
+	if h.mounts, err = makeMounts(cfg.Mounts, log, false); err != nil {
+		return nil, err
+	}
+	if h.roots, err = makeMounts(cfg.SendfileRoots, log, true); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// makeMounts checks ms and returns them ready, longest prefix first. A sendfile root's files
+// are private to the app: it reads no manifest and adds no Cache-Control (see setFile).
+func makeMounts(ms []Mount, log *slog.Logger, sendfile bool) ([]*mount, error) {
+	var out []*mount
+	for _, m := range ms {
 		prefix, err := cleanPrefix(m.Prefix)
 		if err != nil {
 			return nil, fmt.Errorf("static mount %s=%s: %w", m.Prefix, m.Dir, err)
@@ -96,14 +127,16 @@ func New(mounts []Mount, log *slog.Logger) (*Handler, error) {
 		if err := checkDir(m.Dir); err != nil {
 			return nil, fmt.Errorf("static mount %s=%s: %w", m.Prefix, m.Dir, err)
 		}
-		hashed, err := readManifest(m.Dir)
-		if err != nil {
-			log.Warn("static files: ignoring the manifest", "mount", m.Prefix+"="+m.Dir, "err", err)
+		mt := &mount{prefix: prefix, dir: filepath.Clean(m.Dir), opts: m.Options, sendfile: sendfile}
+		if !sendfile {
+			if mt.hashed, err = readManifest(m.Dir); err != nil {
+				log.Warn("static files: ignoring the manifest", "mount", m.Prefix+"="+m.Dir, "err", err)
+			}
 		}
-		h.mounts = append(h.mounts, &mount{prefix: prefix, dir: m.Dir, opts: m.Options, hashed: hashed})
+		out = append(out, mt)
 	}
-	slices.SortStableFunc(h.mounts, func(a, b *mount) int { return len(b.prefix) - len(a.prefix) })
-	return h, nil
+	slices.SortStableFunc(out, func(a, b *mount) int { return len(b.prefix) - len(a.prefix) })
+	return out, nil
 }
 
 // CheckPrefix reports whether p is a usable mount prefix, with the reason if not.
@@ -173,7 +206,7 @@ func readManifest(dir string) (map[string]bool, error) {
 // when the request belongs to the app: not GET or HEAD, a body, no mount, no such file.
 func (h *Handler) Serve(req *http1.Request, r *Reply) bool {
 	r.reset()
-	if h == nil || !isGetOrHead(req.Method) || req.ContentLength > 0 || req.Chunked ||
+	if h == nil || len(h.mounts) == 0 || !isGetOrHead(req.Method) || req.ContentLength > 0 || req.Chunked ||
 		len(req.Path) == 0 || req.Path[0] != '/' {
 		return false
 	}
@@ -200,7 +233,11 @@ func isGetOrHead(m []byte) bool { return string(m) == "GET" || string(m) == "HEA
 // match returns the mount whose prefix the decoded path p is under, longest first, and the
 // path below it.
 func (h *Handler) match(p []byte) (*mount, string) {
-	for _, m := range h.mounts {
+	return matchIn(h.mounts, p)
+}
+
+func matchIn(mounts []*mount, p []byte) (*mount, string) {
+	for _, m := range mounts {
 		if rel, ok := cut(p, m.prefix); ok {
 			return m, rel
 		}

@@ -69,7 +69,7 @@ func handler(t *testing.T, opts Options, mounts ...Mount) *Handler {
 	for i := range mounts {
 		mounts[i].Options = opts
 	}
-	h, err := New(mounts, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	h, err := New(Config{Mounts: mounts}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -429,7 +429,7 @@ func TestNewErrors(t *testing.T) {
 		{Prefix: "/static", Dir: filepath.Join(dir, "nope")},
 		{Prefix: "/static", Dir: filepath.Join(dir, "app.css")},
 	} {
-		if _, err := New([]Mount{m}, slog.New(slog.NewTextHandler(io.Discard, nil))); err == nil || !strings.Contains(err.Error(), m.Prefix) {
+		if _, err := New(Config{Mounts: []Mount{m}}, slog.New(slog.NewTextHandler(io.Discard, nil))); err == nil || !strings.Contains(err.Error(), m.Prefix) {
 			t.Errorf("New(%+v) = %v; want an error naming the mount", m, err)
 		}
 	}
@@ -512,5 +512,109 @@ func TestTypeTableDocumented(t *testing.T) {
 		if _, ok := types[ext]; !ok {
 			t.Errorf("docs/static.md lists %s, which the code does not have", ext)
 		}
+	}
+}
+
+func sendfileHandler(t *testing.T, dir string) *Handler {
+	t.Helper()
+	h, err := New(Config{SendfileRoots: []Mount{{Prefix: "/protected/", Dir: dir}}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// TestSendfileTargets: X-Accel-Redirect URIs and X-Sendfile paths reach files under a root
+// only.
+func TestSendfileTargets(t *testing.T) {
+	dir, outside := site(t)
+	h := sendfileHandler(t, dir)
+	tests := []struct {
+		accel  bool
+		target string
+		want   string // "" = refused (404)
+	}{
+		{true, "/protected/app.css", "body{}"},
+		{true, "/protected/a%20b.txt?x=1", "space"}, // decoded; the query is not part of the file
+		{true, "/protected/admin/base.css", "admin"},
+		{true, "/protected/../secret.txt", ""},
+		{true, "/protected/%2e%2e/secret.txt", ""},
+		{true, "/protected/admin%2f..%2f..%2fsecret.txt", ""},
+		{true, "/protected/out.txt", ""}, // a symlink out of the root
+		{true, "/protected/.env", ""},
+		{true, "/protected/", ""},
+		{true, "/other/app.css", ""},
+		{true, "protected/app.css", ""},
+		{false, dir + "/app.css", "body{}"},
+		{false, dir + "/admin/base.css", "admin"},
+		{false, dir + "/../secret.txt", ""},
+		{false, dir + "/admin/../../secret.txt", ""},
+		{false, dir + "//app.css", ""},
+		{false, dir + "x/app.css", ""}, // a sibling directory whose name starts like the root's
+		{false, outside, ""},
+		{false, dir + "/out.txt", ""},
+		{false, dir + "/.env", ""},
+		{false, "app.css", ""},
+		{false, "/etc/passwd", ""},
+	}
+	for _, tt := range tests {
+		var req http1.Request
+		http1.ParseHead([]byte(get("/download")), &http1.Limits{}, &req)
+		var r Reply
+		err := h.ServeSendfile(&req, Sendfile{Accel: tt.accel, Target: []byte(tt.target), Conditional: true}, &r)
+		body := r.Body
+		if r.File != nil {
+			b := make([]byte, r.Length)
+			r.File.ReadAt(b, r.Offset)
+			body = string(b)
+		}
+		r.Close()
+		switch {
+		case tt.want == "" && (err == nil || r.Status != 404):
+			t.Errorf("accel=%v %q: %d %q, err %v; want refused with 404", tt.accel, tt.target, r.Status, body, err)
+		case tt.want != "" && (err != nil || r.Status != 200 || body != tt.want):
+			t.Errorf("accel=%v %q: %d %q, err %v; want 200 %q", tt.accel, tt.target, r.Status, body, err, tt.want)
+		}
+	}
+	// Sendfile roots are not served to clients.
+	if ok, r, _ := serve(t, h, get("/protected/app.css")); ok {
+		t.Errorf("GET /protected/app.css from a sendfile root = %d; want the app", r.Status)
+	}
+}
+
+// TestSendfileReply: the app's Content-Type wins, no Cache-Control of the master's is added
+// (the file may be private), and preconditions and Range apply only to a 200.
+func TestSendfileReply(t *testing.T) {
+	dir, _ := site(t)
+	h := sendfileHandler(t, dir)
+	serveSF := func(sf Sendfile, headers ...string) *Reply {
+		var req http1.Request
+		http1.ParseHead([]byte(get("/download", headers...)), &http1.Limits{}, &req)
+		r := &Reply{}
+		if err := h.ServeSendfile(&req, sf, r); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(r.Close)
+		return r
+	}
+	sf := Sendfile{Accel: true, Target: []byte("/protected/base.0123456789ab.css"), Conditional: true}
+	r := serveSF(sf)
+	if hdr(r, "Cache-Control") != "" || hdr(r, "Content-Type") != "text/css; charset=utf-8" || r.Status != 200 {
+		t.Errorf("X-Accel-Redirect: %d Cache-Control %q Content-Type %q; want 200, none, text/css", r.Status, hdr(r, "Cache-Control"), hdr(r, "Content-Type"))
+	}
+	etag := hdr(r, "ETag")
+	sf.HasType = true
+	if r = serveSF(sf); hdr(r, "Content-Type") != "" {
+		t.Errorf("with the app's Content-Type: ours is %q; want none", hdr(r, "Content-Type"))
+	}
+	if r = serveSF(sf, "If-None-Match: "+etag+"\r\n"); r.Status != 304 {
+		t.Errorf("If-None-Match on a 200: %d; want 304", r.Status)
+	}
+	if r = serveSF(sf, "Range: bytes=0-1\r\n"); r.Status != 206 || r.Length != 2 {
+		t.Errorf("Range on a 200: %d, %d bytes; want 206, 2", r.Status, r.Length)
+	}
+	sf.Conditional = false
+	if r = serveSF(sf, "If-None-Match: "+etag+"\r\nRange: bytes=0-1\r\n"); r.Status != 200 || r.Length != 6 {
+		t.Errorf("If-None-Match and Range on another status: %d, %d bytes; want the whole file", r.Status, r.Length)
 	}
 }
