@@ -319,6 +319,11 @@ func TestSendfileHeaders(t *testing.T) {
 	r = get("h=X-Accel-Redirect&v=/protected/app.css", "Accept-Encoding: gzip\r\n")
 	check("X-Accel-Redirect precompressed", r, 200, "GZIPPED")
 	check("another status is kept", get("h=X-Sendfile&v="+dir+"/ten.bin&s=403+Forbidden"), 403, "0123456789")
+	r = get("h=X-Sendfile&v=" + dir + "/app.css&ct=")
+	check("an empty Content-Type", r, 200, "body{color:red}")
+	if r.header("Content-Type") != "text/css; charset=utf-8" {
+		t.Errorf("an empty Content-Type from the app: %q; want the file's", r.header("Content-Type"))
+	}
 	check("HEAD", s.do("HEAD /dl?h=X-Sendfile&v="+dir+"/ten.bin HTTP/1.1\r\nHost: t\r\n\r\n"), 200, "")
 
 	for _, q := range []string{

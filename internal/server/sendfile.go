@@ -30,7 +30,9 @@ func (cn *conn) holdSendfile(h *appHead) bool {
 		case asciiEqualFold(hd[0], "X-Sendfile") && !accel:
 			target = i
 		case asciiEqualFold(hd[0], "Content-Type"):
-			hasType = true
+			// An empty one asks for the file's type, as with nginx (Django sets text/html
+			// unless told otherwise).
+			hasType = len(hd[1]) > 0
 		}
 	}
 	if target < 0 {
@@ -104,9 +106,9 @@ func (rs *response) endSendfile() result {
 }
 
 // appendAppFields appends the app's header fields that a file answer keeps: all but the
-// hop-by-hop ones, X-Sendfile and X-Accel-*, and those that describe the body, which are the
+// hop-by-hop ones, X-Sendfile and X-Accel-*, those that describe the body, which are the
 // file's now (Content-Length, Content-Range, Content-Encoding, Accept-Ranges, ETag,
-// Last-Modified). It reports whether the app sent Date and Server.
+// Last-Modified), and an empty Content-Type. It reports whether the app sent Date and Server.
 func appendAppFields(b []byte, headers [][2][]byte) ([]byte, bool, bool) {
 	hasDate, hasServer := false, false
 	for _, hd := range headers {
@@ -116,7 +118,8 @@ func appendAppFields(b []byte, headers [][2][]byte) ([]byte, bool, bool) {
 			len(name) >= 8 && asciiEqualFold(name[:8], "X-Accel-"),
 			asciiEqualFold(name, "Content-Length"), asciiEqualFold(name, "Content-Range"),
 			asciiEqualFold(name, "Content-Encoding"), asciiEqualFold(name, "Accept-Ranges"),
-			asciiEqualFold(name, "ETag"), asciiEqualFold(name, "Last-Modified"):
+			asciiEqualFold(name, "ETag"), asciiEqualFold(name, "Last-Modified"),
+			asciiEqualFold(name, "Content-Type") && len(hd[1]) == 0:
 			continue
 		case asciiEqualFold(name, "Date"):
 			hasDate = true

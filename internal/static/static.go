@@ -2,7 +2,8 @@
 // Django's STATIC_URL → STATIC_ROOT), in the master, so that a static hit never takes a
 // Python worker. It decides everything a response needs — which file, which precompressed
 // sibling, 200/206/304/404/412/416, the header fields — and hands the caller an open file
-// and the byte range to send; package server writes it (sendfile) like any response.
+// and the byte range to send; package server writes it (sendfile) like any response. The
+// same answers serve an app's X-Sendfile and X-Accel-Redirect (sendfile.go).
 //
 // Life of a static request (Handler.Serve):
 //  1. Only GET and HEAD without a body are looked at; anything else goes to the app.

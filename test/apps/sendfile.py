@@ -8,7 +8,7 @@ from urllib.parse import parse_qs
 
 
 def application(environ, start_response):
-    q = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+    q = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True).items()}
     headers = [("Content-Disposition", "attachment; filename=x"), ("X-App", "kept")]
     if "h" in q:
         headers.append((q["h"], q["v"]))
