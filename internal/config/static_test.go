@@ -52,7 +52,7 @@ func TestStaticErrors(t *testing.T) {
 		}
 	}
 	_, err := parseFile(t, "-c f.py app", env(), map[string]Value{"static_index": pyv("str", "yes")})
-	if err == nil || !strings.Contains(err.Error(), "static_index = 'yes': want True or False") {
-		t.Errorf("static_index = 'yes': %v; want an error asking for a bool", err)
+	if err == nil || !strings.Contains(err.Error(), "static_index = 'yes'") {
+		t.Errorf("static_index = 'yes': %v; want an error naming the setting and the value", err)
 	}
 }
