@@ -3,10 +3,13 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -359,5 +362,79 @@ func TestSendfileOff(t *testing.T) {
 	r := s.get("/dl?h=X-Accel-Redirect&v=/protected/app.css")
 	if r.status != 200 || string(r.body) != "APP BODY" || r.header("X-Accel-Redirect") != "/protected/app.css" {
 		t.Errorf("without --sendfile-root: %d %q X-Accel-Redirect %q; want the app's answer as it is", r.status, r.body, r.header("X-Accel-Redirect"))
+	}
+}
+
+// TestStaticDjangoAdmin: the example Django project's collectstatic output (with Django's
+// ManifestStaticFilesStorage) served with --static: the admin login page's stylesheet comes
+// from the master, hashed and cached for a year, with its .gz sibling when asked, and 304 on
+// revalidation; the access log shows no worker for it.
+func TestStaticDjangoAdmin(t *testing.T) {
+	py := debianPython(t, "django")
+	db := setupDjangoDB(t, py)
+	tmp := t.TempDir()
+	root := filepath.Join(tmp, "staticfiles")
+	settings := `import os, django
+from mysite.settings import *
+STATIC_ROOT = os.environ["STATIC_ROOT"]
+if django.VERSION >= (4, 2):
+    STORAGES = {"default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+                "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"}}
+else:
+    STATICFILES_STORAGE = "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"
+`
+	if err := os.WriteFile(filepath.Join(tmp, "manifest_settings.py"), []byte(settings), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	djangoEnv := []string{"DJANGO_SETTINGS_MODULE=manifest_settings", "STATIC_ROOT=" + root, "DJANGO_DB=" + db}
+	collect := exec.Command(py, "manage.py", "collectstatic", "--noinput", "-v", "0")
+	collect.Dir = djangoDir
+	collect.Env = append(os.Environ(), append(djangoEnv, "PYTHONPATH="+tmp)...)
+	if out, err := collect.CombinedOutput(); err != nil {
+		t.Fatalf("collectstatic: %v\n%s", err, out)
+	}
+	args := []string{"--chdir", djangoDir, "--python", py, "--pythonpath", tmp, "--static", "/static/=" + root,
+		"--access-logfile", "-", "--access-logformat", "ACCESS %(r)s %(s)s pid=%(p)s"}
+	for _, kv := range djangoEnv {
+		args = append(args, "-e", kv)
+	}
+	s := start(t, append(args, "mysite.wsgi")...)
+
+	page := s.get("/admin/login/")
+	css := regexp.MustCompile(`/static/admin/css/base\.[0-9a-f]{12}\.css`).Find(page.body)
+	if page.status != 200 || css == nil {
+		t.Fatalf("GET /admin/login/ = %d, stylesheet %q; want 200 linking the hashed base.css\n%s", page.status, css, page.body)
+	}
+	r := s.get(string(css))
+	want, err := os.ReadFile(filepath.Join(root, strings.TrimPrefix(string(css), "/static/")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.status != 200 || !bytes.Equal(r.body, want) || r.header("Content-Type") != "text/css; charset=utf-8" ||
+		r.header("Cache-Control") != "public, max-age=31536000, immutable" {
+		t.Fatalf("GET %s = %d %s %q; want 200, the file, text/css, immutable", css, r.status, r.header("Content-Type"), r.header("Cache-Control"))
+	}
+	if !s.log.waitFor("ACCESS GET "+string(css)+" HTTP/1.1 200 pid=-", 5*time.Second) {
+		t.Errorf("the access log does not show the stylesheet served without a worker:\n%s", s.log)
+	}
+	r = s.do("GET " + string(css) + " HTTP/1.1\r\nHost: t\r\nIf-None-Match: " + r.header("ETag") + "\r\n\r\n")
+	if r.status != 304 {
+		t.Errorf("revalidation = %d; want 304", r.status)
+	}
+	// The unhashed name is there too (collectstatic keeps it), cached briefly.
+	if r = s.get("/static/admin/css/base.css"); r.status != 200 || r.header("Cache-Control") != "public, max-age=60" {
+		t.Errorf("GET /static/admin/css/base.css = %d %q; want 200 with the short max-age", r.status, r.header("Cache-Control"))
+	}
+	// A .gz sibling, as WhiteNoise's CompressedManifestStaticFilesStorage writes them.
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(want)
+	zw.Close()
+	if err := os.WriteFile(filepath.Join(root, strings.TrimPrefix(string(css), "/static/"))+".gz", gz.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = s.do("GET " + string(css) + " HTTP/1.1\r\nHost: t\r\nAccept-Encoding: gzip, deflate, br\r\n\r\n")
+	if r.status != 200 || r.header("Content-Encoding") != "gzip" || !bytes.Equal(r.body, gz.Bytes()) {
+		t.Errorf("with Accept-Encoding gzip: %d Content-Encoding %q, %d bytes; want the .gz sibling", r.status, r.header("Content-Encoding"), len(r.body))
 	}
 }
