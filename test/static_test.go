@@ -327,6 +327,11 @@ func TestSendfileHeaders(t *testing.T) {
 	if r.header("Content-Type") != "text/css; charset=utf-8" {
 		t.Errorf("an empty Content-Type from the app: %q; want the file's", r.header("Content-Type"))
 	}
+	r = get("h=X-Sendfile&v=" + dir + "/ten.bin&s=304+Not+Modified")
+	check("a 304 that names a file", r, 304, "")
+	if r.header("Content-Length") != "" {
+		t.Errorf("a 304 that names a file: Content-Length %q; want none", r.header("Content-Length"))
+	}
 	check("HEAD", s.do("HEAD /dl?h=X-Sendfile&v="+dir+"/ten.bin HTTP/1.1\r\nHost: t\r\n\r\n"), 200, "")
 
 	for _, q := range []string{

@@ -314,6 +314,8 @@ func (rs *response) appendHead(b []byte, h *appHead) []byte {
 		switch {
 		case asciiEqualFold(name, "Connection"), isHopByHop(name):
 			continue // RFC 9110 §7.6.1; PEP 3333 forbids apps to send them
+		case isSendfileField(name) && s.cfg.Static.HasSendfile():
+			continue // a 204 or 304 that named a file (sendfile.go)
 		case asciiEqualFold(name, "Server"):
 			hasServer = true
 		case asciiEqualFold(name, "Date"):

@@ -19,8 +19,12 @@ type heldHead struct {
 }
 
 // holdSendfile reports whether the app's head names a file with X-Accel-Redirect or
-// X-Sendfile, and if so keeps a copy of it in cn.held.
+// X-Sendfile, and if so keeps a copy of it in cn.held. A 204 or 304 has no body (RFC 9110
+// §6.4.1): it is relayed as it is, without the naming header (appendHead).
 func (cn *conn) holdSendfile(h *appHead) bool {
+	if h.code == 204 || h.code == 304 {
+		return false
+	}
 	target, accel := -1, false
 	hasType := false
 	for i, hd := range h.headers {
@@ -105,6 +109,12 @@ func (rs *response) endSendfile() result {
 	return rs.res
 }
 
+// isSendfileField reports whether a response header is for the server's file sending
+// (X-Sendfile, X-Accel-*), which never reaches the client while it is on.
+func isSendfileField(name []byte) bool {
+	return asciiEqualFold(name, "X-Sendfile") || len(name) >= 8 && asciiEqualFold(name[:8], "X-Accel-")
+}
+
 // appendAppFields appends the app's header fields that a file answer keeps: all but the
 // hop-by-hop ones, X-Sendfile and X-Accel-*, those that describe the body, which are the
 // file's now (Content-Length, Content-Range, Content-Encoding, Accept-Ranges, ETag,
@@ -114,8 +124,7 @@ func appendAppFields(b []byte, headers [][2][]byte) ([]byte, bool, bool) {
 	for _, hd := range headers {
 		name := hd[0]
 		switch {
-		case asciiEqualFold(name, "Connection"), isHopByHop(name), asciiEqualFold(name, "X-Sendfile"),
-			len(name) >= 8 && asciiEqualFold(name[:8], "X-Accel-"),
+		case asciiEqualFold(name, "Connection"), isHopByHop(name), isSendfileField(name),
 			asciiEqualFold(name, "Content-Length"), asciiEqualFold(name, "Content-Range"),
 			asciiEqualFold(name, "Content-Encoding"), asciiEqualFold(name, "Accept-Ranges"),
 			asciiEqualFold(name, "ETag"), asciiEqualFold(name, "Last-Modified"),
