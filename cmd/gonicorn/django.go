@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/gonicorn/gonicorn/internal/config"
+	"github.com/gonicorn/gonicorn/internal/static"
 	"github.com/gonicorn/gonicorn/internal/wire"
 )
 
@@ -71,4 +72,70 @@ func djangoSettings(cfg *config.Config) string {
 		return ""
 	}
 	return cfg.Django.Settings
+}
+
+// djangoMounts are the static mounts of a Django app's settings, as its workers reported
+// them (docs/django.md): STATIC_URL from STATIC_ROOT unless --django-static=false, and
+// MEDIA_URL from MEDIA_ROOT with --serve-media. A setting that cannot be served (unset, a
+// full URL such as a CDN's, a root that does not exist yet, a prefix a --static mount
+// already has) is skipped with a log line saying why; it never stops the server.
+func djangoMounts(log *slog.Logger, cfg *config.Config, ready wire.ReadyInfo, taken []static.Mount) []static.Mount {
+	if ready.Django == nil {
+		return nil
+	}
+	d := ready.Django.Static
+	var mounts []static.Mount
+	add := func(urlName, url, rootName, root string, opts static.Options) {
+		prefix, why := djangoPrefix(cfg.RootPath, url)
+		if why == "" && root == "" {
+			why = rootName + " is unset"
+		}
+		if why == "" {
+			if err := static.CheckDir(root); err != nil {
+				why = rootName + ": " + err.Error()
+				if urlName == "STATIC_URL" {
+					why += " (run manage.py collectstatic)"
+				}
+			}
+		}
+		for _, m := range taken {
+			if why == "" && strings.TrimSuffix(m.Prefix, "/") == strings.TrimSuffix(prefix, "/") {
+				why = "--static serves " + m.Prefix + " already"
+			}
+		}
+		if why != "" {
+			log.Info("Not serving Django's " + urlName + " from the master: " + why)
+			return
+		}
+		log.Info("Serving Django's " + urlName + " " + prefix + " from " + rootName + " " + root)
+		mounts = append(mounts, static.Mount{Prefix: prefix, Dir: root, Options: opts})
+	}
+	if cfg.DjangoStatic {
+		add("STATIC_URL", d.StaticURL, "STATIC_ROOT", d.StaticRoot, cfg.StaticOptions())
+	}
+	if cfg.ServeMedia {
+		opts := cfg.StaticOptions()
+		opts.Uploads = true
+		add("MEDIA_URL", d.MediaURL, "MEDIA_ROOT", d.MediaRoot, opts)
+	}
+	return mounts
+}
+
+// djangoPrefix is the URL path a Django STATIC_URL or MEDIA_URL setting names, or why it
+// names none: "/static/" as it is; a relative "static/" under the script prefix, as Django
+// reads it (--root-path, else "/"); a full URL ("https://cdn.example/static/", "//cdn/...")
+// is served by someone else.
+func djangoPrefix(rootPath, url string) (prefix, why string) {
+	switch {
+	case url == "":
+		return "", "it is unset"
+	case strings.Contains(url, "://") || strings.HasPrefix(url, "//"):
+		return "", "it is a full URL (" + url + "), served elsewhere"
+	case !strings.HasPrefix(url, "/"):
+		url = strings.TrimSuffix(rootPath, "/") + "/" + url
+	}
+	if err := static.CheckPrefix(url); err != nil {
+		return "", err.Error()
+	}
+	return url, ""
 }

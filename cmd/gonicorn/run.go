@@ -20,6 +20,7 @@ import (
 	"github.com/gonicorn/gonicorn/internal/http1"
 	"github.com/gonicorn/gonicorn/internal/proxy"
 	"github.com/gonicorn/gonicorn/internal/server"
+	"github.com/gonicorn/gonicorn/internal/static"
 )
 
 // pipelineDepth is how many requests a busy worker slot may have queued on its socket when
@@ -185,6 +186,16 @@ boot:
 	}
 	if err := frontDefences(&srvCfg, cfg); err != nil {
 		return err // config validated it already
+	}
+	// Static mounts are made after boot, so that mounts the workers report (Django's
+	// STATIC_ROOT) can join the --static ones (docs/static.md).
+	mounts := cfg.StaticMounts()
+	for _, m := range mounts {
+		log.Info("Serving static files at " + m.Prefix + " from " + m.Dir)
+	}
+	mounts = append(mounts, djangoMounts(log, cfg, arb.Booted(), mounts)...)
+	if srvCfg.Static, err = static.New(static.Config{Mounts: mounts, SendfileRoots: cfg.SendfileRoots()}, log); err != nil {
+		return fmt.Errorf("--static: %w", err)
 	}
 	srv := server.New(srvCfg, pool, log)
 

@@ -91,6 +91,16 @@ type Config struct {
 	WriteTimeout          time.Duration // longest time a client may take no byte of a response
 	TmpDir                string        // directory of spooled request bodies and responses; "" = $TMPDIR or /tmp
 
+	// Static files served by the master (docs/static.md; see static.go).
+	Static               []string      // --static PREFIX=DIR values, as given
+	StaticMaxAge         time.Duration // Cache-Control max-age of files without a hash in their name
+	StaticIndex          bool          // serve DIR/index.html for DIR/
+	StaticFollowSymlinks bool          // follow symlinks that point out of DIR
+	StaticDotfiles       bool          // serve names starting with '.'
+	DjangoStatic         bool          // serve a Django app's STATIC_URL from STATIC_ROOT; default true
+	ServeMedia           bool          // serve a Django app's MEDIA_URL from MEDIA_ROOT; default false
+	SendfileRoot         []string      // --sendfile-root URI_PREFIX=DIR values, as given
+
 	// ConfigFile is -c/--config, or ./gunicorn.conf.py when it exists and no -c is given: the
 	// file read before GONICORN_CMD_ARGS and the command line, and again on every reload;
 	// "" = none.
@@ -295,6 +305,41 @@ func Settings(getenv func(string) string) []Setting {
 		{Name: "tmp-dir", Meta: "DIR", Default: "", File: "tmp_upload_dir",
 			Help:     "Directory for the unlinked temp files of request bodies above 1 MiB and of responses a slow client has not taken yet. Default $TMPDIR, else /tmp. gunicorn's tmp_upload_dir in a config file; its worker_tmp_dir (a heartbeat file, often /dev/shm) is not this.",
 			register: str(func(c *Config) *string { return &c.TmpDir })},
+		// Static files (issue 11).
+		{Name: "static", Meta: "PREFIX=DIR", Default: "", File: "static_map",
+			Help:     "Serve the files of DIR at the URL path PREFIX from the master, never taking a worker (uWSGI's static-map, Granian's --static-path-mount): GET and HEAD, with ETag and Last-Modified (304), Range (206), precompressed .br/.zst/.gz siblings by Accept-Encoding, and a year of immutable caching for names with a content hash. A file that is not there goes to the app; traversal, dotfiles and symlinks out of DIR get 404. A relative DIR is taken from --chdir. Repeatable. See docs/static.md.",
+			register: list(func(c *Config) *[]string { return &c.Static })},
+		{Name: "static-max-age", Meta: "SECONDS", Default: "60",
+			Help:     "Cache-Control max-age of static files whose names carry no content hash (hashed names, from Django's staticfiles.json or like name.0123456789ab.css, get a year and immutable).",
+			register: seconds(func(c *Config) *time.Duration { return &c.StaticMaxAge })},
+		{Name: "static-index", Default: "false",
+			Help: "Serve DIR/index.html for a request of a static directory DIR/ (and redirect DIR to DIR/). Off, the app answers for directories. There is never a directory listing.",
+			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
+				fs.BoolVar(&c.StaticIndex, s.Name, false, s.Help)
+			}},
+		{Name: "static-follow-symlinks", Default: "false",
+			Help: "Follow symlinks in a static directory that point out of it. Off, such a link is a 404 (links that stay inside are followed).",
+			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
+				fs.BoolVar(&c.StaticFollowSymlinks, s.Name, false, s.Help)
+			}},
+		{Name: "static-dotfiles", Default: "false",
+			Help: "Serve static files and directories whose names start with '.' (.well-known). Off, they are a 404.",
+			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
+				fs.BoolVar(&c.StaticDotfiles, s.Name, false, s.Help)
+			}},
+		{Name: "django-static", Default: "true",
+			Help: "When the app is Django and its STATIC_ROOT exists (after manage.py collectstatic), serve STATIC_URL from STATIC_ROOT from the master, as --static does, without WhiteNoise or nginx. A --static mount at the same prefix wins. --django-static=false turns it off. See docs/django.md.",
+			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
+				fs.BoolVar(&c.DjangoStatic, s.Name, true, s.Help)
+			}},
+		{Name: "serve-media", Default: "false",
+			Help: "Also serve a Django app's MEDIA_URL from MEDIA_ROOT from the master. Off by default: user uploads are not always meant to be public. Their names are never taken for content hashes (no immutable caching).",
+			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
+				fs.BoolVar(&c.ServeMedia, s.Name, false, s.Help)
+			}},
+		{Name: "sendfile-root", Meta: "URI_PREFIX=DIR", Default: "",
+			Help:     "Let the app answer with X-Accel-Redirect: URI_PREFIX/name (nginx's style) or X-Sendfile: DIR/name (an absolute path; Apache's, django-sendfile2's) and have the master send DIR/name in place of the app's body, keeping the app's status and headers, with ETag, Range and precompressed siblings; the header never reaches the client. Only files under a root are sent (others: 404). Repeatable. Without any root both headers pass to the client untouched (for an nginx in front). See docs/static.md.",
+			register: list(func(c *Config) *[]string { return &c.SendfileRoot })},
 		{Name: "version", Short: "v", Default: "", File: "-",
 			Help: "Print the version and exit.",
 			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
@@ -496,6 +541,9 @@ func ParseFrom(args []string, src Sources) (*Config, error) {
 	if err := c.checkChdir(); err != nil {
 		return nil, err
 	}
+	if err := c.checkStaticDirs(); err != nil {
+		return nil, err
+	}
 	c.LogLevel = strings.ToLower(c.LogLevel)
 	c.ConfigFile = pre.ConfigFile
 	c.Warnings = append(append(file.warnings, c.Warnings...), envWarning...)
@@ -628,6 +676,9 @@ func (c *Config) validate() error {
 		return fmt.Errorf("invalid value %q for --forwarded-allow-ips: %v", c.ForwardedAllowIPs, err)
 	}
 	if err := c.validateFront(); err != nil {
+		return err
+	}
+	if err := c.validateStatic(); err != nil {
 		return err
 	}
 	switch c.HeaderMap {

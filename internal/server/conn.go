@@ -17,6 +17,7 @@ import (
 	"github.com/gonicorn/gonicorn/internal/http1"
 	"github.com/gonicorn/gonicorn/internal/proxy"
 	"github.com/gonicorn/gonicorn/internal/rawio"
+	"github.com/gonicorn/gonicorn/internal/static"
 	"github.com/gonicorn/gonicorn/internal/wire"
 )
 
@@ -24,7 +25,8 @@ import (
 //
 // Life of a request:
 //  0. Once per connection, with --proxy-protocol: read the PROXY header (readProxyHeader).
-//  1. Read and parse the request head (readHead), strictly, with limits and a timeout.
+//  1. Read and parse the request head (readHead), strictly, with limits and a timeout. A
+//     file under a --static mount is answered now, without a worker (serveStatic).
 //  2. Read the whole body: into the request frame when small, else into an unlinked temp
 //     file (readBody). Nothing of the app is involved yet, so a slow upload costs only this
 //     goroutine.
@@ -52,8 +54,10 @@ type conn struct {
 	linger bool
 	out    []byte // response bytes being assembled before a flush
 
-	cw   *clientWriter // writes to the client; created with the first response
-	resp response      // the response being relayed; reset per request
+	cw     *clientWriter // writes to the client; created with the first response
+	resp   response      // the response being relayed; reset per request
+	static static.Reply  // the static answer of the current request; see static.go
+	held   heldHead      // an app's head held for X-Sendfile/X-Accel-Redirect; see sendfile.go
 
 	scratch, key, join []byte   // reused by appendEnviron
 	num                [20]byte // scratch for number formatting
@@ -203,6 +207,13 @@ func (cn *conn) serveOne(ctx context.Context) bool {
 	if err := cn.resolveForwarded(); err != nil {
 		cn.writeError(err.Status, err.Reason)
 		return false
+	}
+	// A file under a static mount is answered here, before a body is read or a worker
+	// is involved (static.go).
+	if s.cfg.Static != nil {
+		if handled, keep := cn.serveStatic(start); handled {
+			return keep
+		}
 	}
 
 	// RFC 9110 §10.1.1: a body limit is checked before 100-continue is sent.

@@ -45,6 +45,7 @@ type response struct {
 	close      bool  // close the connection after this response
 	cancelled  bool  // the client failed; the worker was told to stop
 	timedOut   bool  // the request ran past --timeout and its worker was killed: 504, not 502
+	xsend      bool  // the head named a file (X-Sendfile/X-Accel-Redirect): held until E, body dropped
 	fileFailed bool  // the F frame's file could not be framed (its size unreadable): cut
 	file       *os.File
 	fileCount  int64
@@ -93,11 +94,7 @@ func (cn *conn) respond(slot *dispatch.Slot, turn dispatch.Turn) result {
 		rd.Close()
 		turn.Break()
 	}
-	if cn.cw == nil {
-		cn.cw = newClientWriter(cn.c, outputMemory, s.cfg.WriteTimeout, s.cfg.TempDir)
-		cn.cw.spoolCap = max(s.cfg.MaxResponseSpool, 0)
-	}
-	w := cn.cw
+	w := cn.writer()
 	cn.resp = response{cn: cn, req: &cn.req, w: w, remaining: -1, bodyLength: -1, appLength: -1}
 	rs := &cn.resp
 	rs.res.keepAlive = cn.req.KeepAlive
@@ -193,6 +190,10 @@ func (rs *response) start(payload []byte) {
 	h, ok := cn.checkStart(payload)
 	if !ok {
 		rs.appFailed = true
+		return
+	}
+	if cn.srv.cfg.Static.HasSendfile() && cn.holdSendfile(&h) {
+		rs.xsend = true // not committed: the head goes out with the file at E (sendfile.go)
 		return
 	}
 	rs.committed = true
@@ -313,6 +314,8 @@ func (rs *response) appendHead(b []byte, h *appHead) []byte {
 		switch {
 		case asciiEqualFold(name, "Connection"), isHopByHop(name):
 			continue // RFC 9110 §7.6.1; PEP 3333 forbids apps to send them
+		case isSendfileField(name) && s.cfg.Static.HasSendfile():
+			continue // a 204 or 304 that named a file (sendfile.go)
 		case asciiEqualFold(name, "Server"):
 			hasServer = true
 		case asciiEqualFold(name, "Date"):
@@ -379,7 +382,7 @@ func isHopByHop(name []byte) bool {
 // data handles a D frame: frames the block and hands it to the client. last is true when no
 // further frame is buffered, so the block must not wait (PEP 3333: never hold back a block).
 func (rs *response) data(p []byte, last bool) {
-	if rs.appFailed || rs.cancelled {
+	if rs.appFailed || rs.cancelled || rs.xsend {
 		return
 	}
 	cn := rs.cn
@@ -429,7 +432,7 @@ func (rs *response) flush() {
 // read cannot be framed, and the response is cut.
 func (rs *response) setFile(fd int, payload []byte) {
 	f := os.NewFile(uintptr(fd), "wsgi.file_wrapper")
-	if rs.file != nil || rs.appFailed || rs.cancelled || rs.noBody || rs.remaining == 0 {
+	if rs.file != nil || rs.appFailed || rs.cancelled || rs.noBody || rs.remaining == 0 || rs.xsend {
 		f.Close()
 		return
 	}
@@ -467,6 +470,9 @@ func fileCount(f *os.File, offset, count int64) (int64, error) {
 // end handles E: the app is done and the slot is back in the pool.
 func (rs *response) end() result {
 	cn := rs.cn
+	if rs.xsend {
+		return rs.endSendfile()
+	}
 	if !rs.committed {
 		return rs.abort(500)
 	}

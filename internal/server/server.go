@@ -19,6 +19,7 @@ import (
 	"github.com/gonicorn/gonicorn/internal/dispatch"
 	"github.com/gonicorn/gonicorn/internal/http1"
 	"github.com/gonicorn/gonicorn/internal/proxy"
+	"github.com/gonicorn/gonicorn/internal/static"
 )
 
 // Config is what the front needs to know. Zero durations and sizes take the defaults below.
@@ -53,6 +54,9 @@ type Config struct {
 	// worker's answer is read no further until the client takes some (--max-response-spool).
 	// 0 = the default, 64 MiB; < 0 = hold nothing.
 	MaxResponseSpool int64
+	// Static answers requests for files under its mounts in the master (--static; see
+	// static.go); nil = none, every request goes to the app.
+	Static *static.Handler
 }
 
 // outputMemory is how many response bytes a slow client may owe before they go to a temp
@@ -78,6 +82,7 @@ type Server struct {
 	bigFrames    sync.Pool  // *[]byte request frames for bodies above smallFrame
 	smallFrames  sync.Pool  // *frameBuf: request frames of idle connections (idle.go)
 	inBufs       sync.Pool  // *inBuf: input buffers of idle connections (idle.go)
+	staticBufs   sync.Pool  // *staticBuf: heads and small bodies of static responses (static.go)
 
 	// connSlots holds a token per open connection when MaxConnections > 0 (nil otherwise);
 	// stopping is closed by Shutdown, so that an accept loop waiting for a slot ends.
