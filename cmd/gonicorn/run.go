@@ -27,7 +27,7 @@ import (
 const pipelineDepth = 4
 
 // run serves cfg until a stopping signal (signals.go), then drains gracefully. The order of a stop:
-// close listeners → finish requests in flight and queued (up to --graceful-timeout) → close
+// /readyz fails → --shutdown-delay (TERM only; still serving) → close listeners → finish requests in flight and queued (up to --graceful-timeout) → close
 // the workers' sockets and TERM them → KILL what is left → reap.
 func run(ctx context.Context, cfg *config.Config) error {
 	closeInheritedOnExec()
@@ -122,6 +122,12 @@ func run(ctx context.Context, cfg *config.Config) error {
 	pool := dispatch.NewPool(cfg.MaxQueue, pipelineDepth)
 	pool.QueueTimeout = cfg.QueueTimeout
 	arb := arbiter.New(workerSpec(cfg), pool, log, logHandler)
+	opsSrv, err := startOps(cfg, pool, log)
+	if err != nil {
+		closeAll(listeners)
+		return err
+	}
+	defer opsSrv.Close() // last: /livez answers through the drain
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -195,10 +201,14 @@ boot:
 
 	m := &master{log: log, cfg: cfg, arb: arb, logs: reopenable(errOut, accessOut), sd: sd, up: up}
 	sig, runErr := m.waitStop(sigs, arbDone)
+	opsSrv.Stopping() // /readyz fails from now on
 	if sig == nil {
 		arbDone = nil
 	}
 	graceful := sig != syscall.SIGQUIT && sig != syscall.SIGINT
+	if sig == syscall.SIGTERM && !shutdownDelay(log, sigs, cfg.ShutdownDelay) {
+		graceful = false
+	}
 
 	// Drain: stop accepting, let requests in flight and queued finish.
 	grace := cfg.GracefulTimeout

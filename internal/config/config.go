@@ -83,6 +83,10 @@ type Config struct {
 	WriteTimeout          time.Duration // longest time a client may take no byte of a response
 	TmpDir                string        // directory of spooled request bodies and responses; "" = $TMPDIR or /tmp
 
+	// Operations (issue 12, docs/operations.md).
+	MetricsBind   string        // HOST:PORT of the health and metrics listener; "" = none
+	ShutdownDelay time.Duration // on TERM, how long /readyz fails while requests are still served, before the drain
+
 	// ConfigFile is -c/--config: the gunicorn.conf.py read before GONICORN_CMD_ARGS and the
 	// command line, and again on every reload; "" = none.
 	ConfigFile string
@@ -281,6 +285,13 @@ func Settings(getenv func(string) string) []Setting {
 		{Name: "tmp-dir", Meta: "DIR", Default: "", File: "tmp_upload_dir",
 			Help:     "Directory for the unlinked temp files of request bodies above 1 MiB and of responses a slow client has not taken yet. Default $TMPDIR, else /tmp. gunicorn's tmp_upload_dir in a config file; its worker_tmp_dir (a heartbeat file, often /dev/shm) is not this.",
 			register: str(func(c *Config) *string { return &c.TmpDir })},
+		// Operations: health, readiness and metrics (issue 12)
+		{Name: "metrics-bind", Meta: "ADDRESS", Default: "",
+			Help:     "HOST:PORT of a separate listener, never routed to the app, serving /livez (200 while the master runs), /readyz (200 when a worker is ready and the server is not stopping, else 503) and /metrics (Prometheus). Off by default. See docs/operations.md.",
+			register: str(func(c *Config) *string { return &c.MetricsBind })},
+		{Name: "shutdown-delay", Meta: "SECONDS", Default: "0",
+			Help:     "On SIGTERM, /readyz fails at once, then gonicorn keeps serving new connections and requests for this long, so that a load balancer's health check takes the instance out before the listeners close; then the graceful drain (--graceful-timeout) begins. An INT or QUIT cuts it short. 0 = drain at once. See docs/operations.md.",
+			register: seconds(func(c *Config) *time.Duration { return &c.ShutdownDelay })},
 		{Name: "version", Default: "", File: "-",
 			Help: "Print the version and exit.",
 			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
@@ -572,6 +583,9 @@ func (c *Config) validate() error {
 		return fmt.Errorf("invalid value %q for --forwarded-allow-ips: %v", c.ForwardedAllowIPs, err)
 	}
 	if err := c.validateFront(); err != nil {
+		return err
+	}
+	if err := c.validateOps(); err != nil {
 		return err
 	}
 	switch c.HeaderMap {
