@@ -3,31 +3,84 @@ package main
 import (
 	"log/slog"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/gonicorn/gonicorn/internal/arbiter"
 	"github.com/gonicorn/gonicorn/internal/config"
 	"github.com/gonicorn/gonicorn/internal/dispatch"
+	"github.com/gonicorn/gonicorn/internal/metrics"
 	"github.com/gonicorn/gonicorn/internal/ops"
+	"github.com/gonicorn/gonicorn/internal/server"
 )
+
+// observability is the master's ops listener and metrics (--metrics-bind); every method
+// does nothing without it.
+type observability struct {
+	ops     *ops.Server                   // nil without --metrics-bind
+	metrics *metrics.Metrics              // nil without --metrics-bind
+	srv     atomic.Pointer[server.Server] // set once the HTTP front exists (after boot)
+}
 
 // startOps opens --metrics-bind and serves /livez, /readyz and /metrics on it, before the
 // workers boot, so that a liveness probe answers during a slow import and /readyz says 503
-// until a worker is ready. Without --metrics-bind it returns a nil *ops.Server, whose
-// methods do nothing.
-func startOps(cfg *config.Config, pool *dispatch.Pool, log *slog.Logger) (*ops.Server, error) {
+// until a worker is ready. It hooks the arbiter's restarts to the metrics.
+func startOps(cfg *config.Config, pool *dispatch.Pool, arb *arbiter.Arbiter, log *slog.Logger) (*observability, error) {
+	o := &observability{}
 	if cfg.MetricsBind == "" {
-		return nil, nil
+		return o, nil
 	}
 	ln, err := ops.Listen(cfg.MetricsBind)
 	if err != nil {
 		return nil, err
 	}
-	s := ops.New(ops.Config{Ready: pool.Ready, Log: log})
-	s.Start(ln)
+	o.metrics = metrics.New(metrics.Info{Version: config.Version}, metrics.Sources{
+		Pool: func() metrics.Pool {
+			st := pool.Stats()
+			return metrics.Pool{Workers: st.Workers, Slots: st.Slots, Busy: st.Busy, Queued: st.Queued}
+		},
+		Conns: func() (int, int) {
+			if s := o.srv.Load(); s != nil {
+				return s.Conns()
+			}
+			return 0, 0
+		},
+		Workers: arb.PIDs,
+	})
+	arb.OnRestart = o.metrics.WorkerRestart
+	o.ops = ops.New(ops.Config{Ready: pool.Ready, Metrics: o.metrics.Handler(), Log: log})
+	o.ops.Start(ln)
 	log.Info("Health and metrics at: http://" + ln.Addr().String() + " (/livez, /readyz, /metrics)")
-	return s, nil
+	return o, nil
 }
+
+// observer is what the HTTP front reports to, or nil.
+func (o *observability) observer() server.Observer {
+	if o.metrics == nil {
+		return nil
+	}
+	return observer{o.metrics}
+}
+
+// serving tells the connection gauges which server to read.
+func (o *observability) serving(s *server.Server) { o.srv.Store(s) }
+
+// Stopping makes /readyz fail from now on.
+func (o *observability) Stopping() { o.ops.Stopping() }
+
+// Close closes the ops listener; called last in a stop, so that /livez answers through it.
+func (o *observability) Close() { o.ops.Close() }
+
+// observer adapts the metrics to the server's hooks (package metrics imports no other of
+// gonicorn's).
+type observer struct{ m *metrics.Metrics }
+
+func (o observer) RequestBegun()                { o.m.RequestBegun() }
+func (o observer) RequestEnded()                { o.m.RequestEnded() }
+func (o observer) Request(r server.Observation) { o.m.Request(metrics.Request(r)) }
+func (o observer) Rejected(reason string)       { o.m.Rejected(reason) }
+func (o observer) BodySpooled(n int64)          { o.m.BodySpooled(n) }
 
 // shutdownDelay waits --shutdown-delay after a TERM, while /readyz already fails and the
 // listeners still serve, so that a load balancer's health check takes this instance out

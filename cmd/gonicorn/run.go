@@ -122,12 +122,12 @@ func run(ctx context.Context, cfg *config.Config) error {
 	pool := dispatch.NewPool(cfg.MaxQueue, pipelineDepth)
 	pool.QueueTimeout = cfg.QueueTimeout
 	arb := arbiter.New(workerSpec(cfg), pool, log, logHandler)
-	opsSrv, err := startOps(cfg, pool, log)
+	obs, err := startOps(cfg, pool, arb, log)
 	if err != nil {
 		closeAll(listeners)
 		return err
 	}
-	defer opsSrv.Close() // last: /livez answers through the drain
+	defer obs.Close() // last: /livez answers through the drain
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -184,11 +184,13 @@ boot:
 		Software:     "gonicorn/" + config.Version,
 		AccessLog:    access,
 		AccessWriter: accessOut,
+		Observer:     obs.observer(),
 	}
 	if err := frontDefences(&srvCfg, cfg); err != nil {
 		return err // config validated it already
 	}
 	srv := server.New(srvCfg, pool, log)
+	obs.serving(srv)
 
 	serveCtx, stopServing := context.WithCancel(context.Background())
 	defer stopServing()
@@ -201,7 +203,7 @@ boot:
 
 	m := &master{log: log, cfg: cfg, arb: arb, logs: reopenable(errOut, accessOut), sd: sd, up: up}
 	sig, runErr := m.waitStop(sigs, arbDone)
-	opsSrv.Stopping() // /readyz fails from now on
+	obs.Stopping() // /readyz fails from now on
 	if sig == nil {
 		arbDone = nil
 	}
