@@ -202,3 +202,53 @@ func TestMetricsTimeoutRestart(t *testing.T) {
 		t.Errorf("crash restarts = %v after a timeout; want 0", got)
 	}
 }
+
+// --statsd-host sends gunicorn's metric names, with the prefix and DogStatsD tags, to a UDP
+// listener.
+func TestStatsd(t *testing.T) {
+	udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer udp.Close()
+	s := opsStart(t, t.TempDir()+"/gate", "--statsd-host", udp.LocalAddr().String(),
+		"--statsd-prefix", "shop.web", "--dogstatsd-tags", "env:test,team:web")
+	if r, err := s.fetch("/n?i=1"); err != nil || r.status != 200 {
+		t.Fatalf("GET /n = %+v, %v", r, err)
+	}
+	if got := firstLine(s.raw("GET / HTTP/1.1\r\nHost: t\r\nHost: u\r\n\r\n", time.Second)); !strings.Contains(got, " 400 ") {
+		t.Fatalf("duplicate Host: %q; want 400", got)
+	}
+	const tags = "|#env:test,team:web"
+	want := map[string]bool{
+		"shop.web.gunicorn.requests:1|c|@1.0" + tags:           false, // twice, once per request
+		"shop.web.gunicorn.request.status.200:1|c|@1.0" + tags: false,
+		"shop.web.gunicorn.request.status.400:1|c|@1.0" + tags: false,
+		"shop.web.gunicorn.workers:1|g" + tags:                 false,
+	}
+	durations := 0
+	buf := make([]byte, 4096)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		done := durations >= 2
+		for _, seen := range want {
+			done = done && seen
+		}
+		if done {
+			return
+		}
+		udp.SetReadDeadline(deadline)
+		n, err := udp.Read(buf)
+		if err != nil {
+			break
+		}
+		for _, line := range strings.Split(string(buf[:n]), "\n") {
+			if _, ok := want[line]; ok {
+				want[line] = true
+			}
+			if strings.HasPrefix(line, "shop.web.gunicorn.request.duration:") && strings.HasSuffix(line, "|ms"+tags) {
+				durations++
+			}
+		}
+	}
+	t.Errorf("statsd lines seen within 10 s: %v, %d durations (want 2)", want, durations)
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"log/slog"
 	"os"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -15,24 +16,38 @@ import (
 	"github.com/gonicorn/gonicorn/internal/server"
 )
 
-// observability is the master's ops listener and metrics (--metrics-bind); every method
-// does nothing without it.
+// observability is the master's ops listener and metrics (--metrics-bind) and its statsd
+// client (--statsd-host); every method does nothing without them.
 type observability struct {
 	ops     *ops.Server                   // nil without --metrics-bind
 	metrics *metrics.Metrics              // nil without --metrics-bind
+	statsd  *metrics.Statsd               // nil without --statsd-host
+	stop    chan struct{}                 // closed by Close: the statsd workers gauge ends
+	gauging sync.WaitGroup                // the statsd workers gauge's goroutine
 	srv     atomic.Pointer[server.Server] // set once the HTTP front exists (after boot)
 }
 
 // startOps opens --metrics-bind and serves /livez, /readyz and /metrics on it, before the
 // workers boot, so that a liveness probe answers during a slow import and /readyz says 503
-// until a worker is ready. It hooks the arbiter's restarts to the metrics.
+// until a worker is ready. It hooks the arbiter's restarts to the metrics, and starts the
+// statsd client (--statsd-host).
 func startOps(cfg *config.Config, pool *dispatch.Pool, arb *arbiter.Arbiter, log *slog.Logger) (*observability, error) {
-	o := &observability{}
+	o := &observability{stop: make(chan struct{})}
+	if cfg.StatsdHost != "" {
+		sd, err := metrics.NewStatsd(cfg.StatsdHost, cfg.StatsdPrefix, cfg.DogstatsdTags)
+		if err != nil {
+			return nil, err
+		}
+		o.statsd = sd
+		o.gauging.Add(1)
+		go o.gaugeWorkers(pool)
+	}
 	if cfg.MetricsBind == "" {
 		return o, nil
 	}
 	ln, err := ops.Listen(cfg.MetricsBind)
 	if err != nil {
+		o.Close()
 		return nil, err
 	}
 	o.metrics = metrics.New(metrics.Info{Version: config.Version}, metrics.Sources{
@@ -55,12 +70,28 @@ func startOps(cfg *config.Config, pool *dispatch.Pool, arb *arbiter.Arbiter, log
 	return o, nil
 }
 
+// gaugeWorkers sends statsd's gunicorn.workers every second, as gunicorn's arbiter does
+// from its loop, until Close.
+func (o *observability) gaugeWorkers(pool *dispatch.Pool) {
+	defer o.gauging.Done()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		o.statsd.Workers(pool.Stats().Workers)
+		select {
+		case <-o.stop:
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // observer is what the HTTP front reports to, or nil.
 func (o *observability) observer() server.Observer {
-	if o.metrics == nil {
+	if o.metrics == nil && o.statsd == nil {
 		return nil
 	}
-	return observer{o.metrics}
+	return observer{o.metrics, o.statsd}
 }
 
 // serving tells the connection gauges which server to read.
@@ -69,18 +100,56 @@ func (o *observability) serving(s *server.Server) { o.srv.Store(s) }
 // Stopping makes /readyz fail from now on.
 func (o *observability) Stopping() { o.ops.Stopping() }
 
-// Close closes the ops listener; called last in a stop, so that /livez answers through it.
-func (o *observability) Close() { o.ops.Close() }
+// Close closes the ops listener and the statsd client; called last in a stop, so that
+// /livez answers through it.
+func (o *observability) Close() {
+	o.ops.Close()
+	if o.statsd != nil {
+		close(o.stop)
+		o.gauging.Wait()
+		o.statsd.Close()
+	}
+}
 
-// observer adapts the metrics to the server's hooks (package metrics imports no other of
-// gonicorn's).
-type observer struct{ m *metrics.Metrics }
+// observer adapts the Prometheus metrics and statsd (either may be nil) to the server's
+// hooks (package metrics imports no other of gonicorn's).
+type observer struct {
+	m  *metrics.Metrics
+	sd *metrics.Statsd
+}
 
-func (o observer) RequestBegun()                { o.m.RequestBegun() }
-func (o observer) RequestEnded()                { o.m.RequestEnded() }
-func (o observer) Request(r server.Observation) { o.m.Request(metrics.Request(r)) }
-func (o observer) Rejected(reason string)       { o.m.Rejected(reason) }
-func (o observer) BodySpooled(n int64)          { o.m.BodySpooled(n) }
+func (o observer) RequestBegun() {
+	if o.m != nil {
+		o.m.RequestBegun()
+	}
+}
+
+func (o observer) RequestEnded() {
+	if o.m != nil {
+		o.m.RequestEnded()
+	}
+}
+
+func (o observer) Request(r server.Observation) {
+	if o.m != nil {
+		o.m.Request(metrics.Request(r))
+	}
+	if o.sd != nil {
+		o.sd.Request(r.Status, r.Total)
+	}
+}
+
+func (o observer) Rejected(reason string) {
+	if o.m != nil {
+		o.m.Rejected(reason)
+	}
+}
+
+func (o observer) BodySpooled(n int64) {
+	if o.m != nil {
+		o.m.BodySpooled(n)
+	}
+}
 
 // shutdownDelay waits --shutdown-delay after a TERM, while /readyz already fails and the
 // listeners still serve, so that a load balancer's health check takes this instance out

@@ -86,6 +86,9 @@ type Config struct {
 	// Operations (issue 12, docs/operations.md).
 	MetricsBind   string        // HOST:PORT of the health and metrics listener; "" = none
 	ShutdownDelay time.Duration // on TERM, how long /readyz fails while requests are still served, before the drain
+	StatsdHost    string        // HOST:PORT of a statsd server (UDP); "" = none
+	StatsdPrefix  string        // prefix of the statsd metric names
+	DogstatsdTags string        // comma-separated DogStatsD tags added to every statsd metric
 
 	// ConfigFile is -c/--config: the gunicorn.conf.py read before GONICORN_CMD_ARGS and the
 	// command line, and again on every reload; "" = none.
@@ -292,6 +295,15 @@ func Settings(getenv func(string) string) []Setting {
 		{Name: "shutdown-delay", Meta: "SECONDS", Default: "0",
 			Help:     "On SIGTERM, /readyz fails at once, then gonicorn keeps serving new connections and requests for this long, so that a load balancer's health check takes the instance out before the listeners close; then the graceful drain (--graceful-timeout) begins. An INT or QUIT cuts it short. 0 = drain at once. See docs/operations.md.",
 			register: seconds(func(c *Config) *time.Duration { return &c.ShutdownDelay })},
+		{Name: "statsd-host", Meta: "HOST:PORT", Default: "",
+			Help:     "Send gunicorn's statsd metrics (gunicorn.requests, gunicorn.request.status.NNN, gunicorn.request.duration, gunicorn.workers) over UDP to this statsd or DogStatsD server. Off by default. See docs/operations.md.",
+			register: str(func(c *Config) *string { return &c.StatsdHost })},
+		{Name: "statsd-prefix", Meta: "STRING", Default: "",
+			Help:     "Prefix of the statsd metric names (a '.' is added), as gunicorn's.",
+			register: str(func(c *Config) *string { return &c.StatsdPrefix })},
+		{Name: "dogstatsd-tags", Meta: "TAGS", Default: "",
+			Help:     "Comma-separated DogStatsD tags (key:value) added to every statsd metric, as gunicorn's.",
+			register: str(func(c *Config) *string { return &c.DogstatsdTags })},
 		{Name: "version", Default: "", File: "-",
 			Help: "Print the version and exit.",
 			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
