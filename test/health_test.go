@@ -28,8 +28,16 @@ func freePort(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// startBound runs gonicorn on addr (--bind) with args; it is stopped at test cleanup.
+// startBound runs gonicorn on addr (--bind) with args and waits until its first worker is
+// ready; it is stopped at test cleanup.
 func startBound(t *testing.T, addr string, args ...string) *server {
+	t.Helper()
+	s := startBoundNoWait(t, addr, args...)
+	s.waitReady()
+	return s
+}
+
+func startBoundNoWait(t *testing.T, addr string, args ...string) *server {
 	t.Helper()
 	s := &server{t: t, addr: addr, log: newLogBuffer(), done: make(chan struct{})}
 	s.cmd = exec.Command(binary, append([]string{"--bind", addr}, args...)...)
@@ -43,7 +51,6 @@ func startBound(t *testing.T, addr string, args ...string) *server {
 		close(s.done)
 	}()
 	t.Cleanup(s.stop)
-	s.waitReady()
 	return s
 }
 
@@ -124,6 +131,23 @@ func TestHealthAndShutdownDelay(t *testing.T) {
 	<-s.done
 	if s.err != nil {
 		t.Errorf("master exit: %v; want 0\n%s", s.err, s.log)
+	}
+}
+
+// While the app imports, /livez answers 200 and /readyz 503; once a worker is ready, 200.
+func TestReadyzDuringBoot(t *testing.T) {
+	gate := t.TempDir() + "/gate"
+	metrics := freePort(t)
+	s := startBoundNoWait(t, freePort(t), "--python", python(t), "--chdir", appsDir(t),
+		"-e", "SLOWBOOT_GATE="+gate, "--metrics-bind", metrics, "slowboot")
+	waitProbe(t, metrics, "/livez", 200)
+	if got := probe(metrics, "/readyz"); got != 503 {
+		t.Errorf("/readyz while the app imports = %d; want 503", got)
+	}
+	openGate(t, gate)
+	waitProbe(t, metrics, "/readyz", 200)
+	if r, err := s.fetch("/"); err != nil || r.status != 200 {
+		t.Errorf("GET / once ready = %+v, %v; want 200", r, err)
 	}
 }
 
