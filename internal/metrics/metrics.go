@@ -15,7 +15,6 @@ package metrics
 import (
 	"net/http"
 	"runtime"
-	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -58,12 +57,12 @@ var methods = [...]string{"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTI
 // classes are the status label's values: 1xx … 5xx.
 var classes = [...]string{"1xx", "2xx", "3xx", "4xx", "5xx"}
 
-// RejectReasons are the reasons of Rejected, created at start so that each series exists
+// rejectReasons are the reasons of Rejected, created at start so that each series exists
 // (at 0) before its first event and rate() sees the first one.
-var RejectReasons = []string{"400", "408", "413", "414", "431", "501", "505", "queue_full", "queue_timeout", "stopping", "proxy_protocol"}
+var rejectReasons = []string{"400", "408", "413", "414", "431", "501", "505", "queue_full", "queue_timeout", "stopping", "proxy_protocol"}
 
-// RestartReasons are the reasons of WorkerRestart, likewise.
-var RestartReasons = []string{"crash", "timeout", "max_requests", "lifetime", "memory", "reload", "ttou"}
+// restartReasons are the reasons of WorkerRestart, likewise.
+var restartReasons = []string{"crash", "timeout", "max_requests", "lifetime", "memory", "reload", "ttou"}
 
 // Metrics is the registry and the collectors the request path updates.
 type Metrics struct {
@@ -111,7 +110,7 @@ func New(info Info, src Sources) *Metrics {
 		Name: "gonicorn_rejected_requests_total",
 		Help: "Requests the front answered itself without the app, by reason: the status (400 408 413 414 431 501 505), queue_full, queue_timeout, stopping (503: no slot, or the server stopped while it waited), or proxy_protocol (a bad or unallowed PROXY header; the connection is closed).",
 	}, []string{"reason"})
-	for _, r := range RejectReasons {
+	for _, r := range rejectReasons {
 		m.rejected.WithLabelValues(r)
 	}
 	m.spooled = prometheus.NewCounter(prometheus.CounterOpts{Name: "gonicorn_request_bodies_spooled_total", Help: "Request bodies larger than the in-memory threshold (1 MiB), written to a temp file in --tmp-dir."})
@@ -120,7 +119,7 @@ func New(info Info, src Sources) *Metrics {
 		Name: "gonicorn_worker_restarts_total",
 		Help: "Workers replaced, by reason: crash, timeout (--timeout), max_requests, lifetime, memory (recycling), reload (HUP), ttou (removed, not replaced).",
 	}, []string{"reason"})
-	for _, r := range RestartReasons {
+	for _, r := range restartReasons {
 		m.restarts.WithLabelValues(r)
 	}
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
@@ -186,11 +185,8 @@ func (m *Metrics) Request(r Request) {
 }
 
 // Rejected counts a request the front answered (or a connection it closed) itself; reason is
-// one of RejectReasons.
+// one of rejectReasons.
 func (m *Metrics) Rejected(reason string) { m.rejected.WithLabelValues(reason).Inc() }
-
-// RejectedStatus is Rejected for an HTTP status the front answered.
-func (m *Metrics) RejectedStatus(status int) { m.Rejected(strconv.Itoa(status)) }
 
 // BodySpooled counts a request body of n bytes written to a temp file.
 func (m *Metrics) BodySpooled(n int64) {
@@ -198,7 +194,7 @@ func (m *Metrics) BodySpooled(n int64) {
 	m.spooledBytes.Add(float64(n))
 }
 
-// WorkerRestart counts a worker replaced (or removed) for reason, one of RestartReasons.
+// WorkerRestart counts a worker replaced (or removed) for reason, one of restartReasons.
 func (m *Metrics) WorkerRestart(reason string) { m.restarts.WithLabelValues(reason).Inc() }
 
 func methodIndex(m []byte) int {

@@ -33,7 +33,7 @@ func TestExposition(t *testing.T) {
 	m.Request(Request{Method: []byte("GET"), Status: 200, Queue: 2 * time.Millisecond, App: 30 * time.Millisecond, Total: 40 * time.Millisecond, BodyIn: 10, BodyOut: 1000})
 	m.Request(Request{Method: []byte("BREW"), Status: 418, Total: time.Millisecond})
 	m.Request(Request{Method: []byte("POST"), Status: 503, Total: time.Millisecond})
-	m.RejectedStatus(431)
+	m.Rejected("431")
 	m.Rejected("queue_full")
 	m.BodySpooled(5 << 20)
 	m.WorkerRestart("timeout")
