@@ -27,8 +27,9 @@ import (
 const pipelineDepth = 4
 
 // run serves cfg until a stopping signal (signals.go), then drains gracefully. The order of a stop:
-// /readyz fails → --shutdown-delay (TERM only; still serving) → close listeners → finish requests in flight and queued (up to --graceful-timeout) → close
-// the workers' sockets and TERM them → KILL what is left → reap.
+// /readyz fails → --shutdown-delay (TERM only; still serving) → close listeners → finish
+// requests in flight and queued (up to --graceful-timeout) → close the workers' sockets and
+// TERM them → KILL what is left → reap.
 func run(ctx context.Context, cfg *config.Config) error {
 	closeInheritedOnExec()
 	sd := newNotifier()

@@ -92,8 +92,8 @@ type Arbiter struct {
 	// they started still hold open; Stop closes them (see reap).
 	lingering map[*worker]*os.File
 
-	// OnRestart is told each time a worker is replaced or removed, with why (see
-	// restartReason); nil = nobody. Set before Boot; called by Run's goroutine.
+	// OnRestart is told each time a worker is replaced or removed, with why (the reasons
+	// are listed in restarts.go); nil = nobody. Set before Boot; called by Run's goroutine.
 	OnRestart func(reason string)
 
 	reloadPrev   *Spec // the spec before the last reload, restored if it fails; owned by Run
