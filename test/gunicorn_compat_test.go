@@ -167,17 +167,6 @@ func TestDefaultConfigFileReadFromWorkingDir(t *testing.T) {
 	}
 }
 
-// freePort returns a loopback TCP address that was free a moment ago.
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // --backlog sets the listen(2) backlog of a bound socket, as ss reports it (Send-Q of a
 // listening socket is its backlog).
 func TestBacklog(t *testing.T) {

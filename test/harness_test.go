@@ -164,8 +164,15 @@ func launch(t *testing.T, cmd *exec.Cmd) *server {
 	t.Helper()
 	f, addr := listenerFile(t)
 	defer f.Close()
+	cmd.ExtraFiles = []*os.File{f}
+	return launchAt(t, cmd, addr)
+}
+
+// launchAt starts cmd, a gonicorn that serves addr, in its own process group, logging into
+// the server's log, and stops it when the test ends.
+func launchAt(t *testing.T, cmd *exec.Cmd, addr string) *server {
+	t.Helper()
 	s := &server{t: t, cmd: cmd, addr: addr, log: newLogBuffer(), done: make(chan struct{})}
-	s.cmd.ExtraFiles = []*os.File{f}
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := s.cmd.Start(); err != nil {

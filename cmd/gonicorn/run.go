@@ -28,8 +28,9 @@ import (
 const pipelineDepth = 4
 
 // run serves cfg until a stopping signal (signals.go), then drains gracefully. The order of a stop:
-// close listeners → finish requests in flight and queued (up to --graceful-timeout) → close
-// the workers' sockets and TERM them → KILL what is left → reap.
+// /readyz fails → --shutdown-delay (TERM only; still serving) → close listeners → finish
+// requests in flight and queued (up to --graceful-timeout) → close the workers' sockets and
+// TERM them → KILL what is left → reap.
 func run(ctx context.Context, cfg *config.Config) error {
 	closeInheritedOnExec()
 	sd := newNotifier()
@@ -126,6 +127,12 @@ func run(ctx context.Context, cfg *config.Config) error {
 	pool := dispatch.NewPool(cfg.MaxQueue, pipelineDepth)
 	pool.QueueTimeout = cfg.QueueTimeout
 	arb := arbiter.New(workerSpec(cfg), pool, log, logHandler)
+	obs, err := startOps(cfg, pool, arb, log)
+	if err != nil {
+		closeAll(listeners)
+		return err
+	}
+	defer obs.Close() // last: /livez answers through the drain
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -183,6 +190,7 @@ boot:
 		Software:     "gonicorn/" + config.Version,
 		AccessLog:    access,
 		AccessWriter: accessOut,
+		Observer:     obs.observer(),
 	}
 	if err := frontDefences(&srvCfg, cfg); err != nil {
 		return err // config validated it already
@@ -198,6 +206,7 @@ boot:
 		return fmt.Errorf("--static: %w", err)
 	}
 	srv := server.New(srvCfg, pool, log)
+	obs.serving(srv)
 
 	serveCtx, stopServing := context.WithCancel(context.Background())
 	defer stopServing()
@@ -210,10 +219,14 @@ boot:
 
 	m := &master{log: log, cfg: cfg, arb: arb, logs: reopenable(errOut, accessOut), sd: sd, up: up}
 	sig, runErr := m.waitStop(sigs, arbDone)
+	obs.Stopping() // /readyz fails from now on
 	if sig == nil {
 		arbDone = nil
 	}
 	graceful := sig != syscall.SIGQUIT && sig != syscall.SIGINT
+	if sig == syscall.SIGTERM && !shutdownDelay(log, sigs, cfg.ShutdownDelay) {
+		graceful = false
+	}
 
 	// Drain: stop accepting, let requests in flight and queued finish.
 	grace := cfg.GracefulTimeout

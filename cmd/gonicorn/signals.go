@@ -19,9 +19,10 @@ import (
 
 // The master's signals, gunicorn's table (see README, "Signals"):
 //
-//	TERM       graceful stop: close the listeners, finish requests in flight and queued
-//	           (up to --graceful-timeout), stop the workers, exit 0; an INT or a QUIT
-//	           during the drain makes it fast
+//	TERM       graceful stop: /readyz fails, --shutdown-delay passes (still serving; ops.go),
+//	           close the listeners, finish requests in flight and queued (up to
+//	           --graceful-timeout), stop the workers, exit 0; an INT or a QUIT during the
+//	           delay or the drain makes it fast
 //	INT, QUIT  fast stop: no drain (gunicorn's "quick shutdown", also Ctrl-C)
 //	HUP        reload: re-read the configuration, start a new generation of workers
 //	           (importing the app afresh), switch traffic once they are ready, drain the old

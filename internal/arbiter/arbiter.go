@@ -101,6 +101,10 @@ type Arbiter struct {
 	// Written by Boot before it returns; guarded by mu.
 	booted wire.ReadyInfo
 
+	// OnRestart is told each time a worker is replaced or removed, with why (the reasons
+	// are listed in restarts.go); nil = nobody. Set before Boot; called by Run's goroutine.
+	OnRestart func(reason string)
+
 	reloadPrev   *Spec // the spec before the last reload, restored if it fails; owned by Run
 	bootFailures int   // workers in a row that died within bootWindow of booting; owned by Run
 	nextID       int
@@ -324,6 +328,7 @@ func (a *Arbiter) Run(ctx context.Context) (err error) {
 					continue
 				}
 				a.log.Error("Worker (pid:" + itoa(ev.w.pid) + ") " + ev.w.exitReason())
+				a.restarted(exitRestartReason(ev.w))
 				// A worker that dies soon after boot is respawned with exponential backoff
 				// (not one that we killed for a timeout: that is the app's fault, not a
 				// crash loop).
@@ -511,6 +516,7 @@ const brokenExitWait = 200 * time.Millisecond
 // caller counts the pending spawn.
 func (a *Arbiter) recycle(ctx context.Context, w *worker, reason string) {
 	w.state = recycling
+	a.restarted(recycleRestartReason(reason))
 	a.log.Info("Autorestarting worker (pid:" + itoa(w.pid) + ") after current request: " + reason)
 	a.respawnAfter(ctx, 0, w)
 }

@@ -194,6 +194,7 @@ func (a *Arbiter) handle(ctx context.Context, c control) int {
 		a.setSpec(&spec)
 		a.log.Info(fmt.Sprintf("Decreasing number of workers to %d", spec.Workers))
 		if ws := a.serving(); len(ws) > spec.Workers {
+			a.restarted("ttou")
 			a.retire(ws[0]) // the oldest, as gunicorn does
 		}
 		return 0
@@ -205,6 +206,7 @@ func (a *Arbiter) handle(ctx context.Context, c control) int {
 	ws := a.serving()
 	started := 0
 	for i, w := range ws {
+		a.restarted("reload")
 		if i >= next.Workers {
 			a.retire(w)
 			continue

@@ -101,6 +101,13 @@ type Config struct {
 	ServeMedia           bool          // serve a Django app's MEDIA_URL from MEDIA_ROOT; default false
 	SendfileRoot         []string      // --sendfile-root URI_PREFIX=DIR values, as given
 
+	// Operations (issue 12, docs/operations.md).
+	MetricsBind   string        // HOST:PORT of the health and metrics listener; "" = none
+	ShutdownDelay time.Duration // on TERM, how long /readyz fails while requests are still served, before the drain
+	StatsdHost    string        // HOST:PORT of a statsd server (UDP); "" = none
+	StatsdPrefix  string        // prefix of the statsd metric names
+	DogstatsdTags string        // comma-separated DogStatsD tags added to every statsd metric
+
 	// ConfigFile is -c/--config, or ./gunicorn.conf.py when it exists and no -c is given: the
 	// file read before GONICORN_CMD_ARGS and the command line, and again on every reload;
 	// "" = none.
@@ -340,6 +347,22 @@ func Settings(getenv func(string) string) []Setting {
 		{Name: "sendfile-root", Meta: "URI_PREFIX=DIR", Default: "",
 			Help:     "Let the app answer with X-Accel-Redirect: URI_PREFIX/name (nginx's style) or X-Sendfile: DIR/name (an absolute path; Apache's, django-sendfile2's) and have the master send DIR/name in place of the app's body, keeping the app's status and headers, with ETag, Range and precompressed siblings; the header never reaches the client. Only files under a root are sent (others: 404). Repeatable. Without any root both headers pass to the client untouched (for an nginx in front). See docs/static.md.",
 			register: list(func(c *Config) *[]string { return &c.SendfileRoot })},
+		// Operations: health, readiness and metrics (issue 12)
+		{Name: "metrics-bind", Meta: "ADDRESS", Default: "",
+			Help:     "HOST:PORT of a separate listener, never routed to the app, serving /livez (200 while the master runs), /readyz (200 when a worker is ready and the server is not stopping, else 503) and /metrics (Prometheus). Off by default. See docs/operations.md.",
+			register: str(func(c *Config) *string { return &c.MetricsBind })},
+		{Name: "shutdown-delay", Meta: "SECONDS", Default: "0",
+			Help:     "On SIGTERM, /readyz fails at once, then gonicorn keeps serving new connections and requests for this long, so that a load balancer's health check takes the instance out before the listeners close; then the graceful drain (--graceful-timeout) begins. An INT or QUIT cuts it short. 0 = drain at once. See docs/operations.md.",
+			register: seconds(func(c *Config) *time.Duration { return &c.ShutdownDelay })},
+		{Name: "statsd-host", Meta: "HOST:PORT", Default: "",
+			Help:     "Send gunicorn's statsd metrics (gunicorn.requests, gunicorn.request.status.NNN, gunicorn.request.duration, gunicorn.workers) over UDP to this statsd or DogStatsD server. Off by default. See docs/operations.md.",
+			register: str(func(c *Config) *string { return &c.StatsdHost })},
+		{Name: "statsd-prefix", Meta: "STRING", Default: "",
+			Help:     "Prefix of the statsd metric names (a '.' is added), as gunicorn's.",
+			register: str(func(c *Config) *string { return &c.StatsdPrefix })},
+		{Name: "dogstatsd-tags", Meta: "TAGS", Default: "",
+			Help:     "Comma-separated DogStatsD tags (key:value) added to every statsd metric, as gunicorn's.",
+			register: str(func(c *Config) *string { return &c.DogstatsdTags })},
 		{Name: "version", Short: "v", Default: "", File: "-",
 			Help: "Print the version and exit.",
 			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
@@ -679,6 +702,9 @@ func (c *Config) validate() error {
 		return err
 	}
 	if err := c.validateStatic(); err != nil {
+		return err
+	}
+	if err := c.validateOps(); err != nil {
 		return err
 	}
 	switch c.HeaderMap {

@@ -150,3 +150,26 @@ func TestProxyAllowIPsIsAnAlias(t *testing.T) {
 		t.Errorf("--proxy-allow-ips 10.0.0.0/8: ProxyAllowFrom = %q; want %q", c.ProxyAllowFrom, "10.0.0.0/8")
 	}
 }
+
+func TestMetricsBindValidated(t *testing.T) {
+	for _, tt := range []struct {
+		bind string
+		ok   bool
+	}{
+		{"127.0.0.1:9100", true},
+		{"[::1]:9100", true},
+		{":9100", true},
+		{"0.0.0.0:0", true},
+		{"127.0.0.1", false},      // no port
+		{"127.0.0.1:http", false}, // a port number, not a service name
+		{"127.0.0.1:70000", false},
+		{"unix:/tmp/m.sock", false}, // probes and scrapers speak TCP
+	} {
+		_, err := Parse([]string{"--metrics-bind", tt.bind, "app"}, func(string) string { return "" })
+		if (err == nil) != tt.ok {
+			t.Errorf("Parse(--metrics-bind %q) error = %v; want ok=%v", tt.bind, err, tt.ok)
+		} else if err != nil && !strings.Contains(err.Error(), "--metrics-bind") {
+			t.Errorf("Parse(--metrics-bind %q) error = %v; want it to name --metrics-bind", tt.bind, err)
+		}
+	}
+}

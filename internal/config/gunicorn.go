@@ -85,7 +85,6 @@ func Gunicorn() []GunicornSetting {
 		http2Note   = "gonicorn speaks HTTP/1.1 only yet; let a proxy in front speak HTTP/2 to clients"
 		reloadNote  = "automatic code reload is not in gonicorn yet; send HUP (kill -HUP PID) to load new code with no failed request"
 		syslogNote  = "syslog is not in gonicorn yet; log to stderr (--error-logfile -) and let journald or the container runtime forward it"
-		statsdNote  = "statsd metrics are not in gonicorn yet; drop it"
 		hookNote    = "server hooks are not run yet (they come with gunicorn's hooks in gonicorn); code every worker needs belongs in the app's module, which each worker imports"
 		dirtyNote   = "dirty arbiters are not in gonicorn; run long jobs in a task queue (Celery, RQ) or a second gonicorn"
 		privNote    = "gonicorn does not switch user yet; start it as that user (systemd's User=, Docker's USER)"
@@ -177,10 +176,11 @@ func Gunicorn() []GunicornSetting {
 		{Name: "syslog_facility", Flags: []string{"--log-syslog-facility"}, Status: Later, Noop: []string{"none", "", "user"}, Note: syslogNote},
 		b(GunicornSetting{Name: "enable_stdio_inheritance", Flags: []string{"-R", "--enable-stdio-inheritance"}, Status: Ignored,
 			Note: "it matters in daemon mode only, which gonicorn does not have yet; the workers' output goes to the error log"}),
-		{Name: "statsd_host", Flags: []string{"--statsd-host"}, Status: Later, Note: statsdNote},
-		{Name: "dogstatsd_tags", Flags: []string{"--dogstatsd-tags"}, Status: Later, Note: statsdNote},
-		{Name: "statsd_prefix", Flags: []string{"--statsd-prefix"}, Status: Later, Note: statsdNote},
-		b(GunicornSetting{Name: "enable_backlog_metric", Flags: []string{"--enable-backlog-metric"}, Status: Later, Note: statsdNote}),
+		impl("statsd_host", "statsd-host", "--statsd-host"),
+		impl("dogstatsd_tags", "dogstatsd-tags", "--dogstatsd-tags"),
+		impl("statsd_prefix", "statsd-prefix", "--statsd-prefix"),
+		b(GunicornSetting{Name: "enable_backlog_metric", Flags: []string{"--enable-backlog-metric"}, Status: Ignored,
+			Note: "the queue depth is the Prometheus gauge gonicorn_queue_depth on --metrics-bind (docs/operations.md); no gunicorn.backlog statsd gauge is sent"}),
 		// Process Naming
 		impl("proc_name", "name", "-n", "--name"),
 		{Name: "default_proc_name", Status: Ignored, Noop: []string{"none", "", "gunicorn"},

@@ -224,6 +224,7 @@ type Pool struct {
 
 	mu      sync.Mutex
 	slots   []*Slot   // slots of groups that are neither retired, broken nor full
+	serving []*Group  // groups added and neither retired nor broken (full ones included); see Stats
 	waiters []*waiter // FIFO; a waiter that gave up is removed (leave)
 	waiting int       // len(waiters)
 	closed  bool
@@ -240,6 +241,7 @@ func NewPool(maxQueue, depth int) *Pool { return &Pool{maxQueue: maxQueue, depth
 func (p *Pool) Add(g *Group) {
 	p.mu.Lock()
 	p.slots = append(p.slots, g.Slots...)
+	p.serving = append(p.serving, g)
 	for _, s := range g.Slots {
 		p.handOffLocked(s)
 	}
@@ -416,6 +418,7 @@ func (p *Pool) Discard(s *Slot) {
 	g.busy--
 	first := !g.broken
 	p.removeGroupLocked(g)
+	p.outOfServiceLocked(g)
 	g.broken = true
 	if g.busy == 0 && g.retired {
 		closeOnce(g.drained)
@@ -430,11 +433,19 @@ func (p *Pool) Discard(s *Slot) {
 func (p *Pool) Retire(g *Group) {
 	p.mu.Lock()
 	p.removeGroupLocked(g)
+	p.outOfServiceLocked(g)
 	g.retired = true
 	if g.busy == 0 {
 		closeOnce(g.drained)
 	}
 	p.mu.Unlock()
+}
+
+// outOfServiceLocked takes g out of the groups in service (Retire, Discard).
+func (p *Pool) outOfServiceLocked(g *Group) {
+	if i := slices.Index(p.serving, g); i >= 0 {
+		p.serving = slices.Delete(p.serving, i, i+1)
+	}
 }
 
 func (p *Pool) removeGroupLocked(g *Group) {
@@ -470,6 +481,39 @@ func (p *Pool) Queued() int {
 	return p.waiting
 }
 
+// Stats is a snapshot of the pool, for readiness and metrics.
+type Stats struct {
+	Workers int // worker processes in service: added, neither retired nor broken
+	Slots   int // their slots (threads)
+	Busy    int // of those, slots running or holding at least one request
+	Queued  int // requests waiting for a slot
+	Closed  bool
+}
+
+// Stats reports the pool's state. It takes the pool's lock once and walks the slots, so it is
+// meant for a health check or a scrape, not for the request path.
+func (p *Pool) Stats() Stats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st := Stats{Workers: len(p.serving), Queued: p.waiting, Closed: p.closed}
+	for _, g := range p.serving {
+		st.Slots += len(g.Slots)
+		for _, s := range g.Slots {
+			if s.inflight > 0 {
+				st.Busy++
+			}
+		}
+	}
+	return st
+}
+
+// Ready reports whether the pool can take requests: it is open and at least one worker is
+// in service (a worker at its --max-requests cap counts: its replacement is on the way).
+func (p *Pool) Ready() bool {
+	st := p.Stats()
+	return !st.Closed && st.Workers > 0
+}
+
 // Close fails every waiting and future Acquire with ErrClosed.
 func (p *Pool) Close() {
 	p.mu.Lock()
@@ -481,7 +525,7 @@ func (p *Pool) Close() {
 	for _, w := range p.waiters {
 		w.ch <- nil
 	}
-	p.waiters, p.waiting, p.slots = nil, 0, nil
+	p.waiters, p.waiting, p.slots, p.serving = nil, 0, nil, nil
 }
 
 func closeOnce(ch chan struct{}) {

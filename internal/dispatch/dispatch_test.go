@@ -480,3 +480,43 @@ func TestCancelDoesNotWaitForAWrite(t *testing.T) {
 	}
 	master.Close()
 }
+
+// TestStatsAndReady follows a pool through the states a health check and a scrape see: empty
+// (not ready), serving, busy, at a worker's --max-requests cap (still ready: its replacement
+// is on the way), retired and broken workers out of service, and closed.
+func TestStatsAndReady(t *testing.T) {
+	p := NewPool(0, 1)
+	if p.Ready() {
+		t.Fatal("Ready() = true on a pool without workers; want false")
+	}
+	a, b := group(1, 2), group(2, 1)
+	b.MaxRequests = 1
+	p.Add(a)
+	p.Add(b)
+	if st := p.Stats(); st != (Stats{Workers: 2, Slots: 3}) || !p.Ready() {
+		t.Fatalf("Stats() = %+v, Ready() = %v; want 2 workers, 3 slots, ready", st, p.Ready())
+	}
+	s1, s2, s3 := acquire(t, p), acquire(t, p), acquire(t, p) // b is now at its cap
+	if st := p.Stats(); st.Busy != 3 || st.Workers != 2 {
+		t.Fatalf("Stats() with 3 requests = %+v; want 3 busy slots of 2 workers", st)
+	}
+	p.Release(s1)
+	p.Release(s2)
+	p.Release(s3)
+	if st := p.Stats(); st.Busy != 0 || st.Workers != 2 {
+		t.Fatalf("Stats() after release = %+v; want 0 busy, 2 workers (b at its cap still serves)", st)
+	}
+	p.Retire(b)
+	if st := p.Stats(); st.Workers != 1 || st.Slots != 2 || !p.Ready() {
+		t.Fatalf("Stats() after Retire(b) = %+v, Ready() = %v; want 1 worker, 2 slots, ready", st, p.Ready())
+	}
+	p.Discard(acquire(t, p))
+	if st := p.Stats(); st.Workers != 0 || p.Ready() {
+		t.Fatalf("Stats() after Discard = %+v, Ready() = %v; want no worker, not ready", st, p.Ready())
+	}
+	p.Add(group(3, 1))
+	p.Close()
+	if p.Ready() {
+		t.Fatal("Ready() = true after Close; want false")
+	}
+}

@@ -84,6 +84,8 @@ type conn struct {
 	served   bool      // a request was read on it
 
 	wd watchdog // --timeout of the request on a worker; see watchdog.go
+
+	timing timing // of the current request, for Config.Observer; see observe.go
 }
 
 // Values of conn.wait.
@@ -203,6 +205,10 @@ func (cn *conn) serveOne(ctx context.Context) bool {
 		return false
 	}
 	cn.served = true
+	if o := s.cfg.Observer; o != nil {
+		o.RequestBegun()
+		defer o.RequestEnded()
+	}
 	req := &cn.req
 	if err := cn.resolveForwarded(); err != nil {
 		cn.writeError(err.Status, err.Reason)
@@ -230,6 +236,7 @@ func (cn *conn) serveOne(ctx context.Context) bool {
 		return false
 	}
 	defer body.close()
+	cn.observeBody(&body)
 
 	// The frame is built before a slot is taken: a slot is held only while the worker is.
 	if err := cn.buildRequest(&body); err != nil {
@@ -237,16 +244,19 @@ func (cn *conn) serveOne(ctx context.Context) bool {
 		cn.writeError(500, "internal server error")
 		return false
 	}
+	cn.markReady()
 	slot, turn, ok := cn.sendToWorker(ctx, &body)
 	if !ok {
 		return false
 	}
 	// The worker starts on the request now (its turn came): --timeout counts from here.
+	cn.mark(&cn.timing.started)
 	cn.arm(slot)
 	res := cn.respond(slot, turn) // ends the turn once the worker's answer was read
 	if s.access != nil {
 		cn.logAccess(start, res, slot.Group.PID)
 	}
+	cn.observeAnswer(start, res, body.n)
 	return res.keepAlive && !s.shuttingDown.Load()
 }
 
@@ -291,6 +301,7 @@ func (cn *conn) sendToWorker(ctx context.Context, b *body) (*dispatch.Slot, disp
 	for try := 1; ; try++ {
 		slot, err := s.pool.Acquire(ctx)
 		if err != nil {
+			s.observeRejected(queueRejection(err))
 			cn.writeError(503, "no worker available")
 			return nil, dispatch.Turn{}, false
 		}

@@ -106,6 +106,7 @@ func (cn *conn) readProxyHeader() bool {
 
 func (cn *conn) proxyReject(reason string) bool {
 	cn.srv.log.Debug("closing connection: "+reason, "remote", cn.remoteHost)
+	cn.srv.observeRejected("proxy_protocol")
 	return false
 }
 

@@ -46,6 +46,8 @@ type Config struct {
 	AccessLog    *accesslog.Format // nil = no access log
 	AccessWriter io.Writer
 
+	Observer Observer // told about requests and rejections, for metrics; nil = none
+
 	// ForwardedHeaders are the forwarded headers a trusted peer is believed to set
 	// (--forwarded-allow-headers); zero = none.
 	ForwardedHeaders proxy.Headers
@@ -314,6 +316,7 @@ func (cn *conn) writeError(status int, reason string) {
 	written, _ := cn.c.Write(out)
 	cn.out = out[:0]
 	cn.srv.log.Debug("rejected request", "status", status, "reason", reason, "remote", cn.remoteHost)
+	cn.observeError(status)
 	if cn.srv.access != nil {
 		// The body bytes the client got: what was written beyond the head.
 		sent := min(max(written-(len(out)-n), 0), n)

@@ -43,6 +43,7 @@ func (cn *conn) arm(slot *dispatch.Slot) {
 
 // disarm stops the timeout of the current request and reports whether it had fired.
 func (cn *conn) disarm() (fired bool) {
+	cn.mark(&cn.timing.appDone) // the worker's end of the request: its app time ends here
 	wd := &cn.wd
 	if wd.timer == nil {
 		return false
