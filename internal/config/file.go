@@ -62,14 +62,6 @@ var gunicornOnly = map[string]string{
 	"default_proc_name":                  "",
 	"paste":                              "",
 	"raw_paste_global_conf":              "",
-	"keyfile":                            "gonicorn does not terminate TLS; put a TLS proxy in front",
-	"certfile":                           "gonicorn does not terminate TLS; put a TLS proxy in front",
-	"ssl_version":                        "",
-	"cert_reqs":                          "",
-	"ca_certs":                           "",
-	"suppress_ragged_eofs":               "",
-	"do_handshake_on_connect":            "",
-	"ciphers":                            "",
 	"strip_header_spaces":                "",
 	"permit_unconventional_http_method":  "",
 	"permit_unconventional_http_version": "",
@@ -221,6 +213,14 @@ func flagValues(flag string, fv pflag.Value, v Value) ([]string, error) {
 		// gunicorn takes comma-separated strings; a list is accepted too.
 		l, err := strList(v, "a comma-separated string or a list of strings")
 		return []string{strings.Join(l, ",")}, err
+	case "cert-reqs", "ssl-version":
+		// gunicorn takes Python's ssl constants (ssl.CERT_REQUIRED, ssl.PROTOCOL_TLS_SERVER,
+		// integers) or their names.
+		switch v.Kind {
+		case "int", "str":
+			return []string{strings.TrimSpace(str(v))}, nil
+		}
+		return nil, fmt.Errorf("want an integer or a name")
 	case "proxy-protocol":
 		// gunicorn's proxy_protocol is a bool: True detects v1 or v2, gonicorn's "auto".
 		switch v.Kind {
@@ -233,6 +233,14 @@ func flagValues(flag string, fv pflag.Value, v Value) ([]string, error) {
 			return []string{str(v)}, nil
 		}
 		return nil, fmt.Errorf("want True, False or one of off, v1, v2, auto")
+	}
+	switch fv.Type() {
+	case "bool": // gunicorn's validate_bool: True/False, or the strings "true"/"false"
+		switch v.Kind {
+		case "bool", "str":
+			return []string{strings.ToLower(strings.TrimSpace(str(v)))}, nil
+		}
+		return nil, fmt.Errorf("want True or False")
 	}
 	switch fv.(type) {
 	case *intValue[int], *intValue[int64]:
