@@ -65,6 +65,10 @@ func run(ctx context.Context, cfg *config.Config) error {
 	if err := checkTmpDir(cfg.TmpDir); err != nil {
 		return err // before any worker starts: a first big upload would fail on it
 	}
+	certs, err := loadTLS(cfg)
+	if err != nil {
+		return err
+	}
 
 	// Signals are caught before anything starts, so that a TERM during boot is not lost.
 	sigs := make(chan os.Signal, 8)
@@ -92,11 +96,13 @@ func run(ctx context.Context, cfg *config.Config) error {
 	}
 	// systemd owns the files of its unix sockets, also when an old master handed them down.
 	systemdSockets := activated || inh.systemd
-	if listeners == nil {
+	fresh := listeners == nil
+	if fresh {
 		if listeners, err = listen(cfg.Bind); err != nil {
 			return err
 		}
 	}
+	tlsConfs := listenerTLS(certs, listeners, cfg.Bind, fresh)
 	log.Info("Starting gonicorn " + config.Version)
 	switch {
 	case activated:
@@ -110,8 +116,8 @@ func run(ctx context.Context, cfg *config.Config) error {
 		return fmt.Errorf("--pid: %w", err)
 	}
 	defer up.removePID()
-	for _, ln := range listeners {
-		log.Info(fmt.Sprintf("Listening at: %s (%d)", describe(ln), os.Getpid()))
+	for i, ln := range listeners {
+		log.Info(fmt.Sprintf("Listening at: %s (%d)", describe(ln, tlsConfs[i] != nil), os.Getpid()))
 	}
 	workerKind := "sync"
 	if cfg.Threads > 1 {
@@ -186,14 +192,18 @@ boot:
 
 	serveCtx, stopServing := context.WithCancel(context.Background())
 	defer stopServing()
-	for _, ln := range listeners {
-		go srv.Serve(serveCtx, ln)
+	for i, ln := range listeners {
+		if tlsConfs[i] != nil {
+			go srv.ServeTLS(serveCtx, ln, tlsConfs[i])
+		} else {
+			go srv.Serve(serveCtx, ln)
+		}
 	}
 	arbDone := make(chan error, 1)
 	go func() { arbDone <- arb.Run(ctx) }()
 	go up.watchParent(serveCtx)
 
-	m := &master{log: log, cfg: cfg, arb: arb, logs: reopenable(errOut, accessOut), sd: sd, up: up}
+	m := &master{log: log, cfg: cfg, arb: arb, logs: reopenable(errOut, accessOut), sd: sd, up: up, certs: certs}
 	sig, runErr := m.waitStop(sigs, arbDone)
 	if sig == nil {
 		arbDone = nil
@@ -307,10 +317,15 @@ func listenOne(s string) (net.Listener, error) {
 	return ln, nil
 }
 
-func describe(ln net.Listener) string {
+func describe(ln net.Listener, secure bool) string {
 	a := ln.Addr()
-	if a.Network() == "unix" {
+	switch {
+	case a.Network() == "unix" && secure:
+		return "unix:" + a.String() + " (TLS)"
+	case a.Network() == "unix":
 		return "unix:" + a.String()
+	case secure:
+		return "https://" + a.String()
 	}
 	return "http://" + a.String()
 }

@@ -19,12 +19,14 @@ func (c *conn) appendEnviron(b []byte, req *http1.Request, bodyLen int64) []byte
 	b = pair(b, "RAW_URI", req.Target)
 	b = pair(b, "REQUEST_URI", req.Target)
 	b = pair(b, "QUERY_STRING", req.Query)
-	// The scheme is http unless a trusted proxy says otherwise (package proxy).
+	// The scheme is the connection's (https over TLS), unless a trusted proxy says
+	// otherwise (package proxy).
 	scheme, defPort := "http", "80"
-	if c.fwd.Scheme == "https" {
+	if c.fwd.Scheme == "https" || c.fwd.Scheme == "" && c.isTLS() {
 		scheme, defPort = "https", "443"
 	}
 	b = pairString(b, "wsgi.url_scheme", scheme)
+	b = append(b, c.tlsEnv...) // HTTPS, SSL_* (tls.go)
 
 	// PATH_INFO is the percent-decoded path (RFC 3986 §2.1), read as latin-1 (PEP 3333).
 	// With a root path (SCRIPT_NAME), the prefix moves from PATH_INFO to SCRIPT_NAME.
