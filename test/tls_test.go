@@ -8,6 +8,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -428,5 +429,70 @@ func TestTLSBadCertificateAtStart(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "--certfile "+missing) {
 		t.Errorf("gonicorn with a missing certificate: %v\n%s", err, out)
+	}
+}
+
+// The sockets a new master inherits on USR2 keep their TLS, and a bind written http:// stays
+// plain (matched by its address): the old master's clients and the new master's see the same.
+func TestTLSUSR2Upgrade(t *testing.T) {
+	ts := newTLSSetup(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := ln.Addr().String()
+	ln.Close()
+	u := startUpgrade(t, ts.args("--bind", "http://"+plain)...)
+	m1 := u.cmd.Process.Pid
+	get := func() string {
+		c := mustDialTLS(t, u.addr, ts.clientConfig(nil))
+		defer c.c.Close()
+		r, err := c.do("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+		if err != nil || r.status != 200 {
+			t.Fatalf("GET / over TLS: %+v, %v", r, err)
+		}
+		return string(r.body)
+	}
+	get()
+	u.setVersion(t, "v2")
+	m2 := u.usr2(t, 1)
+	for _, want := range []string{fmt.Sprintf("Listening at: https://%s (%d)", u.addr, m2), fmt.Sprintf("Listening at: http://%s (%d)", plain, m2)} {
+		if !strings.Contains(u.log.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, u.log)
+		}
+	}
+	syscall.Kill(m1, syscall.SIGTERM)
+	if exited, err := u.waitExit(20 * time.Second); !exited || err != nil {
+		t.Fatalf("old master after TERM: exited %v, %v", exited, err)
+	}
+	for i := range 5 {
+		if got := get(); !strings.Contains(got, "v2") {
+			t.Errorf("request %d over TLS after the upgrade answered %q; want the new master's v2", i, got)
+		}
+	}
+	r, err := tryDo("tcp", plain, "GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+	if err != nil || r.status != 200 || !strings.Contains(string(r.body), "v2") {
+		t.Errorf("plain bind after the upgrade: %+v, %v", r, err)
+	}
+}
+
+// systemd's sockets speak TLS with --certfile too; one whose address a --bind http:// names
+// stays plain.
+func TestTLSSystemdSockets(t *testing.T) {
+	ts := newTLSSetup(t)
+	f1, addr1 := listenerFile(t)
+	defer f1.Close()
+	f2, addr2 := listenerFile(t)
+	defer f2.Close()
+	args := append(ts.args("--bind", "http://"+addr2), "--python", python(t), "--chdir", appsDir(t), "tlsapp")
+	cmd := exec.Command("/bin/sh", append([]string{"-c", `LISTEN_PID=$$; export LISTEN_PID; exec "$0" "$@"`, binary}, args...)...)
+	cmd.ExtraFiles = []*os.File{f1, f2}
+	s := startCmd(t, cmd, addr1, "LISTEN_FDS=2")
+	if env := mustDialTLS(t, addr1, ts.clientConfig(nil)).env(); env["HTTPS"] != "on" {
+		t.Errorf("systemd socket 1 (TLS): %v", env)
+	}
+	r, err := tryDo("tcp", addr2, "GET /env HTTP/1.1\r\nHost: h\r\n\r\n")
+	if err != nil || r.status != 200 || !strings.Contains(string(r.body), `"wsgi.url_scheme": "http"`) {
+		t.Errorf("systemd socket 2 (http://): %+v, %v\n%s", r, err, s.log)
 	}
 }
