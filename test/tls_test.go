@@ -496,3 +496,37 @@ func TestTLSSystemdSockets(t *testing.T) {
 		t.Errorf("systemd socket 2 (http://): %+v, %v\n%s", r, err, s.log)
 	}
 }
+
+// prefixWriter sends pre together with the first write, as a load balancer sends its PROXY
+// header in the same packet as the client's first bytes.
+type prefixWriter struct {
+	net.Conn
+	pre []byte
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	if p.pre != nil {
+		_, err := p.Conn.Write(append(p.pre, b...))
+		p.pre = nil
+		return len(b), err
+	}
+	return p.Conn.Write(b)
+}
+
+// With --proxy-protocol, the PROXY header comes in the clear before the TLS handshake, in
+// the same packet as the ClientHello.
+func TestTLSProxyProtocol(t *testing.T) {
+	ts := newTLSSetup(t)
+	s := startTLS(t, ts, "--proxy-protocol", "v1")
+	raw, err := net.Dial("tcp", s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := tls.Client(&prefixWriter{Conn: raw, pre: []byte("PROXY TCP4 203.0.113.7 192.0.2.1 40000 443\r\n")}, ts.clientConfig(nil))
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	tc := &tlsConn{t: t, c: c, br: bufio.NewReader(c)}
+	if env := tc.env(); env["REMOTE_ADDR"] != "203.0.113.7" || env["HTTPS"] != "on" {
+		t.Errorf("PROXY header then TLS: %v; want REMOTE_ADDR 203.0.113.7 over TLS", env)
+	}
+}
