@@ -114,7 +114,7 @@ func startTLS(t *testing.T, ts *tlsSetup, extra ...string) *server {
 // access log's line.
 func TestTLSServes(t *testing.T) {
 	ts := newTLSSetup(t)
-	s := startTLS(t, ts, "--access-logfile", "-")
+	s := startTLS(t, ts, "--access-logfile", "-", "--access-logformat", `%(h)s "%(r)s" %(s)s %(b)s %({wsgi.url_scheme}e)s %(H)s %({ssl_protocol}e)s`)
 	if !strings.Contains(s.log.String(), "Listening at: https://"+s.addr) {
 		t.Errorf("log does not say the listener is https://%s:\n%s", s.addr, s.log)
 	}
@@ -161,7 +161,7 @@ func TestTLSServes(t *testing.T) {
 		}
 		c12.c.Close()
 	}
-	if !s.log.waitFor(`"GET /big?n=5000000 HTTP/1.1" 200 5000000`, 5*time.Second) {
+	if !s.log.waitFor(`"GET /big?n=5000000 HTTP/1.1" 200 5000000 https HTTP/1.1 TLSv1.3`, 5*time.Second) {
 		t.Errorf("no access log line for the big response:\n%s", s.log)
 	}
 }

@@ -43,8 +43,9 @@ type conn struct {
 
 	// tlsIn is what the TLS connection c reads and writes, nil on a plain connection;
 	// tlsEnv is the marshal-encoded TLS part of every request's environ, set by handshake.
-	tlsIn  *tlsTransport
-	tlsEnv []byte
+	tlsIn   *tlsTransport
+	tlsVars [][2]string // the TLS variables of the environ (tlsconf.Environ)
+	tlsEnv  []byte
 
 	buf  []byte // input buffer; buf[r:w] is read but not yet parsed
 	r, w int

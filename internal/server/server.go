@@ -379,6 +379,7 @@ func (cn *conn) logAccess(start time.Time, res result, pid int) {
 			}
 			return nil
 		},
+		Environ: cn.environ,
 	}
 	s := cn.srv
 	s.accessMu.Lock()

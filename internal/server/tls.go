@@ -108,8 +108,24 @@ func (cn *conn) handshake() bool {
 	}
 	tc.SetDeadline(time.Time{})
 	st := tc.ConnectionState()
-	cn.tlsEnv = appendPairs(nil, tlsconf.Environ(&st, time.Now()))
+	cn.tlsVars = tlsconf.Environ(&st, time.Now())
+	cn.tlsEnv = appendPairs(nil, cn.tlsVars)
 	return true
+}
+
+// environ looks up a variable of the request's environ that describes the connection, for
+// the access log's {wsgi.url_scheme}e, {HTTPS}e and {SSL_*}e atoms.
+func (cn *conn) environ(name string) []byte {
+	if asciiEqualFold([]byte(name), "wsgi.url_scheme") {
+		scheme, _ := cn.scheme()
+		return []byte(scheme)
+	}
+	for _, kv := range cn.tlsVars {
+		if asciiEqualFold([]byte(name), kv[0]) {
+			return []byte(kv[1])
+		}
+	}
+	return nil
 }
 
 // looksLikeHTTP reports whether the first bytes of a connection are an HTTP request line (an
