@@ -530,3 +530,79 @@ func TestTLSProxyProtocol(t *testing.T) {
 		t.Errorf("PROXY header then TLS: %v; want REMOTE_ADDR 203.0.113.7 over TLS", env)
 	}
 }
+
+// readRaw reads from br until it holds want or the connection fails.
+func readUntil(br *bufio.Reader, want string) (string, error) {
+	var got []byte
+	for !bytes.Contains(got, []byte(want)) {
+		b, err := br.ReadByte()
+		if err != nil {
+			return string(got), err
+		}
+		got = append(got, b)
+	}
+	return string(got), nil
+}
+
+// wsgi.early_hints sends 103 Early Hints at once, before the final response, to HTTP/1.1
+// clients (plain and TLS), and not to HTTP/1.0 clients; a header that could split the
+// response drops the hint.
+func TestEarlyHints(t *testing.T) {
+	ts := newTLSSetup(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := ln.Addr().String()
+	ln.Close()
+	s := startTLS(t, ts, "--bind", "http://"+plain, "--access-logfile", "-")
+	const hint = "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload; as=style\r\nLink: </b.js>; rel=preload; as=script\r\n\r\n"
+
+	for _, over := range []string{"plain", "tls"} {
+		var c net.Conn
+		if over == "tls" {
+			c = mustDialTLS(t, s.addr, ts.clientConfig(nil)).c
+		} else {
+			if c, err = net.Dial("tcp", plain); err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+		}
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		br := bufio.NewReader(c)
+		release := filepath.Join(t.TempDir(), "release")
+		io.WriteString(c, "GET /hints?wait="+release+" HTTP/1.1\r\nHost: h\r\n\r\n")
+		// The 103 arrives while the app still waits for release.
+		got, err := readUntil(br, "\r\n\r\n")
+		if err != nil || got != hint {
+			t.Fatalf("%s: before the app answered got %q, %v; want %q", over, got, err, hint)
+		}
+		os.WriteFile(release, nil, 0o644)
+		r, err := readResponse(br, "GET")
+		if err != nil || r.status != 200 || string(r.body) != "done" {
+			t.Fatalf("%s: final response after the 103: %+v, %v", over, r, err)
+		}
+		// The connection stays usable for the next request.
+		io.WriteString(c, "GET /hints HTTP/1.1\r\nHost: h\r\n\r\n")
+		if got, err := readUntil(br, "\r\n\r\n"); err != nil || got != hint {
+			t.Fatalf("%s: second request's 103: %q, %v", over, got, err)
+		}
+		if r, err := readResponse(br, "GET"); err != nil || r.status != 200 {
+			t.Fatalf("%s: second final response: %+v, %v", over, r, err)
+		}
+	}
+
+	// HTTP/1.0: no 103 (RFC 9110 §15.2).
+	out := (&server{t: t, addr: plain}).raw("GET /hints HTTP/1.0\r\n\r\n", 5*time.Second)
+	if !strings.HasPrefix(out, "HTTP/1.0 200 OK\r\n") || strings.Contains(out, "103") {
+		t.Errorf("HTTP/1.0 request got %q; want the 200 only", out)
+	}
+	// A header value with CR LF: the hint is dropped, the response is not affected.
+	out = (&server{t: t, addr: plain}).raw("GET /hints?bad=1 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", 5*time.Second)
+	if !strings.HasPrefix(out, "HTTP/1.1 200 OK\r\n") || strings.Contains(out, "Injected") {
+		t.Errorf("bad hint header: got %q; want the 200 only", out)
+	}
+	if !s.log.waitFor("invalid early hints header from application", 5*time.Second) {
+		t.Errorf("no log line for the bad hint header:\n%s", s.log)
+	}
+}
