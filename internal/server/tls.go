@@ -107,6 +107,8 @@ func (cn *conn) handshake() bool {
 		return false
 	}
 	tc.SetDeadline(time.Time{})
+	// ALPN offers only http/1.1 (tlsconf.NextProtos); when HTTP/2 comes, a connection whose
+	// st.NegotiatedProtocol is "h2" is handed to it here, with the same TLS variables.
 	st := tc.ConnectionState()
 	cn.tlsVars = tlsconf.Environ(&st, time.Now())
 	cn.tlsEnv = appendPairs(nil, cn.tlsVars)
