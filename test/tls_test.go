@@ -606,3 +606,34 @@ func TestEarlyHints(t *testing.T) {
 		t.Errorf("no log line for the bad hint header:\n%s", s.log)
 	}
 }
+
+// TestIdleTLSConnMemory measures what an idle keep-alive TLS connection costs the master, as
+// TestIdleConnMemory does for plain HTTP (docs/tls.md): crypto/tls keeps its record buffers
+// while the connection waits. The figure is logged; the test fails above 96 KiB, so that a
+// regression is noticed without depending on the allocator's exact behaviour.
+func TestIdleTLSConnMemory(t *testing.T) {
+	const idleConns = 1000
+	raiseFDLimit(t, 2*idleConns+1000)
+	ts := newTLSSetup(t)
+	s := startTLS(t, ts)
+	for range 20 {
+		c := mustDialTLS(t, s.addr, ts.clientConfig(nil))
+		c.env()
+		c.c.Close()
+	}
+	time.Sleep(500 * time.Millisecond)
+	before := vmRSS(t, s.cmd.Process.Pid)
+	for range idleConns {
+		c := mustDialTLS(t, s.addr, ts.clientConfig(nil))
+		c.env()
+	}
+	time.Sleep(2 * time.Second) // let the runtime settle (GC, stack shrinking)
+	after := vmRSS(t, s.cmd.Process.Pid)
+	per := float64(after-before) / idleConns / 1024
+	msg := fmt.Sprintf("master VmRSS %d KiB → %d KiB with %d idle keep-alive TLS connections: %.1f KiB per connection",
+		before>>10, after>>10, idleConns, per)
+	t.Log(msg)
+	if per > 96 {
+		t.Errorf("%s; want well below 96 KiB", msg)
+	}
+}
