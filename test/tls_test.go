@@ -13,7 +13,9 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"net/url"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -635,5 +637,46 @@ func TestIdleTLSConnMemory(t *testing.T) {
 	t.Log(msg)
 	if per > 96 {
 		t.Errorf("%s; want well below 96 KiB", msg)
+	}
+}
+
+// Django over TLS: request.scheme is https, and the admin login works, which over HTTPS
+// takes Django's strict CSRF checks (a POST without a same-origin Referer is refused:
+// proof that Django sees the request as secure).
+func TestTLSDjango(t *testing.T) {
+	py := debianPython(t, "django")
+	db := setupDjangoDB(t, py)
+	ts := newTLSSetup(t)
+	s := startDjango(t, py, db, ts.args()...)
+	c := mustDialTLS(t, s.addr, ts.clientConfig(nil))
+	r, err := c.do("GET /json HTTP/1.1\r\nHost: localhost\r\n\r\n")
+	if err != nil || r.status != 200 || !strings.Contains(string(r.body), `"scheme": "https"`) {
+		t.Fatalf("GET /json over TLS: %+v, %v", r, err)
+	}
+	r, err = c.do("GET /admin/login/?next=/admin/ HTTP/1.1\r\nHost: localhost\r\n\r\n")
+	if err != nil || r.status != 200 {
+		t.Fatalf("GET /admin/login/ over TLS: %+v, %v", r, err)
+	}
+	m := regexp.MustCompile(`name="csrfmiddlewaretoken" value="([^"]+)"`).FindSubmatch(r.body)
+	csrf := setCookie(r, "csrftoken")
+	if m == nil || csrf == "" {
+		t.Fatalf("no CSRF token or cookie in the login page")
+	}
+	form := url.Values{"csrfmiddlewaretoken": {string(m[1])}, "username": {"admin"},
+		"password": {"admin"}, "next": {"/admin/"}}.Encode()
+	post := func(referer string) *response {
+		r, err := c.do("POST /admin/login/?next=/admin/ HTTP/1.1\r\nHost: localhost\r\n" + referer +
+			"Cookie: csrftoken=" + csrf + "\r\nContent-Type: application/x-www-form-urlencoded\r\n" +
+			"Content-Length: " + itoa(len(form)) + "\r\n\r\n" + form)
+		if err != nil {
+			t.Fatalf("POST /admin/login/ over TLS: %v", err)
+		}
+		return r
+	}
+	if r := post(""); r.status != 403 {
+		t.Errorf("POST without Referer over TLS = %d; want Django's 403 (HTTPS Referer check)", r.status)
+	}
+	if r := post("Referer: https://localhost/admin/login/\r\n"); r.status != 302 || r.header("Location") != "/admin/" {
+		t.Errorf("POST with a same-origin Referer over TLS = %d %q; want 302 to /admin/", r.status, r.header("Location"))
 	}
 }
