@@ -330,3 +330,25 @@ func TestMinVersionAndALPN(t *testing.T) {
 		t.Errorf("ALPN: %q, %v; want http/1.1", st.NegotiatedProtocol, err)
 	}
 }
+
+// Without --keyfile the key is read from the --certfile file, as Python's load_cert_chain
+// does when gunicorn gives it no keyfile.
+func TestKeyInCertificateFile(t *testing.T) {
+	ca := tlstest.NewCA(t, "combined")
+	p := ca.Server("combined")
+	cert, _ := os.ReadFile(p.CertFile)
+	key, _ := os.ReadFile(p.KeyFile)
+	both := filepath.Join(t.TempDir(), "both.pem")
+	os.WriteFile(both, append(cert, key...), 0o600)
+	opts, err := Parse(Settings{CertFile: both})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := Load(opts)
+	if err != nil {
+		t.Fatalf("Load with the key in the certificate's file: %v", err)
+	}
+	if _, err := handshake(t, store, &tls.Config{RootCAs: ca.Pool, ServerName: "localhost"}); err != nil {
+		t.Fatal(err)
+	}
+}
