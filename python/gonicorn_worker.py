@@ -59,7 +59,7 @@ FILE_ARGS = struct.Struct('<Qq')  # F payload: offset, count (-1 = to EOF)
 # Frame kinds, as ints (indexing bytes gives ints).
 V, R, B, C = b'V'[0], b'R'[0], b'B'[0], b'C'[0]
 Y, S, D, F, E, X = b'Y'[0], b'S'[0], b'D'[0], b'F'[0], b'E'[0], b'X'[0]
-L = b'L'[0]
+L, H = b'L'[0], b'H'[0]
 U64 = struct.Struct('<Q')
 
 E_FRAME = HDR.pack(0, E)
@@ -368,6 +368,17 @@ class Response:
             parts.append(self.start)
             self.sent = True
 
+    def early_hints(self, headers):
+        """wsgi.early_hints (gunicorn 25's API): sends the (name, value)
+        headers at once as a 103 Early Hints (RFC 8297), before the final
+        response. Ignored once the response has started, and by the master
+        for an HTTP/1.0 client; bad headers raise as in start_response."""
+        payload = encode_start('103 Early Hints', headers)
+        with self.lock:
+            self._check_running('wsgi.early_hints()')
+            if headers and not self.sent:
+                self.link.send([HDR.pack(len(payload), H), payload])
+
     def write(self, data):
         """The write() callable (PEP 3333): sends at once."""
         if not isinstance(data, bytes):
@@ -478,6 +489,7 @@ def handle_request(link, app, environ):
     """Runs one request and answers it: S, D or F frames, then E or X.
     Raises LinkBroken when the socket failed (after close() was called)."""
     resp = Response(link)
+    environ['wsgi.early_hints'] = resp.early_hints
     inp = environ['wsgi.input']
     try:
         result = None

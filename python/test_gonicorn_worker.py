@@ -526,6 +526,31 @@ class TestResponses(InProcess):
                 go.recv_some()  # nothing after E
             go.sock.settimeout(TIMEOUT)
             self.stop()
+    def test_early_hints(self):
+        # H frames go out at once, before S; once S went out they are
+        # dropped; bad headers raise as in start_response.
+        seen = []
+
+        def app(environ, start_response):
+            hints = environ['wsgi.early_hints']
+            hints([('Link', '</a.css>; rel=preload; as=style')])
+            hints([])  # nothing to send
+            write = start_response('200 OK', [])
+            write(b'x')
+            hints([('Link', '</late.js>; rel=preload')])
+            try:
+                hints([('Link', 5)])
+            except TypeError as e:
+                seen.append(str(e))
+            return [b'y']
+        frames = self.roundtrip(app)
+        self.assertEqual([k for k, _ in frames], ['H', 'S', 'D', 'D', 'E'])
+        self.assertEqual(marshal.loads(frames[0][1]),
+                         ('103 Early Hints',
+                          [('Link', '</a.css>; rel=preload; as=style')]))
+        self.assertEqual(len(seen), 1, seen)
+        self.assertIn('invalid status or headers', seen[0])
+
     def test_bad_headers(self):
         cases = [
             ('int value', '200 OK', [('X-Num', 5)]),

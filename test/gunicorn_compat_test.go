@@ -33,7 +33,7 @@ func TestGunicornSettingRefused(t *testing.T) {
 	}{
 		{nil, []string{"--daemon", "app"}, "gonicorn: error: --daemon: gonicorn does not detach yet; run it in the foreground"},
 		{nil, []string{"-D", "app"}, "gonicorn: error: --daemon: gonicorn does not detach yet"},
-		{nil, []string{"--certfile", "c.pem", "app"}, "gonicorn: error: --certfile c.pem: gonicorn does not terminate TLS yet"},
+		{nil, []string{"--reload", "app"}, "gonicorn: error: --reload: automatic code reload is not in gonicorn yet"},
 		{[]string{"GUNICORN_CMD_ARGS=--user nobody"}, []string{"app"}, "gonicorn: error: --user nobody: gonicorn does not switch user yet; start it as that user (systemd's User=, Docker's USER) (in GUNICORN_CMD_ARGS)"},
 		{nil, []string{"--python", python(t), "-c", conf, "app"}, "gonicorn: error: config file " + conf + ": daemon = True: gonicorn does not detach yet"},
 	} {

@@ -70,6 +70,10 @@ func run(ctx context.Context, cfg *config.Config) error {
 	if err := checkTmpDir(cfg.TmpDir); err != nil {
 		return err // before any worker starts: a first big upload would fail on it
 	}
+	certs, err := loadTLS(cfg)
+	if err != nil {
+		return err
+	}
 
 	// Signals are caught before anything starts, so that a TERM during boot is not lost.
 	sigs := make(chan os.Signal, 8)
@@ -97,11 +101,13 @@ func run(ctx context.Context, cfg *config.Config) error {
 	}
 	// systemd owns the files of its unix sockets, also when an old master handed them down.
 	systemdSockets := activated || inh.systemd
-	if listeners == nil {
+	fresh := listeners == nil
+	if fresh {
 		if listeners, err = listen(cfg.Bind, sockOptions{backlog: cfg.Backlog, reusePort: cfg.ReusePort}); err != nil {
 			return err
 		}
 	}
+	tlsConfs := listenerTLS(certs, listeners, cfg.Bind, fresh)
 	log.Info("Starting gonicorn " + config.Version)
 	switch {
 	case activated:
@@ -115,8 +121,8 @@ func run(ctx context.Context, cfg *config.Config) error {
 		return fmt.Errorf("--pid: %w", err)
 	}
 	defer up.removePID()
-	for _, ln := range listeners {
-		log.Info(fmt.Sprintf("Listening at: %s (%d)", describe(ln), os.Getpid()))
+	for i, ln := range listeners {
+		log.Info(fmt.Sprintf("Listening at: %s (%d)", describe(ln, tlsConfs[i] != nil), os.Getpid()))
 	}
 	workerKind := cfg.WorkerClass // gunicorn's -k gthread is gthread with one thread too
 	if cfg.Threads > 1 {
@@ -210,14 +216,18 @@ boot:
 
 	serveCtx, stopServing := context.WithCancel(context.Background())
 	defer stopServing()
-	for _, ln := range listeners {
-		go srv.Serve(serveCtx, ln)
+	for i, ln := range listeners {
+		if tlsConfs[i] != nil {
+			go srv.ServeTLS(serveCtx, ln, tlsConfs[i])
+		} else {
+			go srv.Serve(serveCtx, ln)
+		}
 	}
 	arbDone := make(chan error, 1)
 	go func() { arbDone <- arb.Run(ctx) }()
 	go up.watchParent(serveCtx)
 
-	m := &master{log: log, cfg: cfg, arb: arb, logs: reopenable(errOut, accessOut), sd: sd, up: up}
+	m := &master{log: log, cfg: cfg, arb: arb, logs: reopenable(errOut, accessOut), sd: sd, up: up, certs: certs}
 	sig, runErr := m.waitStop(sigs, arbDone)
 	obs.Stopping() // /readyz fails from now on
 	if sig == nil {
@@ -335,10 +345,15 @@ func listenOne(s string, opts sockOptions) (net.Listener, error) {
 	return ln, nil
 }
 
-func describe(ln net.Listener) string {
+func describe(ln net.Listener, secure bool) string {
 	a := ln.Addr()
-	if a.Network() == "unix" {
+	switch {
+	case a.Network() == "unix" && secure:
+		return "unix:" + a.String() + " (TLS)"
+	case a.Network() == "unix":
 		return "unix:" + a.String()
+	case secure:
+		return "https://" + a.String()
 	}
 	return "http://" + a.String()
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gonicorn/gonicorn/internal/arbiter"
 	"github.com/gonicorn/gonicorn/internal/config"
+	"github.com/gonicorn/gonicorn/internal/tlsconf"
 )
 
 // The master's signals, gunicorn's table (see README, "Signals"):
@@ -59,6 +60,8 @@ type master struct {
 	logs []*logFile // reopened on USR1
 	sd   *notifier  // systemd's NOTIFY_SOCKET, if any
 	up   *upgrader  // binary upgrade (USR2)
+	// certs are the TLS certificate, key and CAs, re-read on HUP; nil without TLS.
+	certs *tlsconf.Store
 }
 
 // reopenable returns the log destinations among ws that are files.
@@ -115,6 +118,7 @@ func (m *master) handle(sig os.Signal) {
 	case syscall.SIGHUP:
 		m.log.Info("Hang up: Master")
 		sdNotify(m.log, m.sd, reloading())
+		reloadTLS(m.log, m.certs)
 		done := m.reload()
 		// The new generation boots in the background while the old one serves; systemd
 		// hears READY=1 once it is in the pool, so that "systemctl reload" returns when the

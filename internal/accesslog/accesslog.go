@@ -73,6 +73,11 @@ type Entry struct {
 	// stay allocation-free.
 	RequestHeader  func(name string) []byte
 	ResponseHeader func(name string) []byte
+
+	// Environ looks up a variable of the request's WSGI environ that describes the
+	// connection (see RequestEnviron), case-insensitively; nil if absent. A nil function
+	// means none.
+	Environ func(name string) []byte
 }
 
 // Format is a compiled access log format. It is immutable and safe for
@@ -116,7 +121,36 @@ const (
 	atomPID                 // p
 	atomRequestHeader       // {name}i
 	atomResponseHeader      // {name}o
+	atomEnviron             // {name}e of a RequestEnviron variable
 )
+
+// RequestEnviron reports whether a {name}e atom names a variable of the request's environ
+// that the server knows per connection (wsgi.url_scheme, HTTPS and the SSL_* variables of
+// TLS), rather than the process environment read at start. gunicorn reads every {name}e
+// from the request's environ.
+func RequestEnviron(name string) bool {
+	return equalFoldString(name, "wsgi.url_scheme") || equalFoldString(name, "https") ||
+		len(name) > 4 && equalFoldString(name[:4], "ssl_")
+}
+
+func equalFoldString(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
 
 // letters maps gunicorn's one-letter atom names to what they print.
 // 'l' (the identd user, never looked up) is compiled to a literal '-'.
@@ -247,6 +281,11 @@ func CompileEnv(format string, lookupEnv func(string) (string, bool)) (*Format, 
 				flush()
 				f.ops = append(f.ops, op{kind: kind, text: key})
 			case 'e':
+				if RequestEnviron(key) {
+					flush()
+					f.ops = append(f.ops, op{kind: atomEnviron, text: key})
+					break
+				}
 				// The value cannot change after startup, so it becomes
 				// part of the surrounding literal.
 				var v string
@@ -338,6 +377,8 @@ func (f *Format) Append(b []byte, e *Entry) []byte {
 			b = appendValue(b, header(e.RequestHeader, o.text))
 		case atomResponseHeader:
 			b = appendValue(b, header(e.ResponseHeader, o.text))
+		case atomEnviron:
+			b = appendValue(b, header(e.Environ, o.text))
 		}
 	}
 	return append(b, '\n')

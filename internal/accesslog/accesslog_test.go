@@ -118,6 +118,12 @@ func TestAppend(t *testing.T) {
 		{"environment variable unset", "%({NOPE}e)s", nil, "-"},
 		{"environment variable empty", "%({EMPTY}e)s", nil, "-"},
 		{"environment variable escaped", "%({EVIL}e)s", nil, `a\x22b\x0ac`},
+		// The connection's variables come from the request's environ, as in gunicorn.
+		{"request environ: scheme and TLS", "%({wsgi.url_scheme}e)s %({HTTPS}e)s %({ssl_protocol}e)s %({SSL_CLIENT_S_DN}e)s",
+			func(e *Entry) {
+				e.Environ = headers{{"wsgi.url_scheme", "https"}, {"HTTPS", "on"}, {"SSL_PROTOCOL", "TLSv1.3"}}.lookup()
+			}, "https on TLSv1.3 -"},
+		{"request environ: none", "%({wsgi.url_scheme}e)s", nil, "-"},
 
 		// h is REMOTE_ADDR: the host without the port.
 		{"remote IPv6 with port", "%(h)s", func(e *Entry) { e.RemoteAddr = "[2001:db8::1]:443" }, "2001:db8::1"},

@@ -108,6 +108,16 @@ type Config struct {
 	StatsdPrefix  string        // prefix of the statsd metric names
 	DogstatsdTags string        // comma-separated DogStatsD tags added to every statsd metric
 
+	// TLS (docs/tls.md), gunicorn's SSL settings; see package tlsconf.
+	CertFile             string // PEM certificate chain; "" = no TLS
+	KeyFile              string // PEM private key; "" = in CertFile
+	CACerts              string // PEM CAs that client certificates must chain to
+	CertReqs             string // client certificate: 0 none, 1 optional, 2 required
+	SSLVersion           string // lowest TLS version offered: TLSv1_2 or TLSv1_3 (or gunicorn's names)
+	Ciphers              string // OpenSSL cipher list for TLS 1.2; "" = Go's defaults
+	DoHandshakeOnConnect bool   // accepted for gunicorn; the handshake is always done at once
+	SuppressRaggedEOFs   bool   // accepted for gunicorn; a ragged EOF is treated as an EOF either way
+
 	// ConfigFile is -c/--config, or ./gunicorn.conf.py when it exists and no -c is given: the
 	// file read before GONICORN_CMD_ARGS and the command line, and again on every reload;
 	// "" = none.
@@ -363,6 +373,35 @@ func Settings(getenv func(string) string) []Setting {
 		{Name: "dogstatsd-tags", Meta: "TAGS", Default: "",
 			Help:     "Comma-separated DogStatsD tags (key:value) added to every statsd metric, as gunicorn's.",
 			register: str(func(c *Config) *string { return &c.DogstatsdTags })},
+		// TLS (issue 13)
+		{Name: "certfile", Meta: "FILE", Default: "",
+			Help:     "TLS certificate (PEM; the chain, leaf first). With it, every --bind speaks HTTPS except those written http://HOST:PORT, also the sockets of systemd and of a binary upgrade. Re-read with --keyfile and --ca-certs on HUP. See docs/tls.md.",
+			register: str(func(c *Config) *string { return &c.CertFile })},
+		{Name: "keyfile", Meta: "FILE", Default: "",
+			Help:     "Private key of --certfile (PEM). Default: the key is in the --certfile file.",
+			register: str(func(c *Config) *string { return &c.KeyFile })},
+		{Name: "ca-certs", Meta: "FILE", Default: "",
+			Help:     "CA certificates (PEM) that client certificates must chain to; needed by --cert-reqs 1 or 2.",
+			register: str(func(c *Config) *string { return &c.CACerts })},
+		{Name: "cert-reqs", Meta: "INT", Default: "0",
+			Help:     "Client certificates (mutual TLS): 0 not asked for, 1 optional (verified if sent), 2 required (gunicorn's ssl.CERT_NONE, CERT_OPTIONAL, CERT_REQUIRED). The app sees the SSL_CLIENT_* variables of docs/tls.md.",
+			register: str(func(c *Config) *string { return &c.CertReqs })},
+		{Name: "ssl-version", Meta: "VERSION", Default: "TLSv1_2",
+			Help:     "Lowest TLS version offered: TLSv1_2 or TLSv1_3. gunicorn's TLS, SSLv23 and TLS_SERVER (and their numbers) mean TLSv1_2; TLS 1.0, 1.1 and SSL are refused.",
+			register: str(func(c *Config) *string { return &c.SSLVersion })},
+		{Name: "ciphers", Meta: "LIST", Default: "",
+			Help:     "TLS 1.2 cipher suites, as an OpenSSL cipher list (names, aliases such as ECDHE+AESGCM, !exclusions), mapped onto those Go's crypto/tls offers; an unknown name is an error. TLS 1.3 suites are not configurable (all are on). Default: Go's defaults.",
+			register: str(func(c *Config) *string { return &c.Ciphers })},
+		{Name: "do-handshake-on-connect", Default: "false",
+			Help: "Accepted for gunicorn; no effect: the TLS handshake is always done at once, by the connection's own goroutine, within --header-timeout, and costs no worker.",
+			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
+				fs.BoolVar(&c.DoHandshakeOnConnect, s.Name, false, s.Help)
+			}},
+		{Name: "suppress-ragged-eofs", Default: "true",
+			Help: "Accepted for gunicorn; no effect: a client that closes without TLS close_notify ends the connection as a plain close would (an incomplete request gets 400 either way).",
+			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
+				fs.BoolVar(&c.SuppressRaggedEOFs, s.Name, true, s.Help)
+			}},
 		{Name: "version", Short: "v", Default: "", File: "-",
 			Help: "Print the version and exit.",
 			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
@@ -707,6 +746,9 @@ func (c *Config) validate() error {
 	if err := c.validateOps(); err != nil {
 		return err
 	}
+	if err := c.validateTLS(); err != nil {
+		return err
+	}
 	switch c.HeaderMap {
 	case "drop", "refuse", "dangerous":
 	default:
@@ -759,6 +801,10 @@ func (c *Config) Title(role string) string {
 type Bind struct {
 	Network string // "tcp", "unix" or "fd"
 	Address string // host:port, socket path, or the fd number
+	// Scheme is "http" or "https" for a TCP address written http://HOST:PORT or
+	// https://HOST:PORT: plain HTTP, or TLS, whatever --certfile says; "" = TLS when
+	// --certfile is set (docs/tls.md).
+	Scheme string
 }
 
 // ParseBind parses one --bind value.
@@ -776,6 +822,17 @@ func ParseBind(s string) (Bind, error) {
 			return Bind{}, fmt.Errorf("invalid value %q for --bind: fd://N needs a file descriptor number", s)
 		}
 		return Bind{Network: "fd", Address: strconv.Itoa(n)}, nil
+	case strings.HasPrefix(s, "http://"), strings.HasPrefix(s, "https://"):
+		scheme, addr, _ := strings.Cut(s, "://")
+		if strings.Contains(addr, "/") || strings.Contains(addr, "://") {
+			return Bind{}, fmt.Errorf("invalid value %q for --bind: want %s://HOST:PORT", s, scheme)
+		}
+		b, err := ParseBind(addr)
+		if err != nil || b.Network != "tcp" {
+			return Bind{}, fmt.Errorf("invalid value %q for --bind: want %s://HOST:PORT", s, scheme)
+		}
+		b.Scheme = scheme
+		return b, nil
 	}
 	host, port, err := net.SplitHostPort(s)
 	if err != nil {

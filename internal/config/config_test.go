@@ -110,11 +110,13 @@ func TestParseBind(t *testing.T) {
 		in   string
 		want Bind
 	}{
-		{"127.0.0.1:8000", Bind{"tcp", "127.0.0.1:8000"}},
-		{"[::1]:9000", Bind{"tcp", "[::1]:9000"}},
-		{"0.0.0.0", Bind{"tcp", "0.0.0.0:8000"}},
-		{"unix:/tmp/x.sock", Bind{"unix", "/tmp/x.sock"}},
-		{"fd://3", Bind{"fd", "3"}},
+		{"127.0.0.1:8000", Bind{"tcp", "127.0.0.1:8000", ""}},
+		{"[::1]:9000", Bind{"tcp", "[::1]:9000", ""}},
+		{"0.0.0.0", Bind{"tcp", "0.0.0.0:8000", ""}},
+		{"unix:/tmp/x.sock", Bind{"unix", "/tmp/x.sock", ""}},
+		{"fd://3", Bind{"fd", "3", ""}},
+		{"http://127.0.0.1:8080", Bind{"tcp", "127.0.0.1:8080", "http"}}, // plain, also with --certfile
+		{"https://[::1]:8443", Bind{"tcp", "[::1]:8443", "https"}},
 	} {
 		got, err := ParseBind(tc.in)
 		if err != nil || got != tc.want {

@@ -151,6 +151,14 @@ func flagValues(flag string, fv pflag.Value, v Value) ([]string, error) {
 		// gunicorn takes comma-separated strings; a list is accepted too.
 		l, err := strList(v, "a comma-separated string or a list of strings")
 		return []string{strings.Join(l, ",")}, err
+	case "cert-reqs", "ssl-version":
+		// gunicorn takes Python's ssl constants (ssl.CERT_REQUIRED, ssl.PROTOCOL_TLS_SERVER,
+		// integers) or their names.
+		switch v.Kind {
+		case "int", "str":
+			return []string{strings.TrimSpace(str(v))}, nil
+		}
+		return nil, fmt.Errorf("want an integer or a name")
 	case "proxy-protocol":
 		// gunicorn's proxy_protocol is a bool: True detects v1 or v2, gonicorn's "auto".
 		switch v.Kind {
@@ -164,12 +172,10 @@ func flagValues(flag string, fv pflag.Value, v Value) ([]string, error) {
 		}
 		return nil, fmt.Errorf("want True, False or one of off, v1, v2, auto")
 	}
-	if fv.Type() == "bool" { // reuse_port = True, as gunicorn's validate_bool takes it
+	if fv.Type() == "bool" { // gunicorn's validate_bool: True/False, or "true"/"false" (reuse_port = True)
 		switch v.Kind {
-		case "bool":
-			return []string{raw(v)}, nil
-		case "str", "int":
-			return []string{strings.TrimSpace(str(v))}, nil
+		case "bool", "str", "int":
+			return []string{strings.ToLower(strings.TrimSpace(str(v)))}, nil
 		}
 		return nil, fmt.Errorf("want True or False")
 	}

@@ -81,17 +81,19 @@ func (g *GunicornSetting) noop(value string) bool {
 // config.py, plus tolerate_dangerous_framing, which earlier 2x releases had.
 func Gunicorn() []GunicornSetting {
 	const (
-		tlsNote     = "gonicorn does not terminate TLS yet; put a TLS proxy (nginx, Caddy, a load balancer) in front and bind gonicorn to a private address"
-		http2Note   = "gonicorn speaks HTTP/1.1 only yet; let a proxy in front speak HTTP/2 to clients"
-		reloadNote  = "automatic code reload is not in gonicorn yet; send HUP (kill -HUP PID) to load new code with no failed request"
-		syslogNote  = "syslog is not in gonicorn yet; log to stderr (--error-logfile -) and let journald or the container runtime forward it"
-		hookNote    = "server hooks are not run yet (they come with gunicorn's hooks in gonicorn); code every worker needs belongs in the app's module, which each worker imports"
-		dirtyNote   = "dirty arbiters are not in gonicorn; run long jobs in a task queue (Celery, RQ) or a second gonicorn"
-		privNote    = "gonicorn does not switch user yet; start it as that user (systemd's User=, Docker's USER)"
-		strictNote  = "gonicorn parses requests strictly (RFC 9112) and has no lenient mode yet; this leniency is a request-smuggling risk behind a proxy; drop it"
-		asgiNote    = "it applies to ASGI workers only, and gonicorn is a WSGI server"
-		loggingNote = "the Go master writes the logs in gunicorn's format; use --error-logfile, --access-logfile, --access-logformat and --log-level"
-		controlNote = "the control socket is not in gonicorn yet; use signals (HUP, TTIN, TTOU, USR1)"
+		// A Python SSLContext cannot configure Go's crypto/tls; ignoring it could drop what
+		// it asked for (client certificates), so it is refused.
+		sslContextNote = "gonicorn's TLS is Go's crypto/tls, which a Python SSLContext cannot configure; use --certfile, --keyfile, --ca-certs, --cert-reqs, --ssl-version and --ciphers (docs/tls.md)"
+		http2Note      = "gonicorn speaks HTTP/1.1 only yet; let a proxy in front speak HTTP/2 to clients"
+		reloadNote     = "automatic code reload is not in gonicorn yet; send HUP (kill -HUP PID) to load new code with no failed request"
+		syslogNote     = "syslog is not in gonicorn yet; log to stderr (--error-logfile -) and let journald or the container runtime forward it"
+		hookNote       = "server hooks are not run yet (they come with gunicorn's hooks in gonicorn); code every worker needs belongs in the app's module, which each worker imports"
+		dirtyNote      = "dirty arbiters are not in gonicorn; run long jobs in a task queue (Celery, RQ) or a second gonicorn"
+		privNote       = "gonicorn does not switch user yet; start it as that user (systemd's User=, Docker's USER)"
+		strictNote     = "gonicorn parses requests strictly (RFC 9112) and has no lenient mode yet; this leniency is a request-smuggling risk behind a proxy; drop it"
+		asgiNote       = "it applies to ASGI workers only, and gonicorn is a WSGI server"
+		loggingNote    = "the Go master writes the logs in gunicorn's format; use --error-logfile, --access-logfile, --access-logformat and --log-level"
+		controlNote    = "the control socket is not in gonicorn yet; use signals (HUP, TTIN, TTOU, USR1)"
 	)
 	impl := func(name, flag string, flags ...string) GunicornSetting {
 		return GunicornSetting{Name: name, Flags: flags, Status: Implemented, Flag: flag}
@@ -193,7 +195,7 @@ func Gunicorn() []GunicornSetting {
 		hook("post_fork"), hook("post_worker_init"), hook("worker_int"), hook("worker_abort"),
 		hook("pre_exec"), hook("pre_request"), hook("post_request"), hook("child_exit"),
 		hook("worker_exit"), hook("nworkers_changed"), hook("on_exit"),
-		{Name: "ssl_context", Hook: true, Status: Ignored, Note: tlsNote},
+		{Name: "ssl_context", Hook: true, Status: Refused, Note: sslContextNote},
 		noted(impl("proxy_protocol", "proxy-protocol", "--proxy-protocol"), "off, v1, v2 or auto, and gunicorn's true, false, 1, 0 in any case; the flag alone means auto and, as in gunicorn, takes the next argument as its value unless it starts with '-'"),
 		{Name: "proxy_allow_ips", Flags: []string{"--proxy-allow-from"}, Status: Implemented, Flag: "proxy-allow-ips",
 			Note: "another name for --proxy-allow-from, gunicorn's flag, which is the same setting"},
@@ -202,16 +204,14 @@ func Gunicorn() []GunicornSetting {
 		{Name: "uwsgi_allow_ips", Flags: []string{"--uwsgi-allow-from"}, Status: Ignored,
 			Note: "it applies to --protocol uwsgi only, which gonicorn does not speak"},
 		// SSL
-		{Name: "keyfile", Flags: []string{"--keyfile"}, Status: Later, Note: tlsNote},
-		{Name: "certfile", Flags: []string{"--certfile"}, Status: Later, Note: tlsNote},
-		{Name: "ssl_version", Flags: []string{"--ssl-version"}, Status: Ignored, Note: "it applies to TLS, which gonicorn does not terminate yet"},
-		{Name: "cert_reqs", Flags: []string{"--cert-reqs"}, Status: Later, Note: tlsNote},
-		{Name: "ca_certs", Flags: []string{"--ca-certs"}, Status: Later, Note: tlsNote},
-		b(GunicornSetting{Name: "suppress_ragged_eofs", Flags: []string{"--suppress-ragged-eofs"}, Status: Ignored, Noop: []string{"none", "true"},
-			Note: "it applies to TLS, which gonicorn does not terminate yet"}),
-		b(GunicornSetting{Name: "do_handshake_on_connect", Flags: []string{"--do-handshake-on-connect"}, Status: Ignored,
-			Note: "it applies to TLS, which gonicorn does not terminate yet"}),
-		{Name: "ciphers", Flags: []string{"--ciphers"}, Status: Later, Note: tlsNote},
+		impl("keyfile", "keyfile", "--keyfile"),
+		impl("certfile", "certfile", "--certfile"),
+		noted(impl("ssl_version", "ssl-version", "--ssl-version"), "TLSv1_2 (default) or TLSv1_3; gunicorn's TLS, SSLv23, TLS_SERVER and their numbers mean TLSv1_2; TLS 1.0/1.1 and SSL are refused (docs/tls.md)"),
+		noted(impl("cert_reqs", "cert-reqs", "--cert-reqs"), "0, 1, 2 or ssl.CERT_NONE/OPTIONAL/REQUIRED in a config file"),
+		impl("ca_certs", "ca-certs", "--ca-certs"),
+		b(noted(impl("suppress_ragged_eofs", "suppress-ragged-eofs", "--suppress-ragged-eofs"), "accepted, no effect: a ragged EOF ends the connection as a plain close would (docs/tls.md)")),
+		b(noted(impl("do_handshake_on_connect", "do-handshake-on-connect", "--do-handshake-on-connect"), "accepted, no effect: the handshake is always done at once, in the connection's goroutine (docs/tls.md)")),
+		noted(impl("ciphers", "ciphers", "--ciphers"), "an OpenSSL cipher list mapped onto Go's TLS 1.2 suites; unknown names are an error; TLS 1.3 suites are not configurable (docs/tls.md)"),
 		// HTTP/2
 		{Name: "http_protocols", Flags: []string{"--http-protocols"}, Status: Later, Noop: []string{"none", "", "h1"}, Note: http2Note},
 		{Name: "http2_cleartext", Flags: []string{"--http2-cleartext"}, Status: Later, Noop: []string{"none", "", "off", "false"}, Note: http2Note},

@@ -25,7 +25,7 @@ def describe(value):
     if isinstance(value, bool):
         d.update(kind="bool", value=value)
     elif isinstance(value, int):
-        d.update(kind="int", value=str(value))  # a string: exact in any size
+        d.update(kind="int", value=str(int(value)))  # exact in any size; an IntEnum (ssl.CERT_REQUIRED) as its number
     elif isinstance(value, float) and math.isfinite(value):
         d.update(kind="float", value=value)
     elif isinstance(value, str):

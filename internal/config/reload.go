@@ -24,6 +24,8 @@ var flagNames = map[string]string{
 	"PIDFile": "pid", "LimitRequestFieldSize": "limit-request-field_size",
 	"ForwardedAllowIPs": "forwarded-allow-ips", "AccessLogFile": "access-logfile",
 	"AccessLogFormat": "access-logformat", "ErrorLogFile": "error-logfile", "ProcName": "name",
+	"CertFile": "certfile", "KeyFile": "keyfile", "SSLVersion": "ssl-version",
+	"SuppressRaggedEOFs": "suppress-ragged-eofs",
 }
 
 // StaticChanges returns the flag names of the settings that differ between old and next

@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -38,8 +39,15 @@ import (
 //     holding no buffer while it waits (idle.go).
 type conn struct {
 	srv *Server
-	c   net.Conn
-	raw syscall.RawConn // c's raw conn, nil if it has none
+	c   net.Conn        // the client's stream: nc, or a *tls.Conn over it
+	nc  net.Conn        // the socket; other goroutines (Shutdown) set its deadlines and close it
+	raw syscall.RawConn // c's raw conn, nil if it has none (TLS)
+
+	// tlsIn is what the TLS connection c reads and writes, nil on a plain connection;
+	// tlsEnv is the marshal-encoded TLS part of every request's environ, set by handshake.
+	tlsIn   *tlsTransport
+	tlsVars [][2]string // the TLS variables of the environ (tlsconf.Environ)
+	tlsEnv  []byte
 
 	buf  []byte // input buffer; buf[r:w] is read but not yet parsed
 	r, w int
@@ -100,12 +108,14 @@ const (
 	initialBufSize = 4 << 10
 )
 
-func (s *Server) newConn(c net.Conn) *conn {
-	cn := &conn{srv: s, c: c, accepted: time.Now()}
+func (s *Server) newConn(c net.Conn, conf *tls.Config) *conn {
+	cn := &conn{srv: s, c: c, nc: c, accepted: time.Now()}
 	cn.remoteHost, cn.remotePort = hostPort(c.RemoteAddr())
 	cn.localHost, cn.localPort = hostPort(c.LocalAddr())
 	cn.trustedPeer = s.cfg.Trust.TrustedPeer(c.RemoteAddr())
-	if sc, ok := c.(syscall.Conn); ok {
+	if conf != nil {
+		cn.c, cn.tlsIn = wrapTLS(c, conf) // the handshake is the connection goroutine's
+	} else if sc, ok := c.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
 			cn.raw = raw
 		}
@@ -181,6 +191,9 @@ func (cn *conn) serve(ctx context.Context) {
 		cn.releaseBuffers()
 	}()
 	if cn.srv.cfg.ProxyProtocol != ProxyOff && !cn.readProxyHeader() {
+		return
+	}
+	if cn.isTLS() && !cn.handshake() {
 		return
 	}
 	for {

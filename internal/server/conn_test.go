@@ -46,7 +46,7 @@ func TestContinueWriteFails(t *testing.T) {
 
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			cn := s.newConn(srvEnd)
+			cn := s.newConn(srvEnd, nil)
 			done := make(chan bool, 1)
 			go func() { done <- cn.serveOne(ctx) }()
 			select {

@@ -19,12 +19,9 @@ func (c *conn) appendEnviron(b []byte, req *http1.Request, bodyLen int64) []byte
 	b = pair(b, "RAW_URI", req.Target)
 	b = pair(b, "REQUEST_URI", req.Target)
 	b = pair(b, "QUERY_STRING", req.Query)
-	// The scheme is http unless a trusted proxy says otherwise (package proxy).
-	scheme, defPort := "http", "80"
-	if c.fwd.Scheme == "https" {
-		scheme, defPort = "https", "443"
-	}
+	scheme, defPort := c.scheme()
 	b = pairString(b, "wsgi.url_scheme", scheme)
+	b = append(b, c.tlsEnv...) // HTTPS, SSL_* (tls.go)
 
 	// PATH_INFO is the percent-decoded path (RFC 3986 §2.1), read as latin-1 (PEP 3333).
 	// With a root path (SCRIPT_NAME), the prefix moves from PATH_INFO to SCRIPT_NAME.
@@ -122,6 +119,15 @@ func (c *conn) appendEnviron(b []byte, req *http1.Request, bodyLen int64) []byte
 		b = wire.AppendBytes(b, joinedValue(c, hs, i, dropTE))
 	}
 	return wire.AppendDictEnd(b)
+}
+
+// scheme returns the request's wsgi.url_scheme and its default port: the connection's
+// (https over TLS), unless a trusted proxy says otherwise (package proxy).
+func (c *conn) scheme() (string, string) {
+	if c.fwd.Scheme == "https" || c.fwd.Scheme == "" && c.isTLS() {
+		return "https", "443"
+	}
+	return "http", "80"
 }
 
 // What a header field becomes in the environ.

@@ -92,7 +92,7 @@ func (cn *conn) readProxyHeader() bool {
 		if cn.w == 0 {
 			cn.awaitRequest() // the first request: a graceful stop gives it a grace period
 		}
-		n, err := cn.read(cn.buf[cn.w:])
+		n, err := cn.readClear(cn.buf[cn.w:])
 		cn.wait.Store(waitNone)
 		cn.w += n
 		if n == 0 {
@@ -102,6 +102,14 @@ func (cn *conn) readProxyHeader() bool {
 			return false
 		}
 	}
+}
+
+// readClear reads bytes sent before TLS begins (the PROXY header) like cn.read.
+func (cn *conn) readClear(p []byte) (int, error) {
+	if cn.isTLS() {
+		return cn.nc.Read(p)
+	}
+	return cn.read(p)
 }
 
 func (cn *conn) proxyReject(reason string) bool {

@@ -55,6 +55,8 @@ type response struct {
 // respond relays the worker's frames for the current request to the client and releases
 // (or discards) the slot and ends its turn. Each frame, in the order the worker sends them:
 //
+//	H  early hints (wsgi.early_hints), before S: a 103 Early Hints is written at once to
+//	   an HTTP/1.1 client (hints.go)
 //	L  the whole body's length, when the worker knows it before S (a list or tuple
 //	   response, an empty body): the response gets a Content-Length
 //	S  status and headers: validated, framing chosen, the head queued; the status is
@@ -127,6 +129,11 @@ func (cn *conn) respond(slot *dispatch.Slot, turn dispatch.Turn) result {
 			return rs.abort(502)
 		}
 		switch f.Kind {
+		case wire.Hints:
+			if rs.started {
+				return protocolError("an H frame after S")
+			}
+			rs.hints(f.Payload)
 		case wire.Length:
 			if rs.started || len(f.Payload) != 8 || int64(binary.LittleEndian.Uint64(f.Payload)) < 0 {
 				return protocolError("an L frame after S or with a bad length")

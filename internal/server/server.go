@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
@@ -148,6 +149,11 @@ func New(cfg Config, pool *dispatch.Pool, log *slog.Logger) *Server {
 // Serve accepts connections on ln until it is closed (by Shutdown); each connection gets
 // its own goroutine, awaited by Shutdown.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	return s.serve(ctx, ln, nil)
+}
+
+// serve is Serve, with TLS when conf is not nil (ServeTLS).
+func (s *Server) serve(ctx context.Context, ln net.Listener, conf *tls.Config) error {
 	s.mu.Lock()
 	if s.shuttingDown.Load() {
 		s.mu.Unlock()
@@ -182,7 +188,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}
 		// A connection accepted while Shutdown closes the listener is served all the same:
 		// Shutdown waits for the accept loops before it waits for the connections.
-		cn := s.newConn(c)
+		cn := s.newConn(c, conf)
 		s.mu.Lock()
 		s.conns[cn] = struct{}{}
 		s.wg.Add(1)
@@ -227,7 +233,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		case <-ctx.Done():
 			s.mu.Lock()
 			for cn := range s.conns {
-				cn.c.Close()
+				cn.nc.Close() // not a TLS close_notify, which could wait on the client
 			}
 			s.mu.Unlock()
 			<-done
@@ -245,9 +251,9 @@ func (s *Server) closeIdle() {
 	for cn := range s.conns {
 		switch cn.wait.Load() {
 		case waitNext:
-			cn.c.SetReadDeadline(time.Now())
+			cn.nc.SetReadDeadline(time.Now())
 		case waitFirst:
-			cn.c.SetReadDeadline(cn.accepted.Add(firstRequestGrace))
+			cn.nc.SetReadDeadline(cn.accepted.Add(firstRequestGrace))
 		}
 	}
 }
@@ -382,6 +388,7 @@ func (cn *conn) logAccess(start time.Time, res result, pid int) {
 			}
 			return nil
 		},
+		Environ: cn.environ,
 	}
 	s := cn.srv
 	s.accessMu.Lock()

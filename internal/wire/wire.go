@@ -28,13 +28,14 @@ var ErrProtocol = errors.New("worker broke the protocol")
 type Kind byte
 
 // Frame kinds. Go → Python: Vector, Request, RequestFile, Cancel.
-// Python → Go: Ready, Length, Start, Data, File, End, Error.
+// Python → Go: Ready, Hints, Length, Start, Data, File, End, Error.
 const (
 	Vector      Kind = 'V' // marshal dict: the known test vector; first frame on a socket
 	Request     Kind = 'R' // uint32 LE environ length, marshal environ, body
 	RequestFile Kind = 'B' // marshal environ; the body is in an fd sent with it
 	Cancel      Kind = 'C' // empty: the client went away
 	Ready       Kind = 'Y' // marshal dict {pid, python, ok, error}
+	Hints       Kind = 'H' // marshal ("103 Early Hints", [(name, value), ...]) as S: a 103 before S
 	Length      Kind = 'L' // uint64 LE: the whole body's length, before S when the worker knows it
 	Start       Kind = 'S' // marshal (status, [(name, value), ...])
 	Data        Kind = 'D' // body bytes, never empty

@@ -1,0 +1,202 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/gonicorn/gonicorn/internal/tlsconf"
+)
+
+// TLS on a listener (ServeTLS): each connection is wrapped in a tls.Conn over a tlsTransport
+// when it is accepted, and its goroutine does the handshake before the first request
+// (after the PROXY header, if any: a layer-4 proxy sends it in the clear). Everything after
+// the handshake is the same as on a plain connection; the environ gets wsgi.url_scheme
+// https and the variables of tlsconf.Environ. See docs/tls.md.
+
+// ServeTLS is Serve with TLS: the configuration (from package tlsconf) is used for every
+// connection accepted on ln.
+func (s *Server) ServeTLS(ctx context.Context, ln net.Listener, conf *tls.Config) error {
+	return s.serve(ctx, ln, conf)
+}
+
+// tlsTransport is what a tls.Conn reads and writes: the client's socket, with the bytes read
+// ahead of the handshake (after a PROXY header) given back first, and writes that, like the
+// plain clientWriter's, fail only when the client takes nothing for the write timeout.
+type tlsTransport struct {
+	net.Conn
+	pre []byte // read already, to be returned by Read first; owned by the connection's goroutine
+	// stall is the duration of the last write deadline set, in nanoseconds; 0 = none.
+	// crypto/tls makes a write timeout permanent (a record may be cut), so the transport
+	// renews the deadline itself while the client makes progress: a slow but steady reader
+	// is not cut, as on a plain connection (see clientWriter.writeBlocking).
+	stall atomic.Int64
+}
+
+func (t *tlsTransport) Read(p []byte) (int, error) {
+	if len(t.pre) > 0 {
+		n := copy(p, t.pre)
+		t.pre = t.pre[n:]
+		return n, nil
+	}
+	return t.Conn.Read(p)
+}
+
+func (t *tlsTransport) SetWriteDeadline(d time.Time) error {
+	stall := int64(0)
+	if !d.IsZero() {
+		stall = int64(max(time.Until(d), 1))
+	}
+	t.stall.Store(stall)
+	return t.Conn.SetWriteDeadline(d)
+}
+
+func (t *tlsTransport) SetDeadline(d time.Time) error {
+	t.stall.Store(0) // the handshake's deadline bounds it as a whole
+	return t.Conn.SetDeadline(d)
+}
+
+func (t *tlsTransport) Write(p []byte) (int, error) {
+	done := 0
+	for {
+		n, err := t.Conn.Write(p[done:])
+		done += n
+		if err == nil || n == 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+			return done, err
+		}
+		stall := t.stall.Load()
+		if stall == 0 {
+			return done, err
+		}
+		t.Conn.SetWriteDeadline(time.Now().Add(time.Duration(stall)))
+	}
+}
+
+// wrapTLS makes c's TLS connection; the caller keeps c for what must bypass TLS.
+func wrapTLS(c net.Conn, conf *tls.Config) (*tls.Conn, *tlsTransport) {
+	t := &tlsTransport{Conn: c}
+	return tls.Server(t, conf), t
+}
+
+// handshake does the TLS handshake, which must end within --header-timeout of the accept,
+// and prepares the connection's TLS environ. A client that sends plain HTTP gets a 400 in
+// the clear (plainHTTPRequest). It reports whether the connection goes on.
+func (cn *conn) handshake() bool {
+	s := cn.srv
+	tc := cn.c.(*tls.Conn)
+	if cn.r < cn.w { // read after a PROXY header: the start of the ClientHello
+		cn.tlsIn.pre = append([]byte(nil), cn.buf[cn.r:cn.w]...)
+		cn.r, cn.w = 0, 0
+	}
+	tc.SetDeadline(cn.accepted.Add(s.cfg.HeaderTimeout))
+	cn.awaitRequest() // a graceful stop gives it until firstRequestGrace after the accept
+	err := tc.HandshakeContext(context.Background())
+	cn.wait.Store(waitNone)
+	if err != nil {
+		var re tls.RecordHeaderError
+		if errors.As(err, &re) && re.Conn != nil && looksLikeHTTP(re.RecordHeader[:]) {
+			cn.plainHTTPRequest()
+			return false
+		}
+		s.log.Debug("TLS handshake failed", "remote", cn.remoteHost, "err", err)
+		return false
+	}
+	tc.SetDeadline(time.Time{})
+	// ALPN offers only http/1.1 (tlsconf.NextProtos); when HTTP/2 comes, a connection whose
+	// st.NegotiatedProtocol is "h2" is handed to it here, with the same TLS variables.
+	st := tc.ConnectionState()
+	cn.tlsVars = tlsconf.Environ(&st, time.Now())
+	cn.tlsEnv = appendPairs(nil, cn.tlsVars)
+	return true
+}
+
+// environ looks up a variable of the request's environ that describes the connection, for
+// the access log's {wsgi.url_scheme}e, {HTTPS}e and {SSL_*}e atoms.
+func (cn *conn) environ(name string) []byte {
+	if asciiEqualFold([]byte(name), "wsgi.url_scheme") {
+		scheme, _ := cn.scheme()
+		return []byte(scheme)
+	}
+	for _, kv := range cn.tlsVars {
+		if asciiEqualFold([]byte(name), kv[0]) {
+			return []byte(kv[1])
+		}
+	}
+	return nil
+}
+
+// looksLikeHTTP reports whether the first bytes of a connection are an HTTP request line (an
+// upper-case method) rather than a TLS record, whose first byte is a content type from 20 to
+// 24 (RFC 8446 §5.1), or an SSL 2 hello (0x80).
+func looksLikeHTTP(b []byte) bool {
+	for i, c := range b {
+		switch {
+		case 'A' <= c && c <= 'Z':
+		case i > 0 && (c == ' ' || c == '/' || c == '-' || c == '_'):
+		default:
+			return false
+		}
+	}
+	return len(b) > 0
+}
+
+// plainHTTPBody is nginx's wording for the same mistake (its status 497, sent as 400).
+const plainHTTPBody = "The plain HTTP request was sent to HTTPS port\n"
+
+// plainHTTPRequest answers a plain HTTP request on a TLS port with 400 in the clear, as
+// nginx and net/http do, so that whoever typed http:// for https:// sees why, then closes
+// the connection after draining what the client sent for a moment, so that the close does
+// not reset the connection before the client read the answer. The request is not read: it
+// was never meant for the app, and the access log shows it as "-".
+func (cn *conn) plainHTTPRequest() {
+	s := cn.srv
+	b := append(cn.out[:0], "HTTP/1.1 400 Bad Request\r\nServer: gonicorn\r\nDate: "...)
+	b = append(b, s.date()...)
+	b = append(b, "\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: "...)
+	b = strconv.AppendInt(b, int64(len(plainHTTPBody)), 10)
+	b = append(b, "\r\n\r\n"+plainHTTPBody...)
+	cn.nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	written, _ := cn.nc.Write(b)
+	cn.out = b[:0]
+	s.log.Debug("rejected request", "status", 400, "reason", "plain HTTP request on a TLS port", "remote", cn.remoteHost)
+	if s.access != nil {
+		sent := min(max(written-(len(b)-len(plainHTTPBody)), 0), len(plainHTTPBody))
+		cn.logAccess(cn.accepted, result{status: 400, bodyBytes: int64(sent)}, 0)
+	}
+	lingerClose(cn.nc)
+}
+
+// lingerClose half-closes c and reads what the client still sends, for up to a second and
+// 64 KiB, before the caller closes it: closing a socket with unread input resets the
+// connection (RFC 9112 §9.6), and the reset can destroy the answer before the client reads it.
+func lingerClose(c net.Conn) {
+	if hc, ok := c.(interface{ CloseWrite() error }); ok {
+		hc.CloseWrite()
+	}
+	c.SetReadDeadline(time.Now().Add(time.Second))
+	buf := make([]byte, 4<<10)
+	for n := 0; n < 64<<10; {
+		m, err := c.Read(buf)
+		n += m
+		if err != nil {
+			return
+		}
+	}
+}
+
+// appendPairs appends the environ pairs kv, marshal-encoded, to b: the connection's TLS
+// variables are encoded once and copied into the environ of each request.
+func appendPairs(b []byte, kv [][2]string) []byte {
+	for _, p := range kv {
+		b = pairString(b, p[0], p[1])
+	}
+	return b
+}
+
+// isTLS reports whether the connection speaks TLS.
+func (cn *conn) isTLS() bool { return cn.tlsIn != nil }
