@@ -151,10 +151,10 @@ const (
 	lingerTotal = 5 * time.Second
 )
 
-// lingeringClose closes the write side and drains the read side as described above; the
-// caller closes the connection afterwards.
-func (cn *conn) lingeringClose() {
-	hc, ok := cn.c.(interface{ CloseWrite() error })
+// lingeringClose closes c's write side and drains its read side as described above; the
+// caller closes c afterwards.
+func lingeringClose(c net.Conn) {
+	hc, ok := c.(interface{ CloseWrite() error })
 	if !ok || hc.CloseWrite() != nil {
 		return
 	}
@@ -165,8 +165,8 @@ func (cn *conn) lingeringClose() {
 		if deadline.After(end) {
 			deadline = end
 		}
-		cn.c.SetReadDeadline(deadline)
-		if _, err := cn.c.Read(scratch[:]); err != nil {
+		c.SetReadDeadline(deadline)
+		if _, err := c.Read(scratch[:]); err != nil {
 			return
 		}
 	}
@@ -185,7 +185,7 @@ func hostPort(a net.Addr) (string, string) {
 func (cn *conn) serve(ctx context.Context) {
 	defer func() {
 		if cn.linger {
-			cn.lingeringClose()
+			lingeringClose(cn.c)
 		}
 		cn.c.Close()
 		cn.releaseBuffers()

@@ -168,25 +168,7 @@ func (cn *conn) plainHTTPRequest() {
 		sent := min(max(written-(len(b)-len(plainHTTPBody)), 0), len(plainHTTPBody))
 		cn.logAccess(cn.accepted, result{status: 400, bodyBytes: int64(sent)}, 0)
 	}
-	lingerClose(cn.nc)
-}
-
-// lingerClose half-closes c and reads what the client still sends, for up to a second and
-// 64 KiB, before the caller closes it: closing a socket with unread input resets the
-// connection (RFC 9112 §9.6), and the reset can destroy the answer before the client reads it.
-func lingerClose(c net.Conn) {
-	if hc, ok := c.(interface{ CloseWrite() error }); ok {
-		hc.CloseWrite()
-	}
-	c.SetReadDeadline(time.Now().Add(time.Second))
-	buf := make([]byte, 4<<10)
-	for n := 0; n < 64<<10; {
-		m, err := c.Read(buf)
-		n += m
-		if err != nil {
-			return
-		}
-	}
+	lingeringClose(cn.nc)
 }
 
 // appendPairs appends the environ pairs kv, marshal-encoded, to b: the connection's TLS
