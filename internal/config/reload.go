@@ -24,6 +24,7 @@ var flagNames = map[string]string{
 	"PIDFile": "pid", "LimitRequestFieldSize": "limit-request-field_size",
 	"ForwardedAllowIPs": "forwarded-allow-ips", "AccessLogFile": "access-logfile",
 	"AccessLogFormat": "access-logformat", "ErrorLogFile": "error-logfile", "ProcName": "name",
+	"RequestIDHeader": "request-id-header",
 }
 
 // StaticChanges returns the flag names of the settings that differ between old and next
