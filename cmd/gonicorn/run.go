@@ -42,7 +42,7 @@ func run(ctx context.Context, cfg *config.Config) error {
 		return fmt.Errorf("--log-level: %w", err)
 	}
 	sink := errorlog.NewSink(errOut)
-	logHandler := errorlog.NewHandler(sink, level)
+	logHandler := errorLogHandler(cfg.ErrorLogFormat, sink, level)
 	log := slog.New(logHandler)
 	for _, w := range cfg.Warnings { // the config file's ignored settings and hooks
 		log.Warn(w)
@@ -178,6 +178,8 @@ boot:
 		Software:     "gonicorn/" + config.Version,
 		AccessLog:    access,
 		AccessWriter: accessOut,
+
+		RequestIDHeader: cfg.RequestIDHeader,
 	}
 	if err := frontDefences(&srvCfg, cfg); err != nil {
 		return err // config validated it already

@@ -203,7 +203,7 @@ func (a *Arbiter) adopt(w *worker) {
 		a.log.Warn("Worker (pid:" + itoa(w.pid) + ") broke the worker protocol or died mid-request; killing it")
 		go killBroken(w)
 	}
-	w.group.OnTimeout = func(request string) { a.timeout(w, request) }
+	w.group.OnTimeout = func(request, requestID string) { a.timeout(w, request, requestID) }
 	if spec := w.spec; spec.MaxRequests > 0 {
 		limit := spec.MaxRequests + rand.IntN(spec.MaxRequestsJitter+1)
 		w.group.MaxRequests = limit
@@ -550,12 +550,16 @@ func (a *Arbiter) stopRetired(w *worker) {
 // worker to dump its Python stacks (faulthandler on SIGUSR1, into the error log through its
 // stderr), and kills it a moment later. Other requests of the process then get 502; Run
 // replaces it when it is reaped. Called from the request's timer goroutine.
-func (a *Arbiter) timeout(w *worker, request string) {
+func (a *Arbiter) timeout(w *worker, request, requestID string) {
 	if w.timedOut.Swap(true) {
 		return // another request on the same worker timed out first
 	}
 	a.pool.Retire(w.group) // nothing new for a worker about to be killed
-	a.log.Log(context.Background(), errorlog.LevelCritical, "WORKER TIMEOUT (pid:"+itoa(w.pid)+")", "request", request)
+	attrs := []any{"request", request}
+	if requestID != "" {
+		attrs = append(attrs, "request_id", requestID)
+	}
+	a.log.Log(context.Background(), errorlog.LevelCritical, "WORKER TIMEOUT (pid:"+itoa(w.pid)+")", attrs...)
 	w.signal(syscall.SIGUSR1)
 	time.AfterFunc(stackDumpWait, func() { w.kill("after WORKER TIMEOUT") })
 }

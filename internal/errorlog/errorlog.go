@@ -19,6 +19,11 @@ import (
 	"time"
 )
 
+// TracebackKey is the attribute of a record that holds a Python traceback (or stack dump):
+// the text handler prints it on the lines below the message, as gunicorn does; the JSON
+// handler keeps it as one field.
+const TracebackKey = "traceback"
+
 // LevelCritical is gunicorn's CRITICAL, above slog's ERROR.
 const LevelCritical = slog.LevelError + 4
 
@@ -104,7 +109,13 @@ func (h *Handler) Enabled(_ context.Context, l slog.Level) bool { return l >= h.
 func (h *Handler) Handle(_ context.Context, r slog.Record) error {
 	b := appendPrefix(make([]byte, 0, 128), r.Time, h.sink.pid, levelName(r.Level))
 	b = append(b, r.Message...)
+	var traceback string
 	appendAttr := func(a slog.Attr) bool {
+		if a.Key == TracebackKey {
+			// On the lines below the message, as gunicorn prints a traceback.
+			traceback = a.Value.String()
+			return true
+		}
 		// A value with spaces, quotes or line breaks is quoted, so that one record is
 		// always one line and key=value pairs stay unambiguous.
 		v := a.Value.Resolve().String()
@@ -118,6 +129,10 @@ func (h *Handler) Handle(_ context.Context, r slog.Record) error {
 		appendAttr(a)
 	}
 	r.Attrs(appendAttr)
+	if traceback != "" {
+		b = append(b, '\n')
+		b = append(b, traceback...)
+	}
 	b = append(b, '\n')
 	h.sink.write(b)
 	return nil

@@ -60,6 +60,12 @@ type conn struct {
 
 	// reqStart is when the current request's first byte arrived, for the access log.
 	reqStart time.Time
+	// times of the current request's passage through a worker, for the access log; zero
+	// until it happened. Reset per request.
+	times workerTimes
+	// reqID is the current request's id (requestid.go); empty when ids are off or until
+	// the head was read.
+	reqID []byte
 
 	remoteHost, remotePort string
 	localHost, localPort   string
@@ -149,6 +155,7 @@ func (cn *conn) serve(ctx context.Context) {
 // serveOne handles one request and reports whether the connection stays open.
 func (cn *conn) serveOne(ctx context.Context) bool {
 	s := cn.srv
+	cn.times, cn.reqID = workerTimes{}, cn.reqID[:0]
 	start, err := cn.readHead()
 	cn.reqStart = start
 	if err != nil {
@@ -165,6 +172,7 @@ func (cn *conn) serveOne(ctx context.Context) bool {
 		cn.writeError(err.Status, err.Reason)
 		return false
 	}
+	cn.takeRequestID()
 
 	// RFC 9110 §10.1.1: a body limit is checked before 100-continue is sent.
 	if req.ContentLength > 0 && s.cfg.MaxBody > 0 && req.ContentLength > s.cfg.MaxBody {
@@ -182,16 +190,19 @@ func (cn *conn) serveOne(ctx context.Context) bool {
 	defer body.close()
 
 	// The frame is built before a slot is taken: a slot is held only while the worker is.
+	cn.times.bodyBytes = max(body.n, 0)
 	if err := cn.buildRequest(&body); err != nil {
-		s.log.Error("preparing request body", "err", err)
+		cn.reqLog().Error("preparing request body", "err", err)
 		cn.writeError(500, "internal server error")
 		return false
 	}
+	cn.times.ready = time.Now()
 	slot, turn, ok := cn.sendToWorker(ctx, &body)
 	if !ok {
 		return false
 	}
 	// The worker starts on the request now (its turn came): --timeout counts from here.
+	cn.times.began = time.Now()
 	cn.arm(slot)
 	res := cn.respond(slot, turn) // ends the turn once the worker's answer was read
 	if s.access != nil {
@@ -255,7 +266,7 @@ func (cn *conn) sendToWorker(ctx context.Context, b *body) (*dispatch.Slot, disp
 			}
 			continue
 		case err != nil:
-			s.log.Error("sending request to worker", "pid", slot.Group.PID, "err", err)
+			cn.reqLog().Error("sending request to worker", "pid", slot.Group.PID, "err", err)
 			s.pool.Discard(slot)
 			cn.writeError(502, "worker failed")
 			return nil, dispatch.Turn{}, false
@@ -268,7 +279,7 @@ func (cn *conn) sendToWorker(ctx context.Context, b *body) (*dispatch.Slot, disp
 			// the slot next learns the same.
 			s.pool.Discard(slot)
 			turn.Break()
-			s.log.Error("Worker broke the protocol on a request pipelined ahead of this one; "+
+			cn.reqLog().Error("Worker broke the protocol on a request pipelined ahead of this one; "+
 				"not sending it again, as the worker may have started it", "pid", slot.Group.PID,
 				"request", string(cn.req.Target))
 			cn.writeError(502, "worker failed")
@@ -279,7 +290,7 @@ func (cn *conn) sendToWorker(ctx context.Context, b *body) (*dispatch.Slot, disp
 		s.pool.Discard(slot)
 		turn.Fail()
 		if try == maxDispatches {
-			s.log.Error("worker failed before the request started", "pid", slot.Group.PID)
+			cn.reqLog().Error("worker failed before the request started", "pid", slot.Group.PID)
 			cn.writeError(502, "worker failed")
 			return nil, dispatch.Turn{}, false
 		}
@@ -289,7 +300,7 @@ func (cn *conn) sendToWorker(ctx context.Context, b *body) (*dispatch.Slot, disp
 				return nil, dispatch.Turn{}, false
 			}
 		}
-		s.log.Info("Sending a request again: the worker it was queued on died before starting it", "pid", slot.Group.PID)
+		cn.reqLog().Info("Sending a request again: the worker it was queued on died before starting it", "pid", slot.Group.PID)
 	}
 }
 
