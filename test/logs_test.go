@@ -222,7 +222,7 @@ func TestRequestIDUntrustedClient(t *testing.T) {
 	byRequestID(t, objs, string(r.body))
 }
 
-// TestRequestIDOff checks --request-id-header '': no id anywhere, and the client's header
+// TestRequestIDOff checks --request-id-header ”: no id anywhere, and the client's header
 // reaches the app as any header does.
 func TestRequestIDOff(t *testing.T) {
 	s, access := logsStart(t, "--request-id-header", "")
