@@ -253,3 +253,87 @@ func TestRequestIDTextLogs(t *testing.T) {
 		t.Errorf("error log lacks the traceback headed by its request's id:\n%s", log)
 	}
 }
+
+// jsonRecords decodes the server's error log, which must be JSON lines only (decoded alike
+// by Go and Python).
+func jsonRecords(t *testing.T, s *server) []map[string]any {
+	t.Helper()
+	return decodeBoth(t, strings.Split(strings.TrimSuffix(s.log.String(), "\n"), "\n"))
+}
+
+// findRecord returns the first record whose msg contains msg.
+func findRecord(recs []map[string]any, msg string) map[string]any {
+	for _, r := range recs {
+		if m, _ := r["msg"].(string); strings.Contains(m, msg) {
+			return r
+		}
+	}
+	return nil
+}
+
+// TestErrorLogJSON checks --error-log-format json end to end: every line of the error log
+// is a JSON object; an exception the app raised is one record with its request's id and
+// the traceback as one field; a chained traceback the app printed itself is one record of
+// the worker's pid, apart from the output after it; a --timeout names the request's id, and
+// the worker's stack dump is one record.
+func TestErrorLogJSON(t *testing.T) {
+	s, _ := logsStart(t, "--error-log-format", "json", "--timeout", "1")
+	if r := s.do("GET /raise HTTP/1.1\r\nHost: t\r\nX-Request-ID: rid-raise\r\n\r\n"); r.status != 500 {
+		t.Fatalf("GET /raise = %d; want 500", r.status)
+	}
+	if r := s.get("/printtb"); r.status != 200 {
+		t.Fatalf("GET /printtb = %d; want 200", r.status)
+	}
+	if r := s.do("GET /hang HTTP/1.1\r\nHost: t\r\nX-Request-ID: rid-hang\r\n\r\n"); r.status != 504 {
+		t.Fatalf("GET /hang = %d; want 504", r.status)
+	}
+	for _, want := range []string{"logs-raise-marker", "logs-printed-marker", "logs: after the traceback", "WORKER TIMEOUT", "most recent call first"} {
+		if !s.log.waitFor(want, 10*time.Second) {
+			t.Fatalf("%q is not in the error log:\n%s", want, s.log)
+		}
+	}
+	recs := jsonRecords(t, s)
+	for _, r := range recs {
+		if _, ok := r["pid"].(float64); !ok || r["time"] == nil || r["level"] == nil || r["msg"] == nil {
+			t.Errorf("record %v lacks time, level, msg or a numeric pid", r)
+		}
+	}
+
+	raised := findRecord(recs, "Error handling request /raise")
+	tb, _ := raised["traceback"].(string)
+	if raised == nil || raised["level"] != "ERROR" || raised["request_id"] != "rid-raise" ||
+		!strings.HasPrefix(tb, "Traceback (most recent call last):") || !strings.HasSuffix(tb, "ValueError: logs-raise-marker") {
+		t.Errorf("record of the raised exception = %v; want ERROR, request_id rid-raise, the traceback in one field", raised)
+	}
+
+	printed := findRecord(recs, "RuntimeError: logs-printed-marker")
+	tb, _ = printed["traceback"].(string)
+	if printed == nil || printed["level"] != "ERROR" || !strings.Contains(tb, "KeyError: 'logs-inner-marker'") ||
+		!strings.Contains(tb, "The above exception was the direct cause") || strings.Contains(tb, "after the traceback") {
+		t.Errorf("record of the printed chained traceback = %v; want one ERROR record holding both tracebacks, not the output after", printed)
+	}
+	if n := strings.Count(s.log.String(), "KeyError: 'logs-inner-marker'"); n != 1 {
+		t.Errorf("the printed traceback's inner exception is in %d records; want 1", n)
+	}
+	after := findRecord(recs, "logs: after the traceback")
+	if after == nil || after["level"] != "INFO" || printed != nil && after["pid"] != printed["pid"] {
+		t.Errorf("record of the output after the traceback = %v; want INFO, the worker's pid", after)
+	}
+
+	timeout := findRecord(recs, "WORKER TIMEOUT")
+	if timeout == nil || timeout["level"] != "CRITICAL" || timeout["request_id"] != "rid-hang" || timeout["request"] != "GET /hang HTTP/1.1" {
+		t.Errorf("WORKER TIMEOUT record = %v; want CRITICAL with request GET /hang HTTP/1.1 and request_id rid-hang", timeout)
+	}
+	var dumps int
+	for _, r := range recs {
+		if tb, _ := r["traceback"].(string); strings.Contains(tb, "most recent call first") {
+			dumps++
+			if r["level"] != "CRITICAL" || !strings.Contains(tb, "in application") {
+				t.Errorf("stack dump record = %v; want CRITICAL, with the hung application's frame", r)
+			}
+		}
+	}
+	if dumps != 1 {
+		t.Errorf("the timed-out worker's stack dump is in %d records; want 1:\n%s", dumps, s.log)
+	}
+}

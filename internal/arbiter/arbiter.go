@@ -122,9 +122,10 @@ func (s Spec) withDefaults() Spec {
 }
 
 // Output is where the lines the workers print on stdout and stderr go: an
-// *errorlog.Handler, which writes each tagged with the worker's pid, at its level.
+// *errorlog.Handler, which writes each tagged with the worker's pid, at its level, or an
+// *errorlog.JSONHandler, which writes a traceback as one record.
 type Output interface {
-	WorkerLine(pid int, level slog.Level, line []byte)
+	errorlog.WorkerLog
 }
 
 // New returns an arbiter; it starts nothing.

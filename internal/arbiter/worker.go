@@ -1,7 +1,6 @@
 package arbiter
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -352,18 +351,7 @@ func socketpair(i int) (*net.UnixConn, *os.File, error) {
 func (w *worker) copyOutput(r io.ReadCloser, out Output) {
 	defer close(w.outputDone)
 	defer r.Close()
-	br := bufio.NewReaderSize(r, 64<<10)
-	var lines errorlog.Classifier
-	for {
-		line, err := br.ReadSlice('\n')
-		if len(line) > 0 {
-			line = trimNewline(line)
-			out.WorkerLine(w.pid, w.outputLevel(lines.Classify(line)), line)
-		}
-		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
-			return
-		}
-	}
+	errorlog.CopyWorkerOutput(r, w.pid, w.outputLevel, out)
 }
 
 // outputLevel is the error-log level of a line of the worker's output of kind k. The app's
@@ -388,12 +376,6 @@ func (w *worker) outputLevel(k errorlog.Kind) slog.Level {
 	return slog.LevelInfo
 }
 
-func trimNewline(b []byte) []byte {
-	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
-		b = b[:len(b)-1]
-	}
-	return b
-}
 
 func (w *worker) signal(sig syscall.Signal) {
 	select {

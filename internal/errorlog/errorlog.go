@@ -8,6 +8,7 @@
 package errorlog
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -103,6 +104,17 @@ func (h *Handler) WorkerLine(pid int, level slog.Level, line []byte) {
 	b = append(b, '\n')
 	h.sink.write(b)
 }
+
+// WorkerBlock writes a block's lines one by one, as WorkerLine does; GroupsBlocks is false,
+// so CopyWorkerOutput does not call it.
+func (h *Handler) WorkerBlock(pid int, level slog.Level, _, block []byte) {
+	for _, line := range bytes.Split(block, []byte("\n")) {
+		h.WorkerLine(pid, level, line)
+	}
+}
+
+// GroupsBlocks is false: gunicorn's log has one line per line the worker printed.
+func (h *Handler) GroupsBlocks() bool { return false }
 
 func (h *Handler) Enabled(_ context.Context, l slog.Level) bool { return l >= h.level.Level() }
 

@@ -98,6 +98,20 @@ func (h *JSONHandler) WithAttrs(as []slog.Attr) slog.Handler {
 // WithGroup is not used by gonicorn; groups are flattened, as in Handler.
 func (h *JSONHandler) WithGroup(string) slog.Handler { return h }
 
+// WorkerBlock writes a block a worker printed (a traceback...) as one record: its headline
+// as msg, the whole block as the traceback field.
+func (h *JSONHandler) WorkerBlock(pid int, level slog.Level, headline, block []byte) {
+	if level < h.level.Level() {
+		return
+	}
+	r := slog.NewRecord(time.Now(), level, string(headline), 0)
+	r.AddAttrs(slog.String(TracebackKey, string(block)))
+	h.handleAs(context.Background(), pid, r)
+}
+
+// GroupsBlocks is true: a traceback is one record.
+func (h *JSONHandler) GroupsBlocks() bool { return true }
+
 // WorkerLine writes one line a worker printed as a record of the worker's pid, with the line
 // as its msg, if level is enabled.
 func (h *JSONHandler) WorkerLine(pid int, level slog.Level, line []byte) {
