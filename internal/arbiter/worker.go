@@ -376,7 +376,6 @@ func (w *worker) outputLevel(k errorlog.Kind) slog.Level {
 	return slog.LevelInfo
 }
 
-
 func (w *worker) signal(sig syscall.Signal) {
 	select {
 	case <-w.exited:
