@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"log/slog"
@@ -149,5 +150,26 @@ func (cn *conn) reqLog() *slog.Logger {
 	if len(cn.reqID) == 0 {
 		return cn.srv.log
 	}
-	return cn.srv.log.With("request_id", string(cn.reqID))
+	return slog.New(withRequestID{cn.srv.log.Handler(), string(cn.reqID)})
+}
+
+// withRequestID adds the request_id attribute after a record's own attributes, so that a
+// text line reads "message key=value ... request_id=…" (slog's With would put it first).
+type withRequestID struct {
+	slog.Handler
+	id string
+}
+
+func (h withRequestID) Handle(ctx context.Context, r slog.Record) error {
+	r = r.Clone()
+	r.AddAttrs(slog.String("request_id", h.id))
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h withRequestID) WithAttrs(as []slog.Attr) slog.Handler {
+	return withRequestID{h.Handler.WithAttrs(as), h.id}
+}
+
+func (h withRequestID) WithGroup(name string) slog.Handler {
+	return withRequestID{h.Handler.WithGroup(name), h.id}
 }

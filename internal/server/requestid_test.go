@@ -1,6 +1,7 @@
 package server
 
 import (
+	"log/slog"
 	"regexp"
 	"strings"
 	"sync"
@@ -139,5 +140,27 @@ func TestEnvironKey(t *testing.T) {
 		if got := environKey(in); got != want {
 			t.Errorf("environKey(%q) = %q; want %q", in, got, want)
 		}
+	}
+}
+
+// TestReqLog checks that the lines about a request end with its id, after their own
+// attributes, and that a request without an id logs as before.
+func TestReqLog(t *testing.T) {
+	var buf strings.Builder
+	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		}}))
+	cn := testConn(Config{})
+	cn.srv.log = log
+	cn.reqLog().Error("no id", "k", 1)
+	cn.reqID = []byte("rid-1")
+	cn.reqLog().With("w", 2).Error("with id", "k", 1)
+	want := "level=ERROR msg=\"no id\" k=1\nlevel=ERROR msg=\"with id\" w=2 k=1 request_id=rid-1\n"
+	if buf.String() != want {
+		t.Errorf("reqLog lines = %q; want %q", buf.String(), want)
 	}
 }
