@@ -39,3 +39,21 @@ func TestLogSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestLogSettingsConfigFile checks the names a gunicorn.conf.py gives them.
+func TestLogSettingsConfigFile(t *testing.T) {
+	c, err := parseFile(t, "-c gunicorn.conf.py app", env(), map[string]Value{
+		"access_log_format": pyv("str", "json"), "error_log_format": pyv("str", "json"),
+		"request_id_header": pyv("str", "X-Trace-ID"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.AccessLogFormat != "json" || c.ErrorLogFormat != "json" || c.RequestIDHeader != "X-Trace-ID" {
+		t.Errorf("config file = %q, %q, %q; want json, json, X-Trace-ID", c.AccessLogFormat, c.ErrorLogFormat, c.RequestIDHeader)
+	}
+	if _, err := parseFile(t, "-c gunicorn.conf.py app", env(), map[string]Value{"error_log_format": pyv("str", "xml")}); err == nil ||
+		!strings.Contains(err.Error(), "error_log_format") && !strings.Contains(err.Error(), "error-log-format") {
+		t.Errorf("error_log_format = 'xml': %v; want an error naming the setting", err)
+	}
+}
