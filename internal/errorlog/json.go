@@ -100,11 +100,11 @@ func (h *JSONHandler) WithGroup(string) slog.Handler { return h }
 
 // WorkerBlock writes a block a worker printed (a traceback...) as one record: its headline
 // as msg, the whole block as the traceback field.
-func (h *JSONHandler) WorkerBlock(pid int, level slog.Level, headline, block []byte) {
+func (h *JSONHandler) WorkerBlock(pid int, level slog.Level, t time.Time, headline, block []byte) {
 	if level < h.level.Level() {
 		return
 	}
-	r := slog.NewRecord(time.Now(), level, string(headline), 0)
+	r := slog.NewRecord(t, level, string(headline), 0)
 	r.AddAttrs(slog.String(TracebackKey, string(block)))
 	h.handleAs(context.Background(), pid, r)
 }

@@ -90,7 +90,7 @@ func TestJSONWorkerLines(t *testing.T) {
 	h := NewJSONHandler(NewSink(&buf), slog.LevelInfo)
 	h.WorkerLine(4242, slog.LevelInfo, []byte("hello \"app\" \xff"))
 	h.WorkerLine(4242, slog.LevelDebug, []byte("hidden"))
-	h.WorkerBlock(4243, slog.LevelError, []byte("ValueError: x"), []byte("Traceback (most recent call last):\nValueError: x"))
+	h.WorkerBlock(4243, slog.LevelError, time.Now(), []byte("ValueError: x"), []byte("Traceback (most recent call last):\nValueError: x"))
 	rs := records(t, buf.String())
 	if len(rs) != 2 {
 		t.Fatalf("%d records; want 2:\n%s", len(rs), buf.String())
@@ -228,6 +228,7 @@ func TestCopyWorkerOutputJSON(t *testing.T) {
 	for _, l := range strings.SplitAfter("before\n"+chained, "\n") {
 		w.WriteString(l)
 	}
+	wrote := time.Now()
 	// Silence: the traceback must come out without the pipe closing.
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(buf.String(), "logs-printed-marker") {
@@ -252,6 +253,10 @@ func TestCopyWorkerOutputJSON(t *testing.T) {
 	}
 	if len(rs) != len(wants) {
 		t.Fatalf("%d records; want %d:\n%s", len(rs), len(wants), buf.String())
+	}
+	// The block is dated when it began, not when the silence after it ended.
+	if ts, err := time.Parse(time.RFC3339, rs[1]["time"].(string)); err != nil || ts.After(wrote) {
+		t.Errorf("the traceback's record is dated %v (%v); want no later than its last line was written, %v", ts, err, wrote)
 	}
 	for i, w := range wants {
 		tb, _ := rs[i]["traceback"].(string)

@@ -16,8 +16,8 @@ type WorkerLog interface {
 	// WorkerLine writes one line a worker printed, tagged with its pid, at level.
 	WorkerLine(pid int, level slog.Level, line []byte)
 	// WorkerBlock writes the lines of one block (a traceback...), joined by '\n', as one
-	// record whose message is headline.
-	WorkerBlock(pid int, level slog.Level, headline, block []byte)
+	// record whose message is headline, dated t, when its first line was read.
+	WorkerBlock(pid int, level slog.Level, t time.Time, headline, block []byte)
 	// GroupsBlocks reports whether blocks should be passed whole to WorkerBlock rather than
 	// line by line to WorkerLine.
 	GroupsBlocks() bool
@@ -82,6 +82,7 @@ type grouper struct {
 	c     Classifier
 	kind  Kind       // of the pending block
 	level slog.Level // of the pending block
+	began time.Time  // when the pending block's first line was read
 	block []byte     // the pending block's lines joined by '\n'; empty = none
 }
 
@@ -99,7 +100,7 @@ func (g *grouper) line(line []byte) {
 		return
 	}
 	if len(g.block) == 0 {
-		g.kind, g.level = kind, g.levelOf(kind)
+		g.kind, g.level, g.began = kind, g.levelOf(kind), time.Now()
 	} else {
 		g.block = append(g.block, '\n')
 	}
@@ -112,7 +113,7 @@ func (g *grouper) flush() {
 		return
 	}
 	block := bytes.TrimRight(g.block, "\n \t")
-	g.out.WorkerBlock(g.pid, g.level, headline(g.kind, block), block)
+	g.out.WorkerBlock(g.pid, g.level, g.began, headline(g.kind, block), block)
 	g.block = g.block[:0]
 }
 
