@@ -275,7 +275,7 @@ func findRecord(recs []map[string]any, msg string) map[string]any {
 // is a JSON object; an exception the app raised is one record with its request's id and
 // the traceback as one field; a chained traceback the app printed itself is one record of
 // the worker's pid, apart from the output after it; a --timeout names the request's id, and
-// the worker's stack dump is one record.
+// the worker's stack dump is one record that names it too.
 func TestErrorLogJSON(t *testing.T) {
 	s, _ := logsStart(t, "--error-log-format", "json", "--timeout", "1")
 	if r := s.do("GET /raise HTTP/1.1\r\nHost: t\r\nX-Request-ID: rid-raise\r\n\r\n"); r.status != 500 {
@@ -328,8 +328,8 @@ func TestErrorLogJSON(t *testing.T) {
 	for _, r := range recs {
 		if tb, _ := r["traceback"].(string); strings.Contains(tb, "most recent call first") {
 			dumps++
-			if r["level"] != "CRITICAL" || !strings.Contains(tb, "in application") {
-				t.Errorf("stack dump record = %v; want CRITICAL, with the hung application's frame", r)
+			if r["level"] != "CRITICAL" || !strings.Contains(tb, "in application") || r["request_id"] != "rid-hang" {
+				t.Errorf("stack dump record = %v; want CRITICAL, with the hung application's frame and request_id rid-hang", r)
 			}
 		}
 	}

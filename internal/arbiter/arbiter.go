@@ -555,7 +555,8 @@ func (a *Arbiter) timeout(w *worker, request, requestID string) {
 	if w.timedOut.Swap(true) {
 		return // another request on the same worker timed out first
 	}
-	a.pool.Retire(w.group) // nothing new for a worker about to be killed
+	a.pool.Retire(w.group)        // nothing new for a worker about to be killed
+	w.timeoutID.Store(&requestID) // before the stack dump is asked for
 	attrs := []any{"request", request}
 	if requestID != "" {
 		attrs = append(attrs, "request_id", requestID)

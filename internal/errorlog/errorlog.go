@@ -107,7 +107,7 @@ func (h *Handler) WorkerLine(pid int, level slog.Level, line []byte) {
 
 // WorkerBlock writes a block's lines one by one, as WorkerLine does; GroupsBlocks is false,
 // so CopyWorkerOutput does not call it.
-func (h *Handler) WorkerBlock(pid int, level slog.Level, _ time.Time, _, block []byte) {
+func (h *Handler) WorkerBlock(pid int, level slog.Level, _ time.Time, _, block []byte, _ []slog.Attr) {
 	for _, line := range bytes.Split(block, []byte("\n")) {
 		h.WorkerLine(pid, level, line)
 	}

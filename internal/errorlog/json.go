@@ -100,11 +100,12 @@ func (h *JSONHandler) WithGroup(string) slog.Handler { return h }
 
 // WorkerBlock writes a block a worker printed (a traceback...) as one record: its headline
 // as msg, the whole block as the traceback field.
-func (h *JSONHandler) WorkerBlock(pid int, level slog.Level, t time.Time, headline, block []byte) {
+func (h *JSONHandler) WorkerBlock(pid int, level slog.Level, t time.Time, headline, block []byte, attrs []slog.Attr) {
 	if level < h.level.Level() {
 		return
 	}
 	r := slog.NewRecord(t, level, string(headline), 0)
+	r.AddAttrs(attrs...)
 	r.AddAttrs(slog.String(TracebackKey, string(block)))
 	h.handleAs(context.Background(), pid, r)
 }

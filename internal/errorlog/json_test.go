@@ -90,7 +90,8 @@ func TestJSONWorkerLines(t *testing.T) {
 	h := NewJSONHandler(NewSink(&buf), slog.LevelInfo)
 	h.WorkerLine(4242, slog.LevelInfo, []byte("hello \"app\" \xff"))
 	h.WorkerLine(4242, slog.LevelDebug, []byte("hidden"))
-	h.WorkerBlock(4243, slog.LevelError, time.Now(), []byte("ValueError: x"), []byte("Traceback (most recent call last):\nValueError: x"))
+	h.WorkerBlock(4243, slog.LevelError, time.Now(), []byte("ValueError: x"), []byte("Traceback (most recent call last):\nValueError: x"),
+		[]slog.Attr{slog.String("request_id", "r9")})
 	rs := records(t, buf.String())
 	if len(rs) != 2 {
 		t.Fatalf("%d records; want 2:\n%s", len(rs), buf.String())
@@ -98,8 +99,8 @@ func TestJSONWorkerLines(t *testing.T) {
 	if rs[0]["pid"] != 4242.0 || rs[0]["msg"] != "hello \"app\" \uFFFD" || rs[0]["level"] != "INFO" {
 		t.Errorf("worker line record = %v; want pid 4242, the line (invalid UTF-8 as U+FFFD), INFO", rs[0])
 	}
-	if rs[1]["pid"] != 4243.0 || rs[1]["msg"] != "ValueError: x" || rs[1]["traceback"] != "Traceback (most recent call last):\nValueError: x" {
-		t.Errorf("worker block record = %v; want pid 4243, the headline as msg, the block as traceback", rs[1])
+	if rs[1]["pid"] != 4243.0 || rs[1]["msg"] != "ValueError: x" || rs[1]["traceback"] != "Traceback (most recent call last):\nValueError: x" || rs[1]["request_id"] != "r9" {
+		t.Errorf("worker block record = %v; want pid 4243, the headline as msg, the block as traceback, request_id r9", rs[1])
 	}
 }
 
@@ -222,7 +223,7 @@ func TestCopyWorkerOutputJSON(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		CopyWorkerOutput(r, 99, levelOf, NewJSONHandler(NewSink(&buf), slog.LevelDebug))
+		CopyWorkerOutput(r, 99, levelOf, nil, NewJSONHandler(NewSink(&buf), slog.LevelDebug))
 	}()
 	// Line by line, as Python's traceback module prints.
 	for _, l := range strings.SplitAfter("before\n"+chained, "\n") {
@@ -269,7 +270,7 @@ func TestCopyWorkerOutputJSON(t *testing.T) {
 // TestCopyWorkerOutputText checks that the text log gets every line as printed, at once.
 func TestCopyWorkerOutputText(t *testing.T) {
 	var buf bytes.Buffer
-	CopyWorkerOutput(strings.NewReader("before\n"+chained+"after"), 7, levelOf, NewHandler(NewSink(&buf), slog.LevelDebug))
+	CopyWorkerOutput(strings.NewReader("before\n"+chained+"after"), 7, levelOf, nil, NewHandler(NewSink(&buf), slog.LevelDebug))
 	got := lines(t, buf.String())
 	want := strings.Split("before\n"+chained+"after", "\n")
 	if len(got) != len(want) {

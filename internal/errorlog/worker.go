@@ -16,8 +16,8 @@ type WorkerLog interface {
 	// WorkerLine writes one line a worker printed, tagged with its pid, at level.
 	WorkerLine(pid int, level slog.Level, line []byte)
 	// WorkerBlock writes the lines of one block (a traceback...), joined by '\n', as one
-	// record whose message is headline, dated t, when its first line was read.
-	WorkerBlock(pid int, level slog.Level, t time.Time, headline, block []byte)
+	// record whose message is headline, dated t, when its first line was read, with attrs.
+	WorkerBlock(pid int, level slog.Level, t time.Time, headline, block []byte, attrs []slog.Attr)
 	// GroupsBlocks reports whether blocks should be passed whole to WorkerBlock rather than
 	// line by line to WorkerLine.
 	GroupsBlocks() bool
@@ -33,13 +33,14 @@ const blockIdle = 100 * time.Millisecond
 const maxBlock = 1 << 20
 
 // CopyWorkerOutput logs every line the worker pid prints on r, until r ends or fails: each
-// at the level levelOf gives its kind (see Classifier), in blocks when out groups them. It
-// is the one goroutine that reads the worker's output; the caller closes r.
+// at the level levelOf gives its kind (see Classifier), in blocks when out groups them, a
+// block with the attributes attrsOf gives its kind (attrsOf may be nil). It is the one
+// goroutine that reads the worker's output; the caller closes r.
 //
 // When a block is pending and nothing more is buffered, the read waits at most blockIdle
 // (r's read deadline, for a pipe) before the block is written.
-func CopyWorkerOutput(r io.Reader, pid int, levelOf func(Kind) slog.Level, out WorkerLog) {
-	g := &grouper{out: out, pid: pid, levelOf: levelOf, grouped: out.GroupsBlocks()}
+func CopyWorkerOutput(r io.Reader, pid int, levelOf func(Kind) slog.Level, attrsOf func(Kind) []slog.Attr, out WorkerLog) {
+	g := &grouper{out: out, pid: pid, levelOf: levelOf, attrsOf: attrsOf, grouped: out.GroupsBlocks()}
 	defer g.flush()
 	dr, _ := r.(interface{ SetReadDeadline(time.Time) error })
 	br := bufio.NewReaderSize(r, 64<<10)
@@ -77,13 +78,15 @@ type grouper struct {
 	out     WorkerLog
 	pid     int
 	levelOf func(Kind) slog.Level
-	grouped bool // out.GroupsBlocks()
+	attrsOf func(Kind) []slog.Attr // nil = none
+	grouped bool                   // out.GroupsBlocks()
 
 	c     Classifier
-	kind  Kind       // of the pending block
-	level slog.Level // of the pending block
-	began time.Time  // when the pending block's first line was read
-	block []byte     // the pending block's lines joined by '\n'; empty = none
+	kind  Kind        // of the pending block
+	level slog.Level  // of the pending block
+	began time.Time   // when the pending block's first line was read
+	attrs []slog.Attr // of the pending block
+	block []byte      // the pending block's lines joined by '\n'; empty = none
 }
 
 func (g *grouper) line(line []byte) {
@@ -100,7 +103,10 @@ func (g *grouper) line(line []byte) {
 		return
 	}
 	if len(g.block) == 0 {
-		g.kind, g.level, g.began = kind, g.levelOf(kind), time.Now()
+		g.kind, g.level, g.began, g.attrs = kind, g.levelOf(kind), time.Now(), nil
+		if g.attrsOf != nil {
+			g.attrs = g.attrsOf(kind)
+		}
 	} else {
 		g.block = append(g.block, '\n')
 	}
@@ -113,7 +119,7 @@ func (g *grouper) flush() {
 		return
 	}
 	block := bytes.TrimRight(g.block, "\n \t")
-	g.out.WorkerBlock(g.pid, g.level, g.began, headline(g.kind, block), block)
+	g.out.WorkerBlock(g.pid, g.level, g.began, headline(g.kind, block), block, g.attrs)
 	g.block = g.block[:0]
 }
 
