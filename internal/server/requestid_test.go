@@ -164,3 +164,25 @@ func TestReqLog(t *testing.T) {
 		t.Errorf("reqLog lines = %q; want %q", buf.String(), want)
 	}
 }
+
+// TestRequestIDAllocs pins that a request id costs no allocation per request: taking or
+// generating it, and writing it into the environ.
+func TestRequestIDAllocs(t *testing.T) {
+	for _, trusted := range []bool{false, true} {
+		cn := testConn(Config{Software: "gonicorn/test", RequestIDHeader: "X-Request-ID"})
+		cn.srv.ids, cn.srv.idEnviron = newIDSource(), environKey("X-Request-ID")
+		cn.trustedPeer = trusted
+		raw := []byte("GET /p HTTP/1.1\r\nHost: h\r\nX-Request-ID: lb-1\r\nUser-Agent: x\r\n\r\n")
+		if _, err := http1.ParseHead(raw, nil, &cn.req); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 0, 4096)
+		allocs := testing.AllocsPerRun(100, func() {
+			cn.takeRequestID()
+			buf = cn.appendEnviron(buf[:0], &cn.req, -1)
+		})
+		if allocs != 0 {
+			t.Errorf("trusted=%v: a request id costs %v allocations per request; want 0", trusted, allocs)
+		}
+	}
+}

@@ -208,35 +208,34 @@ func (rs *response) start(payload []byte) {
 // names and values that cannot split the response, and a Content-Length of plain digits
 // (RFC 9110 §8.6). Each failure is logged; the caller answers 500.
 func (cn *conn) checkStart(payload []byte) (appHead, bool) {
-	log := cn.reqLog()
 	status, headers, err := wire.DecodeStart(payload, cn.startHeaders[:0])
 	cn.startHeaders = headers[:0]
 	if err != nil {
-		log.Error("invalid status from application", "status", strconv.Quote(string(status)), "err", err, "request", requestLine(&cn.req))
+		cn.reqLog().Error("invalid status from application", "status", strconv.Quote(string(status)), "err", err, "request", requestLine(&cn.req))
 		return appHead{}, false
 	}
 	if !http1.ValidStatus(status) {
-		log.Error("invalid status from application", "status", strconv.Quote(string(status)), "request", requestLine(&cn.req))
+		cn.reqLog().Error("invalid status from application", "status", strconv.Quote(string(status)), "request", requestLine(&cn.req))
 		return appHead{}, false
 	}
 	h := appHead{status: status, headers: headers, length: -1}
 	h.code = int(status[0]-'0')*100 + int(status[1]-'0')*10 + int(status[2]-'0')
 	if h.code < 200 || h.code > 599 {
-		log.Error("invalid status from application: not a final status (200 to 599)", "status", strconv.Quote(string(status)), "request", requestLine(&cn.req))
+		cn.reqLog().Error("invalid status from application: not a final status (200 to 599)", "status", strconv.Quote(string(status)), "request", requestLine(&cn.req))
 		return appHead{}, false
 	}
 	for _, hd := range headers {
 		name, value := hd[0], hd[1]
 		if !http1.ValidFieldName(name) || !http1.ValidFieldValue(value) {
 			// Never emit a header that could split the response (CR/LF/NUL, non-token).
-			log.Error("invalid response header from application", "name", strconv.Quote(string(name)), "request", requestLine(&cn.req))
+			cn.reqLog().Error("invalid response header from application", "name", strconv.Quote(string(name)), "request", requestLine(&cn.req))
 			return appHead{}, false
 		}
 		switch {
 		case asciiEqualFold(name, "Content-Length"):
 			n, ok := parseLength(value)
 			if !ok || h.length >= 0 && h.length != n {
-				log.Error("invalid Content-Length from application", "value", strconv.Quote(string(value)), "request", requestLine(&cn.req))
+				cn.reqLog().Error("invalid Content-Length from application", "value", strconv.Quote(string(value)), "request", requestLine(&cn.req))
 				return appHead{}, false
 			}
 			h.length = n
