@@ -2,8 +2,12 @@ package main
 
 import (
 	"io"
+	"log/slog"
 	"os"
 	"sync"
+
+	"github.com/gonicorn/gonicorn/internal/arbiter"
+	"github.com/gonicorn/gonicorn/internal/errorlog"
 )
 
 // logFile is a log destination that SIGUSR1 can reopen, so that logrotate can move the file
@@ -62,4 +66,19 @@ func writePIDFile(path string) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// logHandler is an error-log handler that also takes the workers' output lines.
+type logHandler interface {
+	slog.Handler
+	arbiter.Output
+}
+
+// errorLogHandler returns the error log's handler for --error-log-format: gunicorn's text
+// lines, or JSON objects (docs/logging.md).
+func errorLogHandler(format string, sink *errorlog.Sink, level slog.Leveler) logHandler {
+	if format == "json" {
+		return errorlog.NewJSONHandler(sink, level)
+	}
+	return errorlog.NewHandler(sink, level)
 }

@@ -44,7 +44,7 @@ func run(ctx context.Context, cfg *config.Config) error {
 		return fmt.Errorf("--log-level: %w", err)
 	}
 	sink := errorlog.NewSink(errOut)
-	logHandler := errorlog.NewHandler(sink, level)
+	logHandler := errorLogHandler(cfg.ErrorLogFormat, sink, level)
 	log := slog.New(logHandler)
 	for _, n := range cfg.Notices { // which config file was read, when none was named
 		log.Info(n)
@@ -187,16 +187,17 @@ boot:
 			FieldSize:   cfg.LimitRequestFieldSize,
 			HeaderMap:   headerMap(cfg.HeaderMap),
 		},
-		Trust:        trust,
-		MaxBody:      cfg.LimitRequestBody,
-		BodyMemory:   cfg.BodyMemory,
-		KeepAlive:    cfg.KeepAlive,
-		Timeout:      cfg.Timeout,
-		RootPath:     cfg.RootPath,
-		Software:     "gonicorn/" + config.Version,
-		AccessLog:    access,
-		AccessWriter: accessOut,
-		Observer:     obs.observer(),
+		Trust:           trust,
+		MaxBody:         cfg.LimitRequestBody,
+		BodyMemory:      cfg.BodyMemory,
+		KeepAlive:       cfg.KeepAlive,
+		Timeout:         cfg.Timeout,
+		RootPath:        cfg.RootPath,
+		Software:        "gonicorn/" + config.Version,
+		AccessLog:       access,
+		AccessWriter:    accessOut,
+		Observer:        obs.observer(),
+		RequestIDHeader: cfg.RequestIDHeader,
 	}
 	if err := frontDefences(&srvCfg, cfg); err != nil {
 		return err // config validated it already

@@ -67,6 +67,20 @@ type Entry struct {
 	// 0 if unknown.
 	WorkerPID int
 
+	// BodyBytes is the length of the request body as read (after
+	// de-chunking); 0 for none.
+	BodyBytes int64
+
+	// QueueTime is the time from the request being read whole (ready for a
+	// worker) to a worker starting on it, and AppTime the time from then to
+	// the worker's end of the response. Negative if the request never
+	// reached a worker.
+	QueueTime, AppTime time.Duration
+
+	// RequestID is the request's id (the server's X-Request-ID); empty if
+	// request ids are off.
+	RequestID []byte
+
 	// RequestHeader and ResponseHeader look a header up by name,
 	// case-insensitively. They return nil if the header is absent; a nil
 	// function means no headers. They must not allocate if Append is to
@@ -83,8 +97,9 @@ type Entry struct {
 // Format is a compiled access log format. It is immutable and safe for
 // concurrent use.
 type Format struct {
-	src string // the format as given to Compile
-	ops []op   // what Append does, in order
+	src  string // the format as given to Compile
+	ops  []op   // what Append does, in order
+	json bool   // the format is JSONFormat: ops is empty, Append writes JSON
 }
 
 // op is one step of a compiled format: a literal run of text or one atom.
@@ -187,7 +202,8 @@ func (e *SyntaxError) Error() string {
 	return fmt.Sprintf("access log format: %s %q at offset %d", e.Msg, e.Atom, e.Offset)
 }
 
-// Compile parses an access log format. It reads the process environment
+// Compile parses an access log format: gunicorn's atoms, or JSONFormat for
+// one JSON object per line. It reads the process environment
 // once, now, for any %({var}e)s atoms; use CompileEnv to supply another
 // environment.
 func Compile(format string) (*Format, error) {
@@ -204,6 +220,10 @@ func Compile(format string) (*Format, error) {
 // a typo in a flag should fail at startup, not quietly log dashes.
 func CompileEnv(format string, lookupEnv func(string) (string, bool)) (*Format, error) {
 	f := &Format{src: format}
+	if format == JSONFormat {
+		f.json = true
+		return f, nil
+	}
 	var lit []byte // pending literal text
 	flush := func() {
 		if len(lit) > 0 {
@@ -310,6 +330,9 @@ func (f *Format) String() string { return f.src }
 // Append appends the log line for e, including the trailing '\n', to b and
 // returns the extended buffer. It allocates only to grow b.
 func (f *Format) Append(b []byte, e *Entry) []byte {
+	if f.json {
+		return appendJSON(b, e)
+	}
 	for i := range f.ops {
 		o := &f.ops[i]
 		switch o.kind {

@@ -135,9 +135,10 @@ func (s Spec) withDefaults() Spec {
 }
 
 // Output is where the lines the workers print on stdout and stderr go: an
-// *errorlog.Handler, which writes each tagged with the worker's pid, at its level.
+// *errorlog.Handler, which writes each tagged with the worker's pid, at its level, or an
+// *errorlog.JSONHandler, which writes a traceback as one record.
 type Output interface {
-	WorkerLine(pid int, level slog.Level, line []byte)
+	errorlog.WorkerLog
 }
 
 // New returns an arbiter; it starts nothing.
@@ -240,7 +241,7 @@ func (a *Arbiter) adopt(w *worker) {
 		a.log.Warn("Worker (pid:" + itoa(w.pid) + ") broke the worker protocol or died mid-request; killing it")
 		go killBroken(w)
 	}
-	w.group.OnTimeout = func(request string) { a.timeout(w, request) }
+	w.group.OnTimeout = func(request, requestID string) { a.timeout(w, request, requestID) }
 	if spec := w.spec; spec.MaxRequests > 0 {
 		limit := spec.MaxRequests + rand.IntN(spec.MaxRequestsJitter+1)
 		w.group.MaxRequests = limit
@@ -589,12 +590,17 @@ func (a *Arbiter) stopRetired(w *worker) {
 // worker to dump its Python stacks (faulthandler on SIGUSR1, into the error log through its
 // stderr), and kills it a moment later. Other requests of the process then get 502; Run
 // replaces it when it is reaped. Called from the request's timer goroutine.
-func (a *Arbiter) timeout(w *worker, request string) {
+func (a *Arbiter) timeout(w *worker, request, requestID string) {
 	if w.timedOut.Swap(true) {
 		return // another request on the same worker timed out first
 	}
-	a.pool.Retire(w.group) // nothing new for a worker about to be killed
-	a.log.Log(context.Background(), errorlog.LevelCritical, "WORKER TIMEOUT (pid:"+itoa(w.pid)+")", "request", request)
+	a.pool.Retire(w.group)        // nothing new for a worker about to be killed
+	w.timeoutID.Store(&requestID) // before the stack dump is asked for
+	attrs := []any{"request", request}
+	if requestID != "" {
+		attrs = append(attrs, "request_id", requestID)
+	}
+	a.log.Log(context.Background(), errorlog.LevelCritical, "WORKER TIMEOUT (pid:"+itoa(w.pid)+")", attrs...)
 	w.signal(syscall.SIGUSR1)
 	time.AfterFunc(stackDumpWait, func() { w.kill("after WORKER TIMEOUT") })
 }

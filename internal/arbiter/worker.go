@@ -1,7 +1,6 @@
 package arbiter
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -96,6 +95,9 @@ type worker struct {
 	state    workerState // owned by the Run goroutine (and Boot, before Run)
 	maxedOut atomic.Bool // set when the group reached RecycleAt (near MaxRequests); Run recycles it
 	timedOut atomic.Bool // a request ran past --timeout; the worker is being killed
+	// timeoutID is the request id of the request that timed out ("" if none), set before
+	// the worker is asked for its stacks, so that the dump's record names it.
+	timeoutID atomic.Pointer[string]
 
 	// killedFor says why the master sent SIGKILL, for the exit line ("after WORKER
 	// TIMEOUT"); the first reason given wins. nil: the master did not, so a SIGKILL came from
@@ -358,18 +360,19 @@ func socketpair(i int) (*net.UnixConn, *os.File, error) {
 func (w *worker) copyOutput(r io.ReadCloser, out Output) {
 	defer close(w.outputDone)
 	defer r.Close()
-	br := bufio.NewReaderSize(r, 64<<10)
-	var lines errorlog.Classifier
-	for {
-		line, err := br.ReadSlice('\n')
-		if len(line) > 0 {
-			line = trimNewline(line)
-			out.WorkerLine(w.pid, w.outputLevel(lines.Classify(line)), line)
-		}
-		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
-			return
-		}
+	errorlog.CopyWorkerOutput(r, w.pid, w.outputLevel, w.outputAttrs, out)
+}
+
+// outputAttrs are the attributes of a block of the worker's output of kind k, in a log that
+// keeps blocks whole: the stack dump of a --timeout names the request that timed out.
+func (w *worker) outputAttrs(k errorlog.Kind) []slog.Attr {
+	if k != errorlog.StackDump || !w.timedOut.Load() {
+		return nil
 	}
+	if id := w.timeoutID.Load(); id != nil && *id != "" {
+		return []slog.Attr{slog.String("request_id", *id)}
+	}
+	return nil
 }
 
 // outputLevel is the error-log level of a line of the worker's output of kind k. The app's
@@ -392,13 +395,6 @@ func (w *worker) outputLevel(k errorlog.Kind) slog.Level {
 		return slog.LevelWarn
 	}
 	return slog.LevelInfo
-}
-
-func trimNewline(b []byte) []byte {
-	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
-		b = b[:len(b)-1]
-	}
-	return b
 }
 
 func (w *worker) signal(sig syscall.Signal) {

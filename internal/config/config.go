@@ -118,6 +118,10 @@ type Config struct {
 	DoHandshakeOnConnect bool   // accepted for gunicorn; the handshake is always done at once
 	SuppressRaggedEOFs   bool   // accepted for gunicorn; a ragged EOF is treated as an EOF either way
 
+	// Logs people can query (docs/logging.md).
+	ErrorLogFormat  string // "text" (gunicorn's lines) or "json" (one object per record)
+	RequestIDHeader string // header carrying the request id (X-Request-ID); "" = no request ids
+
 	// ConfigFile is -c/--config, or ./gunicorn.conf.py when it exists and no -c is given: the
 	// file read before GONICORN_CMD_ARGS and the command line, and again on every reload;
 	// "" = none.
@@ -261,7 +265,7 @@ func Settings(getenv func(string) string) []Setting {
 			Help:     "Access log file; '-' means stdout. Off by default.",
 			register: str(func(c *Config) *string { return &c.AccessLogFile })},
 		{Name: "access-logformat", Meta: "FORMAT", Default: `%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"`, File: "access_log_format",
-			Help:     "Access log format, with gunicorn's atoms (h l u t r m U q H s B b f a T M D L p, {header}i, {header}o, {var}e).",
+			Help:     "Access log format, with gunicorn's atoms (h l u t r m U q H s B b f a T M D L p, {header}i, {header}o, {var}e), or 'json' for one JSON object per request. See docs/logging.md.",
 			register: str(func(c *Config) *string { return &c.AccessLogFormat })},
 		{Name: "error-logfile", Meta: "FILE", Default: "-", File: "errorlog",
 			Help:     "Error log file; '-' means stderr.",
@@ -402,6 +406,16 @@ func Settings(getenv func(string) string) []Setting {
 			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
 				fs.BoolVar(&c.SuppressRaggedEOFs, s.Name, true, s.Help)
 			}},
+		// Logs people can query (issue 12).
+		{Name: "access-log-format", Meta: "FORMAT", Default: `%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"`, File: "-",
+			Help:     "Another name for --access-logformat; --access-log-format json writes the access log as JSON lines. See docs/logging.md.",
+			register: str(func(c *Config) *string { return &c.AccessLogFormat })},
+		{Name: "error-log-format", Meta: "FORMAT", Default: "text",
+			Help:     "Error log format: 'text' (gunicorn's lines) or 'json' (one JSON object per record: time, level, msg, pid, request_id where known, and a worker's traceback as one field). See docs/logging.md.",
+			register: str(func(c *Config) *string { return &c.ErrorLogFormat })},
+		{Name: "request-id-header", Meta: "NAME", Default: "X-Request-ID",
+			Help:     "Header of the request id: taken from a proxy of --forwarded-allow-ips when it is 1 to 128 printable ASCII characters, else generated (32 hex digits); passed to the app (HTTP_X_REQUEST_ID, replacing what an untrusted client sent), returned in the response unless the app sets it, and written in the access log and in the error-log lines about the request. '' turns request ids off. See docs/logging.md.",
+			register: str(func(c *Config) *string { return &c.RequestIDHeader })},
 		{Name: "version", Short: "v", Default: "", File: "-",
 			Help: "Print the version and exit.",
 			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
@@ -761,6 +775,9 @@ func (c *Config) validate() error {
 	case "debug", "info", "warning", "error", "critical":
 	default:
 		return fmt.Errorf("invalid value %q for --log-level: want debug, info, warning, error or critical", c.LogLevel)
+	}
+	if err := c.validateLogs(); err != nil {
+		return err
 	}
 	if mod, _, _ := strings.Cut(c.App, ":"); mod == "" && c.Django == nil {
 		return fmt.Errorf("invalid APP_MODULE %q: want module[:callable]", c.App)

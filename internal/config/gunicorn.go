@@ -92,7 +92,7 @@ func Gunicorn() []GunicornSetting {
 		privNote       = "gonicorn does not switch user yet; start it as that user (systemd's User=, Docker's USER)"
 		strictNote     = "gonicorn parses requests strictly (RFC 9112) and has no lenient mode yet; this leniency is a request-smuggling risk behind a proxy; drop it"
 		asgiNote       = "it applies to ASGI workers only, and gonicorn is a WSGI server"
-		loggingNote    = "the Go master writes the logs in gunicorn's format; use --error-logfile, --access-logfile, --access-logformat and --log-level"
+		loggingNote    = "the Go master writes the logs itself, in gunicorn's format or as JSON; use --error-logfile, --access-logfile, --access-logformat (json for JSON lines), --error-log-format and --log-level (docs/logging.md)"
 		controlNote    = "the control socket is not in gonicorn yet; use signals (HUP, TTIN, TTOU, USR1)"
 	)
 	impl := func(name, flag string, flags ...string) GunicornSetting {

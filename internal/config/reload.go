@@ -26,6 +26,7 @@ var flagNames = map[string]string{
 	"AccessLogFormat": "access-logformat", "ErrorLogFile": "error-logfile", "ProcName": "name",
 	"CertFile": "certfile", "KeyFile": "keyfile", "SSLVersion": "ssl-version",
 	"SuppressRaggedEOFs": "suppress-ragged-eofs",
+	"RequestIDHeader":    "request-id-header",
 }
 
 // StaticChanges returns the flag names of the settings that differ between old and next

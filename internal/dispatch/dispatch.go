@@ -168,10 +168,10 @@ type Group struct {
 	OnBroken func()
 
 	// OnTimeout is called by the server, from a timer goroutine, when a request on one of
-	// the group's slots ran longer than --timeout. request is its request line, for the log.
-	// The owner dumps the worker's stacks and kills it; the request's reader then sees EOF.
-	// nil = nothing happens.
-	OnTimeout func(request string)
+	// the group's slots ran longer than --timeout. request is its request line and
+	// requestID its id ("" if none), for the log. The owner dumps the worker's stacks and
+	// kills it; the request's reader then sees EOF. nil = nothing happens.
+	OnTimeout func(request, requestID string)
 
 	// MaxRequests caps the requests the group's slots are given (pipelined ones included);
 	// 0 = no limit. At the cap the group takes no new request: requests go to other groups or

@@ -35,6 +35,36 @@ type Classifier struct {
 	// group is set in a Traceback block of an exception group: every line of it is
 	// indented, so the first line that is not ends it.
 	group bool
+	// awaitHead is set (by ClassifyBlock) after a chained traceback's sentence or a thread's
+	// exception intro, up to the traceback head that continues the block.
+	awaitHead bool
+}
+
+// ClassifyBlock is Classify, and also reports whether line begins a block (a traceback, a
+// stack dump, a crash report, a warning) or is output of its own, rather than continuing
+// the block of the line before. A chained exception's tracebacks are one block, and so
+// are the stacks of all threads in one dump.
+func (c *Classifier) ClassifyBlock(line []byte) (Kind, bool) {
+	prev, await := c.block, c.awaitHead
+	k := c.Classify(line)
+	blank := len(bytes.TrimSpace(line)) == 0
+	c.awaitHead = k == Traceback && (isChainSentence(line) || isExceptionIntro(line) || await && blank)
+	if k == Output || k != prev {
+		return k, true
+	}
+	switch k {
+	case Traceback:
+		if isTracebackHead(line) {
+			// Indented heads are nested in an exception group.
+			return k, !await && line[0] != ' '
+		}
+		return k, isExceptionIntro(line)
+	case Warning:
+		return k, isWarning(line)
+	case Crash:
+		return k, bytes.HasPrefix(line, []byte("Fatal Python error: "))
+	}
+	return k, false // StackDump: the next thread's stack of the same dump
 }
 
 // Classify returns the kind of line (without its newline), the next line of the output.

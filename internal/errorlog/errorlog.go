@@ -8,6 +8,7 @@
 package errorlog
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -18,6 +19,11 @@ import (
 	"sync"
 	"time"
 )
+
+// TracebackKey is the attribute of a record that holds a Python traceback (or stack dump):
+// the text handler prints it on the lines below the message, as gunicorn does; the JSON
+// handler keeps it as one field.
+const TracebackKey = "traceback"
 
 // LevelCritical is gunicorn's CRITICAL, above slog's ERROR.
 const LevelCritical = slog.LevelError + 4
@@ -99,12 +105,29 @@ func (h *Handler) WorkerLine(pid int, level slog.Level, line []byte) {
 	h.sink.write(b)
 }
 
+// WorkerBlock writes a block's lines one by one, as WorkerLine does; GroupsBlocks is false,
+// so CopyWorkerOutput does not call it.
+func (h *Handler) WorkerBlock(pid int, level slog.Level, _ time.Time, _, block []byte, _ []slog.Attr) {
+	for _, line := range bytes.Split(block, []byte("\n")) {
+		h.WorkerLine(pid, level, line)
+	}
+}
+
+// GroupsBlocks is false: gunicorn's log has one line per line the worker printed.
+func (h *Handler) GroupsBlocks() bool { return false }
+
 func (h *Handler) Enabled(_ context.Context, l slog.Level) bool { return l >= h.level.Level() }
 
 func (h *Handler) Handle(_ context.Context, r slog.Record) error {
 	b := appendPrefix(make([]byte, 0, 128), r.Time, h.sink.pid, levelName(r.Level))
 	b = append(b, r.Message...)
+	var traceback string
 	appendAttr := func(a slog.Attr) bool {
+		if a.Key == TracebackKey {
+			// On the lines below the message, as gunicorn prints a traceback.
+			traceback = a.Value.String()
+			return true
+		}
 		// A value with spaces, quotes or line breaks is quoted, so that one record is
 		// always one line and key=value pairs stay unambiguous.
 		v := a.Value.Resolve().String()
@@ -118,6 +141,10 @@ func (h *Handler) Handle(_ context.Context, r slog.Record) error {
 		appendAttr(a)
 	}
 	r.Attrs(appendAttr)
+	if traceback != "" {
+		b = append(b, '\n')
+		b = append(b, traceback...)
+	}
 	b = append(b, '\n')
 	h.sink.write(b)
 	return nil

@@ -75,6 +75,12 @@ type conn struct {
 
 	// reqStart is when the current request's first byte arrived, for the access log.
 	reqStart time.Time
+	// times of the current request's passage through a worker, for the access log; zero
+	// until it happened. Reset per request.
+	times workerTimes
+	// reqID is the current request's id (requestid.go); empty when ids are off or until
+	// the head was read.
+	reqID []byte
 
 	remoteHost, remotePort string
 	localHost, localPort   string
@@ -93,7 +99,6 @@ type conn struct {
 
 	wd watchdog // --timeout of the request on a worker; see watchdog.go
 
-	timing timing // of the current request, for Config.Observer; see observe.go
 }
 
 // Values of conn.wait.
@@ -207,6 +212,7 @@ func (cn *conn) serve(ctx context.Context) {
 // serveOne handles one request and reports whether the connection stays open.
 func (cn *conn) serveOne(ctx context.Context) bool {
 	s := cn.srv
+	cn.times, cn.reqID = workerTimes{}, cn.reqID[:0]
 	start, err := cn.readHead()
 	cn.reqStart = start
 	if err != nil {
@@ -227,6 +233,7 @@ func (cn *conn) serveOne(ctx context.Context) bool {
 		cn.writeError(err.Status, err.Reason)
 		return false
 	}
+	cn.takeRequestID()
 	// A file under a static mount is answered here, before a body is read or a worker
 	// is involved (static.go).
 	if s.cfg.Static != nil {
@@ -252,18 +259,19 @@ func (cn *conn) serveOne(ctx context.Context) bool {
 	cn.observeBody(&body)
 
 	// The frame is built before a slot is taken: a slot is held only while the worker is.
+	cn.times.bodyBytes = max(body.n, 0)
 	if err := cn.buildRequest(&body); err != nil {
-		s.log.Error("preparing request body", "err", err)
+		cn.reqLog().Error("preparing request body", "err", err)
 		cn.writeError(500, "internal server error")
 		return false
 	}
-	cn.markReady()
+	cn.times.ready = time.Now()
 	slot, turn, ok := cn.sendToWorker(ctx, &body)
 	if !ok {
 		return false
 	}
 	// The worker starts on the request now (its turn came): --timeout counts from here.
-	cn.mark(&cn.timing.started)
+	cn.times.began = time.Now()
 	cn.arm(slot)
 	res := cn.respond(slot, turn) // ends the turn once the worker's answer was read
 	if s.access != nil {
@@ -329,7 +337,7 @@ func (cn *conn) sendToWorker(ctx context.Context, b *body) (*dispatch.Slot, disp
 			}
 			continue
 		case err != nil:
-			s.log.Error("sending request to worker", "pid", slot.Group.PID, "err", err)
+			cn.reqLog().Error("sending request to worker", "pid", slot.Group.PID, "err", err)
 			s.pool.Discard(slot)
 			cn.writeError(502, "worker failed")
 			return nil, dispatch.Turn{}, false
@@ -342,7 +350,7 @@ func (cn *conn) sendToWorker(ctx context.Context, b *body) (*dispatch.Slot, disp
 			// the slot next learns the same.
 			s.pool.Discard(slot)
 			turn.Break()
-			s.log.Error("Worker broke the protocol on a request pipelined ahead of this one; "+
+			cn.reqLog().Error("Worker broke the protocol on a request pipelined ahead of this one; "+
 				"not sending it again, as the worker may have started it", "pid", slot.Group.PID,
 				"request", string(cn.req.Target))
 			cn.writeError(502, "worker failed")
@@ -353,7 +361,7 @@ func (cn *conn) sendToWorker(ctx context.Context, b *body) (*dispatch.Slot, disp
 		s.pool.Discard(slot)
 		turn.Fail()
 		if try == maxDispatches {
-			s.log.Error("worker failed before the request started", "pid", slot.Group.PID)
+			cn.reqLog().Error("worker failed before the request started", "pid", slot.Group.PID)
 			cn.writeError(502, "worker failed")
 			return nil, dispatch.Turn{}, false
 		}
@@ -363,7 +371,7 @@ func (cn *conn) sendToWorker(ctx context.Context, b *body) (*dispatch.Slot, disp
 				return nil, dispatch.Turn{}, false
 			}
 		}
-		s.log.Info("Sending a request again: the worker it was queued on died before starting it", "pid", slot.Group.PID)
+		cn.reqLog().Info("Sending a request again: the worker it was queued on died before starting it", "pid", slot.Group.PID)
 	}
 }
 

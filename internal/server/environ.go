@@ -94,6 +94,9 @@ func (c *conn) appendEnviron(b []byte, req *http1.Request, bodyLen int64) []byte
 	hs := req.Headers
 	for i := range hs {
 		name := hs[i].Name
+		if c.isRequestIDField(name) {
+			continue // replaced by the request's id, below
+		}
 		switch keyOf(name, dropTE) {
 		case keyNone:
 			continue
@@ -117,6 +120,9 @@ func (c *conn) appendEnviron(b []byte, req *http1.Request, bodyLen int64) []byte
 			b = wire.AppendBytes(b, k)
 		}
 		b = wire.AppendBytes(b, joinedValue(c, hs, i, dropTE))
+	}
+	if len(c.reqID) > 0 {
+		b = pair(b, s.idEnviron, c.reqID)
 	}
 	return wire.AppendDictEnd(b)
 }

@@ -35,28 +35,6 @@ type Observation struct {
 	BodyIn, BodyOut   int64
 }
 
-// timing is when the current request reached the steps an Observation measures; zero
-// unless Config.Observer is set. Owned by the connection's goroutine.
-type timing struct {
-	ready   time.Time // read whole, about to be dispatched
-	started time.Time // its turn on a worker slot came
-	appDone time.Time // the worker's answer ended (or its stream did)
-}
-
-// markReady starts the current request's timing: it was read whole.
-func (cn *conn) markReady() {
-	if cn.srv.cfg.Observer != nil {
-		cn.timing = timing{ready: time.Now()}
-	}
-}
-
-// mark sets *t to now, if anyone observes.
-func (cn *conn) mark(t *time.Time) {
-	if cn.srv.cfg.Observer != nil {
-		*t = time.Now()
-	}
-}
-
 // observeBody reports a body that went to a temp file.
 func (cn *conn) observeBody(b *body) {
 	if o := cn.srv.cfg.Observer; o != nil && b.file != nil {
@@ -70,15 +48,9 @@ func (cn *conn) observeAnswer(start time.Time, res result, bodyIn int64) {
 	if o == nil {
 		return
 	}
-	t := &cn.timing
+	queue, app := cn.times.queueAndApp()
 	ob := Observation{Method: cn.req.Method, Status: res.status, Total: time.Since(start),
-		BodyIn: max(bodyIn, 0), BodyOut: res.bodyBytes}
-	if !t.started.IsZero() {
-		ob.Queue = t.started.Sub(t.ready)
-		if !t.appDone.IsZero() {
-			ob.App = t.appDone.Sub(t.started)
-		}
-	}
+		BodyIn: max(bodyIn, 0), BodyOut: res.bodyBytes, Queue: max(queue, 0), App: max(app, 0)}
 	o.Request(ob)
 }
 

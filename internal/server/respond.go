@@ -104,7 +104,7 @@ func (cn *conn) respond(slot *dispatch.Slot, turn dispatch.Turn) result {
 	// protocolError ends the request for a frame the worker must not send (what: which).
 	protocolError := func(what string) result {
 		broke()
-		s.log.Error("Worker (pid:"+strconv.Itoa(slot.Group.PID)+") broke the worker protocol: "+what,
+		cn.reqLog().Error("Worker (pid:"+strconv.Itoa(slot.Group.PID)+") broke the worker protocol: "+what,
 			"request", string(cn.req.Target))
 		return rs.abort(502)
 	}
@@ -122,9 +122,9 @@ func (cn *conn) respond(slot *dispatch.Slot, turn dispatch.Turn) result {
 			if closedByMaster(err) {
 				// The master closed the worker's socket: it is stopping without waiting for
 				// this request (a fast stop, or the end of --graceful-timeout).
-				s.log.Info("Request cut short: the master is stopping without waiting for it", "pid", slot.Group.PID, "request", string(cn.req.Target))
+				cn.reqLog().Info("Request cut short: the master is stopping without waiting for it", "pid", slot.Group.PID, "request", string(cn.req.Target))
 			} else {
-				s.log.Error("worker failed mid-request", "pid", slot.Group.PID, "err", err)
+				cn.reqLog().Error("worker failed mid-request", "pid", slot.Group.PID, "err", err)
 			}
 			return rs.abort(502)
 		}
@@ -165,7 +165,7 @@ func (cn *conn) respond(slot *dispatch.Slot, turn dispatch.Turn) result {
 		case wire.Error:
 			// Logged before free: the payload lives in the reader's buffer, which the next
 			// request's turn reuses.
-			s.log.Error("Error handling request " + string(cn.req.Target) + "\n" + string(bytes.TrimRight(f.Payload, "\n")))
+			cn.reqLog().Error("Error handling request "+string(cn.req.Target), "traceback", string(bytes.TrimRight(f.Payload, "\n")))
 			free()
 			return rs.abort(500)
 		default:
@@ -216,35 +216,34 @@ func (rs *response) start(payload []byte) {
 // names and values that cannot split the response, and a Content-Length of plain digits
 // (RFC 9110 §8.6). Each failure is logged; the caller answers 500.
 func (cn *conn) checkStart(payload []byte) (appHead, bool) {
-	log := cn.srv.log
 	status, headers, err := wire.DecodeStart(payload, cn.startHeaders[:0])
 	cn.startHeaders = headers[:0]
 	if err != nil {
-		log.Error("invalid status from application", "status", strconv.Quote(string(status)), "err", err, "request", requestLine(&cn.req))
+		cn.reqLog().Error("invalid status from application", "status", strconv.Quote(string(status)), "err", err, "request", requestLine(&cn.req))
 		return appHead{}, false
 	}
 	if !http1.ValidStatus(status) {
-		log.Error("invalid status from application", "status", strconv.Quote(string(status)), "request", requestLine(&cn.req))
+		cn.reqLog().Error("invalid status from application", "status", strconv.Quote(string(status)), "request", requestLine(&cn.req))
 		return appHead{}, false
 	}
 	h := appHead{status: status, headers: headers, length: -1}
 	h.code = int(status[0]-'0')*100 + int(status[1]-'0')*10 + int(status[2]-'0')
 	if h.code < 200 || h.code > 599 {
-		log.Error("invalid status from application: not a final status (200 to 599)", "status", strconv.Quote(string(status)), "request", requestLine(&cn.req))
+		cn.reqLog().Error("invalid status from application: not a final status (200 to 599)", "status", strconv.Quote(string(status)), "request", requestLine(&cn.req))
 		return appHead{}, false
 	}
 	for _, hd := range headers {
 		name, value := hd[0], hd[1]
 		if !http1.ValidFieldName(name) || !http1.ValidFieldValue(value) {
 			// Never emit a header that could split the response (CR/LF/NUL, non-token).
-			log.Error("invalid response header from application", "name", strconv.Quote(string(name)), "request", requestLine(&cn.req))
+			cn.reqLog().Error("invalid response header from application", "name", strconv.Quote(string(name)), "request", requestLine(&cn.req))
 			return appHead{}, false
 		}
 		switch {
 		case asciiEqualFold(name, "Content-Length"):
 			n, ok := parseLength(value)
 			if !ok || h.length >= 0 && h.length != n {
-				log.Error("invalid Content-Length from application", "value", strconv.Quote(string(value)), "request", requestLine(&cn.req))
+				cn.reqLog().Error("invalid Content-Length from application", "value", strconv.Quote(string(value)), "request", requestLine(&cn.req))
 				return appHead{}, false
 			}
 			h.length = n
@@ -315,7 +314,7 @@ func (rs *response) appendHead(b []byte, h *appHead) []byte {
 	b = append(b, ' ')
 	b = append(b, h.status...)
 	b = append(b, "\r\n"...)
-	hasServer, hasDate := false, false
+	hasServer, hasDate, hasID := false, false, false
 	for _, hd := range h.headers {
 		name, value := hd[0], hd[1]
 		switch {
@@ -327,6 +326,8 @@ func (rs *response) appendHead(b []byte, h *appHead) []byte {
 			hasServer = true
 		case asciiEqualFold(name, "Date"):
 			hasDate = true
+		case len(cn.reqID) > 0 && asciiEqualFold(name, s.cfg.RequestIDHeader):
+			hasID = true // the app's own id wins
 		}
 		b = append(b, name...)
 		b = append(b, ": "...)
@@ -340,6 +341,12 @@ func (rs *response) appendHead(b []byte, h *appHead) []byte {
 	}
 	if !hasServer {
 		b = append(b, "Server: gonicorn\r\n"...)
+	}
+	if !hasID && len(cn.reqID) > 0 {
+		b = append(b, s.cfg.RequestIDHeader...)
+		b = append(b, ": "...)
+		b = append(b, cn.reqID...)
+		b = append(b, "\r\n"...)
 	}
 	switch {
 	case h.length >= 0:
@@ -451,7 +458,7 @@ func (rs *response) setFile(fd int, payload []byte) {
 	}
 	if err != nil {
 		f.Close()
-		rs.cn.srv.log.Error("cannot send the wsgi.file_wrapper file", "request", requestLine(rs.req), "err", err)
+		rs.cn.reqLog().Error("cannot send the wsgi.file_wrapper file", "request", requestLine(rs.req), "err", err)
 		rs.fileFailed = true
 		return
 	}
@@ -487,7 +494,7 @@ func (rs *response) end() result {
 		return rs.cut()
 	}
 	if rs.appLength >= 0 && !rs.noBody && rs.produced != rs.appLength && !rs.cancelled {
-		cn.srv.log.Warn("response body length differs from its Content-Length", "request", requestLine(rs.req),
+		cn.reqLog().Warn("response body length differs from its Content-Length", "request", requestLine(rs.req),
 			"content_length", rs.appLength, "body_bytes", rs.produced)
 	}
 	if rs.remaining > 0 && !rs.noBody {
@@ -532,7 +539,7 @@ func (rs *response) sendFile() bool {
 	}
 	if n < count {
 		if rs.w.Err() == nil {
-			cn.srv.log.Warn("wsgi.file_wrapper file ended before its length", "request", requestLine(rs.req),
+			cn.reqLog().Warn("wsgi.file_wrapper file ended before its length", "request", requestLine(rs.req),
 				"length", count, "sent", n)
 		}
 		return false
@@ -574,7 +581,7 @@ func (rs *response) abort(status int) result {
 	cn := rs.cn
 	cn.linger = true // the client may still be sending: see lingeringClose
 	var n int
-	cn.out, n = cn.srv.errorResponse(cn.out[:0], status, &cn.req)
+	cn.out, n = cn.srv.errorResponse(cn.out[:0], status, &cn.req, cn.reqID)
 	rs.w.Write(cn.out)
 	cn.out = cn.out[:0]
 	rs.w.Wait()

@@ -48,6 +48,9 @@ type Config struct {
 	AccessWriter io.Writer
 
 	Observer Observer // told about requests and rejections, for metrics; nil = none
+	// RequestIDHeader is the header of request ids (--request-id-header, requestid.go);
+	// "" = none.
+	RequestIDHeader string
 
 	// ForwardedHeaders are the forwarded headers a trusted peer is believed to set
 	// (--forwarded-allow-headers); zero = none.
@@ -78,6 +81,9 @@ type Server struct {
 	log     *slog.Logger
 	access  *accesslog.Format
 	maxHead int // bytes of a request head we are willing to buffer
+
+	ids       *idSource // request ids; nil when Config.RequestIDHeader is ""
+	idEnviron string    // the environ key of the request id header: HTTP_X_REQUEST_ID
 
 	shuttingDown atomic.Bool
 	dateCache    atomic.Pointer[dateEntry]
@@ -142,6 +148,9 @@ func New(cfg Config, pool *dispatch.Pool, log *slog.Logger) *Server {
 		conns: make(map[*conn]struct{}), stopping: make(chan struct{})}
 	if cfg.MaxConnections > 0 {
 		s.connSlots = make(chan struct{}, cfg.MaxConnections)
+	}
+	if cfg.RequestIDHeader != "" {
+		s.ids, s.idEnviron = newIDSource(), environKey(cfg.RequestIDHeader)
 	}
 	return s
 }
@@ -288,7 +297,7 @@ func (s *Server) date() []byte {
 // echoed back. Its version follows the request's (RFC 9110 §6.2) once the request line was
 // parsed as far as the version; before that (a request line too long or malformed) it is
 // HTTP/1.1. A response to HEAD has no body (RFC 9110 §9.3.2).
-func (s *Server) errorResponse(b []byte, status int, req *http1.Request) ([]byte, int) {
+func (s *Server) errorResponse(b []byte, status int, req *http1.Request, id []byte) ([]byte, int) {
 	text := statusText(status)
 	body := text + "\n"
 	if req.Major == 1 && req.Minor == 0 {
@@ -306,6 +315,12 @@ func (s *Server) errorResponse(b []byte, status int, req *http1.Request) ([]byte
 	if status == 503 {
 		b = append(b, "\r\nRetry-After: 1"...)
 	}
+	if len(id) > 0 {
+		b = append(b, "\r\n"...)
+		b = append(b, s.cfg.RequestIDHeader...)
+		b = append(b, ": "...)
+		b = append(b, id...)
+	}
 	b = append(b, "\r\n\r\n"...)
 	if string(req.Method) == "HEAD" {
 		return b, 0
@@ -317,11 +332,11 @@ func (s *Server) errorResponse(b []byte, status int, req *http1.Request) ([]byte
 // the access log; the connection is closed after it.
 func (cn *conn) writeError(status int, reason string) {
 	cn.linger = true
-	out, n := cn.srv.errorResponse(cn.out[:0], status, &cn.req)
+	out, n := cn.srv.errorResponse(cn.out[:0], status, &cn.req, cn.requestID())
 	cn.c.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	written, _ := cn.c.Write(out)
 	cn.out = out[:0]
-	cn.srv.log.Debug("rejected request", "status", status, "reason", reason, "remote", cn.remoteHost)
+	cn.reqLog().Debug("rejected request", "status", status, "reason", reason, "remote", cn.remoteHost)
 	cn.observeError(status)
 	if cn.srv.access != nil {
 		// The body bytes the client got: what was written beyond the head.
@@ -358,6 +373,31 @@ func statusText(code int) string {
 	return "Error"
 }
 
+// workerTimes are the moments of a request's passage through a worker, for the access log.
+// A zero time did not happen (yet).
+type workerTimes struct {
+	ready time.Time // the request was read whole and built: it may go to a worker
+	began time.Time // its turn on a worker slot came: the worker starts on it
+	ended time.Time // the worker's answer was read (or its stream ended)
+
+	bodyBytes int64 // the request body's length as read
+}
+
+// queueAndApp returns the access log's queue time (ready → began) and app time (began →
+// ended), -1 for what did not happen. A request refused while it waited for a slot (503)
+// has waited until now.
+func (t *workerTimes) queueAndApp() (queue, app time.Duration) {
+	switch {
+	case t.ready.IsZero():
+		return -1, -1
+	case t.began.IsZero():
+		return time.Since(t.ready), -1
+	case t.ended.IsZero():
+		return t.began.Sub(t.ready), -1
+	}
+	return t.began.Sub(t.ready), t.ended.Sub(t.began)
+}
+
 // logAccess writes the access log line of the request just answered.
 func (cn *conn) logAccess(start time.Time, res result, pid int) {
 	req := &cn.req
@@ -365,6 +405,8 @@ func (cn *conn) logAccess(start time.Time, res result, pid int) {
 	if req.Major == 1 {
 		proto = []byte(protoString(req))
 	}
+	queue, app := cn.times.queueAndApp()
+	idHeader := cn.srv.cfg.RequestIDHeader
 	e := accesslog.Entry{
 		RemoteAddr: cn.clientHost(),
 		Method:     req.Method, Target: req.Target, Path: req.Path, Query: req.Query,
@@ -374,7 +416,15 @@ func (cn *conn) logAccess(start time.Time, res result, pid int) {
 		Start:     start,
 		Duration:  time.Since(start),
 		WorkerPID: pid,
+		BodyBytes: cn.times.bodyBytes,
+		QueueTime: queue,
+		AppTime:   app,
+		RequestID: cn.reqID,
 		RequestHeader: func(name string) []byte {
+			// %({x-request-id}i)s is the id the app was given.
+			if len(cn.reqID) > 0 && asciiEqualFold([]byte(name), idHeader) {
+				return cn.reqID
+			}
 			if i := findHeader(req.Headers, name); i >= 0 {
 				return req.Headers[i].Value
 			}
@@ -385,6 +435,10 @@ func (cn *conn) logAccess(start time.Time, res result, pid int) {
 				if asciiEqualFold(h[0], name) {
 					return h[1]
 				}
+			}
+			// The id the server added when the app set none.
+			if len(cn.reqID) > 0 && asciiEqualFold([]byte(name), idHeader) {
+				return cn.reqID
 			}
 			return nil
 		},

@@ -43,7 +43,7 @@ func (cn *conn) arm(slot *dispatch.Slot) {
 
 // disarm stops the timeout of the current request and reports whether it had fired.
 func (cn *conn) disarm() (fired bool) {
-	cn.mark(&cn.timing.appDone) // the worker's end of the request: its app time ends here
+	cn.times.ended = time.Now() // the worker is done with the request
 	wd := &cn.wd
 	if wd.timer == nil {
 		return false
@@ -73,6 +73,6 @@ func (cn *conn) expire() {
 	wd.slot = nil
 	if g.OnTimeout != nil {
 		req := &cn.req
-		g.OnTimeout(string(req.Method) + " " + string(req.Target) + " " + protoString(req))
+		g.OnTimeout(string(req.Method)+" "+string(req.Target)+" "+protoString(req), string(cn.reqID))
 	}
 }

@@ -17,7 +17,7 @@ func TestWatchdog(t *testing.T) {
 	}
 	fired := make(chan string, 4)
 	g := dispatch.NewGroup(1, []*dispatch.Slot{{}})
-	g.OnTimeout = func(request string) { fired <- request }
+	g.OnTimeout = func(request, _ string) { fired <- request }
 	slot := g.Slots[0]
 
 	// A request that ends in time: nothing fires, not even later.
