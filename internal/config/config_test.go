@@ -127,8 +127,13 @@ func TestParseBind(t *testing.T) {
 
 // TestSettingsDoc keeps docs/settings.md equal to the settings table.
 func TestSettingsDoc(t *testing.T) {
-	const path = "../../docs/settings.md"
-	want := Markdown()
+	checkGenerated(t, "../../docs/settings.md", Markdown())
+}
+
+// checkGenerated compares the generated document at path with want, rewriting it first
+// with -update.
+func checkGenerated(t *testing.T, path, want string) {
+	t.Helper()
 	if *update {
 		if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
 			t.Fatal(err)

@@ -2,7 +2,6 @@ package config
 
 import (
 	"errors"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -301,18 +300,5 @@ func TestGunicornFileSettingsAnswered(t *testing.T) {
 
 // TestGunicornSettingsDoc keeps docs/gunicorn-settings.md equal to the inventory.
 func TestGunicornSettingsDoc(t *testing.T) {
-	const path = "../../docs/gunicorn-settings.md"
-	want := GunicornMarkdown()
-	if *update {
-		if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(got) != want {
-		t.Errorf("%s is out of date; run: go test ./internal/config -update", path)
-	}
+	checkGenerated(t, "../../docs/gunicorn-settings.md", GunicornMarkdown())
 }

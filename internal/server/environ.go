@@ -164,7 +164,13 @@ func keyOf(name []byte, dropTE bool) int {
 // and X_Foo would write the key twice and Python would keep only the last.
 func sameHTTPKey(hs []http1.Header, i, j int, dropTE bool) bool {
 	a, b := hs[i].Name, hs[j].Name
-	if len(a) != len(b) || keyOf(b, dropTE) != keyHTTP {
+	return len(a) == len(b) && keyOf(b, dropTE) == keyHTTP && sameCGIName(a, b)
+}
+
+// sameCGIName reports whether header names a and b become the same CGI key: equal ignoring
+// ASCII case, with '_' taken for '-'.
+func sameCGIName[T ~string | ~[]byte](a []byte, b T) bool {
+	if len(a) != len(b) {
 		return false
 	}
 	for k := 0; k < len(a); k++ {

@@ -125,22 +125,7 @@ func (cn *conn) requestID() []byte {
 // instead.
 func (cn *conn) isRequestIDField(name []byte) bool {
 	id := cn.srv.cfg.RequestIDHeader
-	if id == "" || len(name) != len(id) {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		x, y := lower(name[i]), lower(id[i])
-		if x == '_' {
-			x = '-'
-		}
-		if y == '_' {
-			y = '-'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
+	return id != "" && sameCGIName(name, id)
 }
 
 // reqLog returns the error log for lines about the current request: with its request_id,
