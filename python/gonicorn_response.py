@@ -8,7 +8,9 @@ fd), always calls close(), and ends the request with E, or with X and the
 traceback if the application raised. PEP 3333's rules on start_response,
 write() and the response iterable are enforced here.
 
-Frames go out through gonicorn_wire's Link. Standard library only.
+Top-down: handle_request, the Response it drives, then encode_start (the
+S payload) and FileWrapper. Frames go out through gonicorn_wire's Link.
+Standard library only.
 """
 
 import io
@@ -25,67 +27,37 @@ from gonicorn_wire import (
     data_frames, error_frame)
 
 
-class FileWrapper:
-    """wsgi.file_wrapper (PEP 3333, "Optional Platform-Specific File
-    Handling"). Iterable in blksize blocks; when the app returns one over a
-    regular file, the worker passes the fd to the master instead."""
-
-    def __init__(self, filelike, blksize=8192):
-        self.filelike = filelike
-        self.blksize = blksize
-        if hasattr(filelike, 'close'):
-            self.close = filelike.close
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        data = self.filelike.read(self.blksize)
-        if data:
-            return data
-        raise StopIteration
-
-
-_TUPLE = frozenset([tuple])
-_TWO = frozenset([2])
-_STR = frozenset([str])
-
-
-def encode_start(status, headers):
-    """Returns the S payload for (status, headers), or raises TypeError.
-
-    The common case is checked with C-level passes (no Python code per
-    header); the Go side checks the bytes (tokens, CR/LF). str subclasses
-    (e.g. Django's SafeString) are converted with str() on the slow path."""
+def handle_request(link, app, environ):
+    """Runs one request and answers it: S, D or F frames, then E or X.
+    Raises LinkBroken when the socket failed (after close() was called)."""
+    resp = Response(link)
+    environ['wsgi.early_hints'] = resp.early_hints
+    inp = environ['wsgi.input']
     try:
-        if (type(status) is str and type(headers) is list
-                and set(map(type, headers)) <= _TUPLE
-                and set(map(len, headers)) <= _TWO
-                and set(map(type, itertools.chain.from_iterable(headers)))
-                <= _STR):
-            payload = marshal.dumps((status, headers), 2)
-        else:
-            payload = _encode_start_slow(status, headers)
-    except (TypeError, ValueError) as e:
-        raise TypeError('invalid status or headers: %s' % e) from None
-    if len(payload) > MAX_PAYLOAD:
-        raise ValueError('response headers too large: %d bytes' % len(payload))
-    return payload
-
-
-def _encode_start_slow(status, headers):
-    if not isinstance(status, str):
-        raise TypeError('status must be str, not %s' % type(status).__name__)
-    if not isinstance(headers, list):
-        raise TypeError('headers must be a list, not %s'
-                        % type(headers).__name__)
-    clean = []
-    for h in headers:
-        if not (isinstance(h, tuple) and len(h) == 2 and
-                isinstance(h[0], str) and isinstance(h[1], str)):
-            raise TypeError('header must be a (str, str) tuple: %r' % (h,))
-        clean.append((str(h[0]), str(h[1])))
-    return marshal.dumps((str(status), clean), 2)
+        result = None
+        blocks = ()
+        try:
+            result = app(environ, resp.start_response)
+            if isinstance(result, (list, tuple)):
+                blocks = resp.list_blocks(result)  # calls close()
+            elif not (type(result) is FileWrapper and resp.send_file(result)):
+                resp.send_iter(result)
+        finally:
+            # PEP 3333: close() is always called, whatever happened.
+            close = getattr(result, 'close', None)
+            if close is not None and not isinstance(result, (list, tuple)):
+                close()
+            inp.close()
+        resp.end(blocks)
+    except Exception:
+        # The master logs the traceback from the X frame, with the request:
+        # once. Only if that cannot reach it does it go to stderr.
+        text = traceback.format_exc()
+        try:
+            resp.fail(text)
+        except LinkBroken:
+            sys.stderr.write(text)
+            raise
 
 
 class Response:
@@ -254,34 +226,64 @@ class Response:
         return True
 
 
-def handle_request(link, app, environ):
-    """Runs one request and answers it: S, D or F frames, then E or X.
-    Raises LinkBroken when the socket failed (after close() was called)."""
-    resp = Response(link)
-    environ['wsgi.early_hints'] = resp.early_hints
-    inp = environ['wsgi.input']
+_TUPLE = frozenset([tuple])
+_TWO = frozenset([2])
+_STR = frozenset([str])
+
+
+def encode_start(status, headers):
+    """Returns the S payload for (status, headers), or raises TypeError.
+
+    The common case is checked with C-level passes (no Python code per
+    header); the Go side checks the bytes (tokens, CR/LF). str subclasses
+    (e.g. Django's SafeString) are converted with str() on the slow path."""
     try:
-        result = None
-        blocks = ()
-        try:
-            result = app(environ, resp.start_response)
-            if isinstance(result, (list, tuple)):
-                blocks = resp.list_blocks(result)  # calls close()
-            elif not (type(result) is FileWrapper and resp.send_file(result)):
-                resp.send_iter(result)
-        finally:
-            # PEP 3333: close() is always called, whatever happened.
-            close = getattr(result, 'close', None)
-            if close is not None and not isinstance(result, (list, tuple)):
-                close()
-            inp.close()
-        resp.end(blocks)
-    except Exception:
-        # The master logs the traceback from the X frame, with the request:
-        # once. Only if that cannot reach it does it go to stderr.
-        text = traceback.format_exc()
-        try:
-            resp.fail(text)
-        except LinkBroken:
-            sys.stderr.write(text)
-            raise
+        if (type(status) is str and type(headers) is list
+                and set(map(type, headers)) <= _TUPLE
+                and set(map(len, headers)) <= _TWO
+                and set(map(type, itertools.chain.from_iterable(headers)))
+                <= _STR):
+            payload = marshal.dumps((status, headers), 2)
+        else:
+            payload = _encode_start_slow(status, headers)
+    except (TypeError, ValueError) as e:
+        raise TypeError('invalid status or headers: %s' % e) from None
+    if len(payload) > MAX_PAYLOAD:
+        raise ValueError('response headers too large: %d bytes' % len(payload))
+    return payload
+
+
+def _encode_start_slow(status, headers):
+    if not isinstance(status, str):
+        raise TypeError('status must be str, not %s' % type(status).__name__)
+    if not isinstance(headers, list):
+        raise TypeError('headers must be a list, not %s'
+                        % type(headers).__name__)
+    clean = []
+    for h in headers:
+        if not (isinstance(h, tuple) and len(h) == 2 and
+                isinstance(h[0], str) and isinstance(h[1], str)):
+            raise TypeError('header must be a (str, str) tuple: %r' % (h,))
+        clean.append((str(h[0]), str(h[1])))
+    return marshal.dumps((str(status), clean), 2)
+
+
+class FileWrapper:
+    """wsgi.file_wrapper (PEP 3333, "Optional Platform-Specific File
+    Handling"). Iterable in blksize blocks; when the app returns one over a
+    regular file, the worker passes the fd to the master instead."""
+
+    def __init__(self, filelike, blksize=8192):
+        self.filelike = filelike
+        self.blksize = blksize
+        if hasattr(filelike, 'close'):
+            self.close = filelike.close
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        data = self.filelike.read(self.blksize)
+        if data:
+            return data
+        raise StopIteration

@@ -63,6 +63,8 @@ from gonicorn_wire import (
     B, C, R, U32, Link, LinkBroken, ProtocolError, handshake)
 
 
+# ---------------------------------------------------------------- serving
+
 def serve(sock, app, multithread=False, multiprocess=False, load_error='',
           django=None):
     """Serves one socket until EOF; closes it. With load_error, only
@@ -114,6 +116,8 @@ def serve(sock, app, multithread=False, multiprocess=False, load_error='',
         sock.close()
 
 
+# ---------------------------------------------------------------- start
+
 def load_app(spec):
     """Imports `module:callable`. callable may be a dotted attribute path,
     or a call with literal arguments (`create_app()`, `make('x', n=2)`);
@@ -161,11 +165,12 @@ def set_title(title):
     """Shows title as this process's command line (ps, top -c) and, cut to
     15 bytes, as its name (comm: top, ps -e, pgrep), without setproctitle.
 
-    The master starts the worker as `python -c <bootstrap> <modules' names
-    and sources>` (gonicorn_boot), so the argv area, which /proc/PID/cmdline
-    reads, is far longer than any title: it is overwritten in place through
-    /proc/self/mem (Python keeps its own copy of argv). The title ends with a NUL and the area's last byte is not one,
-    which tells the kernel to read the command line up to that first NUL, as
+    The master starts the worker as `python -c <bootstrap>` followed by the
+    modules' names and sources (gonicorn_boot), so the argv area, which
+    /proc/PID/cmdline reads, is far longer than any title: it is overwritten
+    in place through /proc/self/mem (Python keeps its own copy of argv). The
+    title ends with a NUL and the area's last byte is not one, which tells
+    the kernel to read the command line up to that first NUL, as
     setproctitle(3) does. Best effort: where /proc is not writable the
     command line stays as it was."""
     try:
