@@ -4,25 +4,52 @@ package python
 
 import _ "embed"
 
-// Source is gonicorn_worker.py. It is embedded in the binary, rather than
-// installed as a package, so that users need nothing but a Python 3.9+
-// interpreter and their application: no pip install, no version skew
-// between the master and the worker, and any venv's python works.
-//
-//go:embed gonicorn_worker.py
-var Source string
+// The worker's sources are embedded in the binary, rather than installed as
+// a package, so that users need nothing but a Python 3.9+ interpreter and
+// their application: no pip install, no version skew between the master and
+// the worker, and any venv's python works.
+var (
+	// boot is gonicorn_boot.py, run with -c: it makes each Module a module.
+	//go:embed gonicorn_boot.py
+	boot string
+	//go:embed gonicorn_wire.py
+	wireSource string
+	//go:embed gonicorn_response.py
+	responseSource string
+	//go:embed gonicorn_django.py
+	djangoSource string
+	//go:embed gonicorn_worker.py
+	workerSource string
+)
 
-// DjangoSource is gonicorn_django.py: loading a Django project's
-// WSGI_APPLICATION and reporting its static-file settings. A module of its own
-// so that the worker stays small; the worker makes it the module
-// gonicorn_django when an app needs it.
-//
-//go:embed gonicorn_django.py
-var DjangoSource string
+// A Module is one of the worker's Python modules: its name in sys.modules
+// and its source.
+type Module struct {
+	Name, Source string
+}
 
-// Args are the interpreter's arguments that start a worker: Source run with -c,
-// and DjangoSource as its first argument (sys.argv[1], which the worker removes
-// before it loads the app). Linux allows 128 KiB per argument; both are far below.
+// Modules are the worker's modules in the order the bootstrap installs them:
+// each imports only those before it, and the last one's main() runs the
+// worker. One job each (see gonicorn_worker.py), so that no file grows past
+// a few hundred lines.
+func Modules() []Module {
+	return []Module{
+		{"gonicorn_wire", wireSource},         // frames, the link, the handshake
+		{"gonicorn_response", responseSource}, // one request through the app
+		{"gonicorn_django", djangoSource},     // Django projects and settings
+		{"gonicorn_worker", workerSource},     // app loading, serving loop, main
+	}
+}
+
+// Args are the interpreter's arguments that start a worker: the bootstrap
+// run with -c, then each module's name and source (docs/protocol.md, "Worker
+// process start"). One process start, nothing written to disk. The
+// bootstrap takes them off sys.argv before it loads the app. Linux allows
+// 128 KiB per argument and 2 MiB in all; the largest is far below.
 func Args() []string {
-	return []string{"-c", Source, DjangoSource}
+	args := []string{"-c", boot}
+	for _, m := range Modules() {
+		args = append(args, m.Name, m.Source)
+	}
+	return args
 }

@@ -7,10 +7,10 @@ Two jobs, both at boot, none per request:
  - report: the settings the master needs to serve static files, sent in the
    ready (Y) frame, for any app that configured Django's settings.
 
-The master passes this file's source as the worker's first argument
-(sys.argv[1]); the worker makes it the module gonicorn_django only when an
-app needs it. It never imports Django itself unless asked to load a project:
-report() looks at Django only if the app already imported it.
+The master passes this file's source to the worker with its other modules
+(gonicorn_boot.py), which makes it the module gonicorn_django. It never
+imports Django itself unless asked to load a project: report() looks at
+Django only if the app already imported it.
 Standard library (and the app's own Django) only.
 """
 

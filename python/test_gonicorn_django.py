@@ -14,12 +14,9 @@ import unittest
 from unittest import mock
 
 import test_gonicorn_worker as tw
-from test_gonicorn_worker import SOURCE, HERE, base_environ, request_frame
+from test_gonicorn_worker import base_environ, request_frame
 
 import gonicorn_django as gd
-
-with open(os.path.join(HERE, 'gonicorn_django.py')) as f:
-    DJANGO_SOURCE = f.read()
 
 # A stand-in for Django: settings load from DJANGO_SETTINGS_MODULE on
 # setup(); LazySettings has no setting attributes, so that reading one
@@ -95,11 +92,10 @@ FAKE_DJANGO = {
 
 
 class TestWorkerDjango(tw.WorkerProcess):
-    """The worker started as the master starts it: -c SOURCE DJANGO_SOURCE."""
+    """The worker started as the master starts it (tw.WORKER_ARGS)."""
 
     def spawn_django(self, app, env):
-        return self.spawn(app, FAKE_DJANGO, env=env,
-                          args=['-c', SOURCE, DJANGO_SOURCE])
+        return self.spawn(app, FAKE_DJANGO, env=env)
 
     def test_project_from_settings(self):
         proc, (go,) = self.spawn_django('', {

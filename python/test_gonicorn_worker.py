@@ -1,6 +1,8 @@
-"""Tests for gonicorn_worker.py, driving it over real socketpairs the way the
-Go master does: in-process (serve() in a thread, apps as closures) and as a
-subprocess started like the master starts it (python -c <source>).
+"""Tests for the worker (gonicorn_worker.py and the modules it imports,
+gonicorn_wire.py and gonicorn_response.py), driving it over real socketpairs
+the way the Go master does: in-process (serve() in a thread, apps as
+closures) and as a subprocess started like the master starts it (python -c
+<gonicorn_boot.py> with the modules' names and sources: WORKER_ARGS).
 
 Run: python3 -m unittest test_gonicorn_worker   (go test ./python/ does it)
 """
@@ -27,10 +29,24 @@ import wsgiref.validate
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import gonicorn_response as response  # noqa: E402
+import gonicorn_wire as wire  # noqa: E402
 import gonicorn_worker as gw  # noqa: E402
 
-with open(os.path.join(HERE, 'gonicorn_worker.py')) as f:
-    SOURCE = f.read()
+# The worker's modules in the order the master passes them (python.Modules).
+MODULES = ('gonicorn_wire', 'gonicorn_response', 'gonicorn_django',
+           'gonicorn_worker')
+
+
+def read_source(name):
+    with open(os.path.join(HERE, name + '.py')) as f:
+        return f.read()
+
+
+# The interpreter's arguments the master starts a worker with (python.Args).
+WORKER_ARGS = ['-c', read_source('gonicorn_boot')]
+for _name in MODULES:
+    WORKER_ARGS += [_name, read_source(_name)]
 
 HDR = struct.Struct('<IB')
 TIMEOUT = 10
@@ -143,7 +159,7 @@ class GoSide:
                 return out
 
     def handshake(self, vector=None):
-        v = encode_environ(gw.VECTOR if vector is None else vector)
+        v = encode_environ(wire.VECTOR if vector is None else vector)
         self.sock.sendall(frame('V', v))
         kind, payload = self.next_frame()
         assert kind == 'Y', kind
@@ -212,7 +228,7 @@ class TestHandshake(InProcess):
 
     def test_bad_vector(self):
         go = self.start(None, handshake=False)
-        bad = dict(gw.VECTOR, latin1='\xe9')
+        bad = dict(wire.VECTOR, latin1='\xe9')
         y = go.handshake(bad)
         self.assertFalse(y['ok'])
         self.assertIn('decodes the wire vector differently', y['error'])
@@ -346,7 +362,7 @@ class TestResponses(InProcess):
         self.assertIs(seen['wsgi.multiprocess'], False)
         self.assertIs(seen['wsgi.run_once'], False)
         self.assertIs(seen['wsgi.input_terminated'], True)
-        self.assertIs(seen['wsgi.file_wrapper'], gw.FileWrapper)
+        self.assertIs(seen['wsgi.file_wrapper'], response.FileWrapper)
 
     def test_generator_streams(self):
         go_on = threading.Event()
@@ -394,14 +410,14 @@ class TestResponses(InProcess):
         self.assertEqual(self.check_ok(frames), b'abc')
 
     def test_big_block_split(self):
-        big = os.urandom(gw.DATA_CHUNK * 2 + 10)
+        big = os.urandom(wire.DATA_CHUNK * 2 + 10)
 
         def app(environ, start_response):
             start_response('200 OK', [])
             yield big
         frames = self.roundtrip(app)
         self.assertEqual([len(p) for k, p in frames if k == 'D'],
-                         [gw.DATA_CHUNK, gw.DATA_CHUNK, 10])
+                         [wire.DATA_CHUNK, wire.DATA_CHUNK, 10])
         self.assertEqual(self.check_ok(frames), big)
 
     def test_exc_info_replace_before_send(self):
@@ -594,15 +610,15 @@ class TestResponses(InProcess):
 
     def test_huge_traceback_fits(self):
         def app(environ, start_response):
-            raise ValueError('\u20ac' * gw.MAX_PAYLOAD)
+            raise ValueError('\u20ac' * wire.MAX_PAYLOAD)
         frames = self.roundtrip(app)
         self.assertEqual([k for k, _ in frames], ['X'])
-        self.assertLessEqual(len(frames[0][1]), gw.MAX_PAYLOAD)
+        self.assertLessEqual(len(frames[0][1]), wire.MAX_PAYLOAD)
         frames[0][1].decode('utf-8')  # still valid UTF-8
 
     def test_headers_too_large(self):
         def app(environ, start_response):
-            start_response('200 OK', [('X', 'v' * gw.MAX_PAYLOAD)])
+            start_response('200 OK', [('X', 'v' * wire.MAX_PAYLOAD)])
             return [b'']
         frames = self.roundtrip(app)
         self.assertEqual([k for k, _ in frames], ['X'])
@@ -786,7 +802,7 @@ class TestInput(InProcess):
                 self.stop()
 
     def test_big_inline_body(self):
-        body = os.urandom(3 * gw.RECV_SIZE + 7)
+        body = os.urandom(3 * wire.RECV_SIZE + 7)
 
         def app(environ, start_response):
             start_response('200 OK', [])
@@ -899,8 +915,8 @@ class TestValidator(InProcess):
 # ------------------------------------------------------- as a subprocess
 
 class WorkerProcess(unittest.TestCase):
-    """The worker started the way the master starts it (python -c SOURCE,
-    or args), in a temp dir (self.tmp) holding files."""
+    """The worker started the way the master starts it (WORKER_ARGS, or
+    args), in a temp dir (self.tmp) holding files."""
 
     def spawn(self, app, files=None, nsocks=1, env=None, args=None):
         tmp = self.tmp = tempfile.mkdtemp()
@@ -915,7 +931,7 @@ class WorkerProcess(unittest.TestCase):
                  GONICORN_FDS=','.join(map(str, fds)),
                  GONICORN_PYTHONPATH=tmp, GONICORN_MULTIPROCESS='1')
         e.update(env or {})
-        proc = subprocess.Popen([sys.executable] + (args or ['-c', SOURCE]),
+        proc = subprocess.Popen([sys.executable] + (args or WORKER_ARGS),
                                 env=e,
                                 pass_fds=fds, cwd=tmp, stderr=subprocess.PIPE)
         for _, w in pairs:
@@ -1014,6 +1030,50 @@ class Subprocess(WorkerProcess):
             self.assertEqual((headers['X-MT'], headers['X-MP']), ('True', 'True'))
         code, stderr = self.finish(proc, gos)
         self.assertEqual(code, 0, stderr)
+
+    def test_app_error_traceback_shows_worker_lines(self):
+        # The bootstrap names each module's code <NAME> and puts its source
+        # in linecache: a traceback reads as for modules imported from files.
+        proc, (go,) = self.spawn('m', {'m.py': """
+            def application(environ, start_response):
+                raise ValueError('boom')
+        """})
+        self.assertTrue(go.handshake()['ok'])
+        go.send(request_frame(base_environ()))
+        (kind, text), = go.response()
+        self.assertEqual(kind, 'X')
+        self.assertIn('File "<gonicorn_response>", line ', text.decode())
+        self.assertIn(', in handle_request\n'
+                      '    result = app(environ, resp.start_response)\n',
+                      text.decode())
+        self.assertIn("raise ValueError('boom')\nValueError: boom",
+                      text.decode())
+        code, stderr = self.finish(proc, [go])
+        self.assertEqual(code, 0, stderr)
+
+    def test_app_sees_plain_argv_and_worker_modules(self):
+        proc, (go,) = self.spawn('m', {'m.py': """
+            import sys
+            def application(environ, start_response):
+                names = ','.join(sorted(n for n in sys.modules
+                                        if n.startswith('gonicorn_')))
+                start_response('200 OK', [('X-Argv', repr(sys.argv)),
+                                          ('X-Modules', names)])
+                return [b'']
+        """})
+        self.assertTrue(go.handshake()['ok'])
+        go.send(request_frame(base_environ()))
+        headers = dict(marshal.loads(go.response()[0][1])[1])
+        self.assertEqual(headers['X-Argv'], "['-c']")
+        self.assertEqual(headers['X-Modules'], ','.join(sorted(MODULES)))
+        code, stderr = self.finish(proc, [go])
+        self.assertEqual(code, 0, stderr)
+
+    def test_bootstrap_without_modules(self):
+        proc = subprocess.run([sys.executable, '-c', WORKER_ARGS[1]],
+                              stderr=subprocess.PIPE, timeout=TIMEOUT)
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn(b'started without its modules', proc.stderr)
 
     def test_sigint_ignored_sigusr1_dumps(self):
         proc, (go,) = self.spawn('m', {'m.py': self.APP})

@@ -24,14 +24,30 @@ func TestPythonUnittest(t *testing.T) {
 	}
 }
 
-func TestSourceEmbedded(t *testing.T) {
-	if !strings.Contains(Source, "def handle_request(") {
-		t.Fatal("Source does not hold gonicorn_worker.py")
+func TestSourcesEmbedded(t *testing.T) {
+	want := map[string]string{
+		"gonicorn_wire":     "class Link:",
+		"gonicorn_response": "def handle_request(",
+		"gonicorn_django":   "def load_application(",
+		"gonicorn_worker":   "def main(",
 	}
-	if !strings.Contains(DjangoSource, "def load_application(") {
-		t.Fatal("DjangoSource does not hold gonicorn_django.py")
+	mods := Modules()
+	if len(mods) != len(want) || mods[len(mods)-1].Name != "gonicorn_worker" {
+		t.Fatalf("Modules() = %d modules, want %d ending with gonicorn_worker", len(mods), len(want))
 	}
-	if args := Args(); len(args) != 3 || args[0] != "-c" || args[1] != Source || args[2] != DjangoSource {
-		t.Fatal("Args() is not -c Source DjangoSource")
+	args := Args()
+	if len(args) != 2+2*len(mods) || args[0] != "-c" || !strings.Contains(args[1], "def _boot(") {
+		t.Fatalf("Args() does not start with -c and the bootstrap: %.40q", args)
+	}
+	for i, m := range mods {
+		if !strings.Contains(m.Source, want[m.Name]) {
+			t.Errorf("module %s: source does not hold %q", m.Name, want[m.Name])
+		}
+		if args[2+2*i] != m.Name || args[3+2*i] != m.Source {
+			t.Errorf("Args()[%d:%d] is not module %s's name and source", 2+2*i, 4+2*i, m.Name)
+		}
+		if len(m.Source) > 128<<10 {
+			t.Errorf("module %s: %d bytes, more than Linux allows in one argument (128 KiB)", m.Name, len(m.Source))
+		}
 	}
 }

@@ -80,8 +80,8 @@ func TestVectorFrameMatchesWorker(t *testing.T) {
 	out := python(t, `
 import marshal, sys
 sys.path.insert(0, '`+dir+`')
-import gonicorn_worker
-print(marshal.loads(sys.stdin.buffer.read()[5:]) == gonicorn_worker.VECTOR)
+import gonicorn_wire
+print(marshal.loads(sys.stdin.buffer.read()[5:]) == gonicorn_wire.VECTOR)
 `, v)
 	if strings.TrimSpace(out) != "True" {
 		t.Fatalf("worker VECTOR differs from VectorFrame: %s", out)

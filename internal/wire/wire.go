@@ -3,7 +3,7 @@
 //
 // A frame is a 5-byte header (uint32 little-endian payload length, 1 kind
 // byte) followed by the payload. docs/protocol.md is the contract; the
-// Python side is python/gonicorn_worker.py.
+// Python side is python/gonicorn_wire.py.
 package wire
 
 import (
@@ -72,7 +72,7 @@ func AppendRequest(b []byte, environ []byte, body []byte) []byte {
 }
 
 // vectorPairs is the known test vector, in the order Go encodes it. The
-// worker holds the identical dict literal (VECTOR in gonicorn_worker.py):
+// worker holds the identical dict literal (VECTOR in gonicorn_wire.py):
 // non-ASCII latin-1 bytes in a short ('z') and a long ('a') string, control
 // bytes, a non-ASCII key, an empty key and an empty value.
 var vectorPairs = [][2]string{

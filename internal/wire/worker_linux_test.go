@@ -53,7 +53,7 @@ func TestRealWorker(t *testing.T) {
 	c := fc.(*net.UnixConn)
 	defer c.Close()
 
-	cmd := exec.Command(py, "-c", python.Source)
+	cmd := exec.Command(py, python.Args()...)
 	cmd.Env = append(os.Environ(), "GONICORN_APP=echo", "GONICORN_FDS=3", "GONICORN_PYTHONPATH="+dir)
 	cmd.ExtraFiles = []*os.File{workerEnd}
 	var stderr bytes.Buffer
