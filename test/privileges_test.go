@@ -15,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // whoami is what test/apps/whoami.py reports of its worker.
@@ -191,4 +192,19 @@ func runCLIAs(t *testing.T, uid, gid uint32, args ...string) (stdout, stderr str
 		t.Fatalf("gonicorn %v as uid %d: %v", args, uid, err)
 	}
 	return out.String(), errOut.String(), cmd.ProcessState.ExitCode()
+}
+
+// HUP re-reads the configuration: the new generation of workers runs as the user too.
+func TestUserAfterReload(t *testing.T) {
+	uid, _ := nobody(t)
+	s := start(t, "--python", debianPython(t, "json"), "--chdir", appsDir(t), "-u", "nobody", "whoami")
+	before := getWhoami(t, s)
+	syscall.Kill(s.cmd.Process.Pid, syscall.SIGHUP)
+	if !s.log.waitFor("Reload complete", 30*time.Second) {
+		t.Fatalf("no \"Reload complete\" after HUP; log:\n%s", s.log)
+	}
+	after := getWhoami(t, s)
+	if after.PID == before.PID || after.UID != uid {
+		t.Errorf("after HUP: worker %+v; want a new worker (not pid %d) with uid %d", after, before.PID, uid)
+	}
 }

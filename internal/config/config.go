@@ -430,13 +430,13 @@ func Settings(getenv func(string) string) []Setting {
 		// Privileges and daemon (issue 10; docs/privileges.md).
 		{Name: "user", Short: "u", Meta: "USER", Default: "",
 			Help:     "Run the workers as this user: a name or a numeric uid. The master stays root, to bind, write the pid file and signal the workers; a unix socket of --bind is given to this user and group. Needs root. Without --group the workers take the user's primary group. See docs/privileges.md.",
-			register: str(func(c *Config) *string { return &c.User })},
+			register: idFlag(func(c *Config) *string { return &c.User })},
 		{Name: "group", Short: "g", Meta: "GROUP", Default: "",
 			Help:     "Run the workers in this group: a name or a numeric gid. Default: the primary group of --user, else the master's.",
-			register: str(func(c *Config) *string { return &c.Group })},
+			register: idFlag(func(c *Config) *string { return &c.Group })},
 		{Name: "umask", Short: "m", Meta: "INT", Default: "0",
 			Help:     "The umask of the unix sockets the master binds, as gunicorn's: 0 leaves them 0777 (any local user may connect); 0o117 (or 79, or 0117) makes them 0660 for the user and group of --user and --group. The pid file is always 0644.",
-			register: str(func(c *Config) *string { return &c.Umask })},
+			register: idFlag(func(c *Config) *string { return &c.Umask })},
 		{Name: "initgroups", Default: "",
 			Help: "Give the workers the supplementary groups of --user (from /etc/group), not just --group.",
 			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {

@@ -1,6 +1,10 @@
 package config
 
-import "github.com/gonicorn/gonicorn/internal/privs"
+import (
+	"github.com/spf13/pflag"
+
+	"github.com/gonicorn/gonicorn/internal/privs"
+)
 
 // validatePrivs checks the umask's syntax and resolves --user and --group into
 // c.Credential. The user database is read here, not when the workers start, so that an
@@ -23,4 +27,21 @@ func (c *Config) validatePrivs() error {
 func (c *Config) UmaskBits() int {
 	n, _ := privs.ParseUmask(c.Umask)
 	return n
+}
+
+// idValue is a string setting that a config file may give as an int too, as gunicorn takes
+// user = 33, group = 33 and umask = 0o117 (which Python hands over as 79).
+type idValue struct{ p *string }
+
+func (v *idValue) String() string     { return *v.p }
+func (v *idValue) Type() string       { return "string" }
+func (v *idValue) Set(s string) error { *v.p = s; return nil }
+
+// idFlag registers an idValue setting at field, with its default.
+func idFlag(field func(*Config) *string) func(*pflag.FlagSet, *Config, *Setting) {
+	return func(fs *pflag.FlagSet, c *Config, s *Setting) {
+		p := field(c)
+		*p = s.Default
+		fs.VarP(&idValue{p: p}, s.Name, s.Short, s.Help)
+	}
 }
