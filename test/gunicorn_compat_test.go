@@ -25,17 +25,16 @@ import (
 // config file alike — never "unknown flag".
 func TestGunicornSettingRefused(t *testing.T) {
 	conf := filepath.Join(t.TempDir(), "gunicorn.conf.py")
-	writeConfig(t, conf, "daemon = True\n")
+	writeConfig(t, conf, "spew = True\n")
 	for _, tc := range []struct {
 		env  []string
 		args []string
 		want string
 	}{
-		{nil, []string{"--daemon", "app"}, "gonicorn: error: --daemon: gonicorn does not detach yet; run it in the foreground"},
-		{nil, []string{"-D", "app"}, "gonicorn: error: --daemon: gonicorn does not detach yet"},
+		{nil, []string{"--spew", "app"}, "gonicorn: error: --spew: gonicorn does not trace every line; send PWR"},
 		{nil, []string{"--reload", "app"}, "gonicorn: error: --reload: automatic code reload is not in gonicorn yet"},
-		{[]string{"GUNICORN_CMD_ARGS=--user nobody"}, []string{"app"}, "gonicorn: error: --user nobody: gonicorn does not switch user yet; start it as that user (systemd's User=, Docker's USER) (in GUNICORN_CMD_ARGS)"},
-		{nil, []string{"--python", python(t), "-c", conf, "app"}, "gonicorn: error: config file " + conf + ": daemon = True: gonicorn does not detach yet"},
+		{[]string{"GUNICORN_CMD_ARGS=--dirty-app x:y"}, []string{"app"}, "gonicorn: error: --dirty-app x:y: dirty arbiters are not in gonicorn; run long jobs in a task queue (Celery, RQ) or a second gonicorn (in GUNICORN_CMD_ARGS)"},
+		{nil, []string{"--python", python(t), "-c", conf, "app"}, "gonicorn: error: config file " + conf + ": spew = True: gonicorn does not trace every line"},
 	} {
 		_, stderr, code := runCLI(t, tc.env, tc.args...)
 		if code != 1 || !strings.HasPrefix(stderr, tc.want) || strings.Count(stderr, "\n") != 1 {

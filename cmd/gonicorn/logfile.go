@@ -65,6 +65,9 @@ func writePIDFile(path string) error {
 	if err := os.WriteFile(tmp, []byte(itoa(os.Getpid())+"\n"), 0o644); err != nil {
 		return err
 	}
+	if err := os.Chmod(tmp, 0o644); err != nil { // 0644 whatever the umask, as gunicorn's
+		return err
+	}
 	return os.Rename(tmp, path)
 }
 

@@ -47,19 +47,23 @@ func main() {
 	case cfg.CheckConfig || cfg.PrintConfig:
 		os.Exit(checkConfig(cfg))
 	}
+	if detaches(cfg) {
+		os.Exit(daemonize(cfg))
+	}
+	stderr := detached() // the starting process's pipe, in the detached master of -D
 	if err := run(context.Background(), cfg); err != nil {
 		var le *arbiter.LoadError
 		var be *arbiter.BootLoopError
 		if errors.As(err, &le) {
 			// run wrote the traceback to the error log.
-			fmt.Fprintf(os.Stderr, "gonicorn: Worker failed to boot: could not load application %q (see the traceback in the error log)\n", le.App)
+			fmt.Fprintf(stderr, "gonicorn: Worker failed to boot: could not load application %q (see the traceback in the error log)\n", le.App)
 			os.Exit(exitAppLoad)
 		}
 		if errors.As(err, &be) {
-			fmt.Fprintf(os.Stderr, "gonicorn: %v\n", err)
+			fmt.Fprintf(stderr, "gonicorn: %v\n", err)
 			os.Exit(exitAppLoad)
 		}
-		fmt.Fprintf(os.Stderr, "gonicorn: error: %v\n", err)
+		fmt.Fprintf(stderr, "gonicorn: error: %v\n", err)
 		os.Exit(exitConfig)
 	}
 }

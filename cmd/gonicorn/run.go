@@ -70,6 +70,9 @@ func run(ctx context.Context, cfg *config.Config) error {
 	if err := checkTmpDir(cfg.TmpDir); err != nil {
 		return err // before any worker starts: a first big upload would fail on it
 	}
+	if err := checkWorkerReach(cfg); err != nil {
+		return err
+	}
 	certs, err := loadTLS(cfg)
 	if err != nil {
 		return err
@@ -103,7 +106,7 @@ func run(ctx context.Context, cfg *config.Config) error {
 	systemdSockets := activated || inh.systemd
 	fresh := listeners == nil
 	if fresh {
-		if listeners, err = listen(cfg.Bind, sockOptions{backlog: cfg.Backlog, reusePort: cfg.ReusePort}); err != nil {
+		if listeners, err = listen(cfg.Bind, sockOptions{backlog: cfg.Backlog, reusePort: cfg.ReusePort, umask: cfg.UmaskBits(), owner: cfg.Credential}); err != nil {
 			return err
 		}
 	}
@@ -321,7 +324,7 @@ func listenOne(s string, opts sockOptions) (net.Listener, error) {
 			}
 			os.Remove(b.Address)
 		}
-		ln, err := opts.listen("unix", b.Address)
+		ln, err := opts.listenUnix(b.Address)
 		if err != nil {
 			return nil, fmt.Errorf("--bind %s: %w", s, err)
 		}

@@ -15,6 +15,10 @@ import (
 type sockOptions struct {
 	backlog   int  // --backlog: listen(2) backlog; 0 = Go's default, the kernel's somaxconn
 	reusePort bool // --reuse-port: SO_REUSEPORT on TCP sockets, set before bind(2)
+	umask     int  // --umask: the umask unix sockets are bound under (0: they are 0777)
+	// owner is the workers' credential (--user, --group): unix sockets are given to its uid
+	// and gid; nil = left to the master.
+	owner *syscall.Credential
 }
 
 // listen binds network/address with the options.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -56,32 +57,55 @@ func systemdListeners() ([]net.Listener, error) {
 // NOTIFY_SOCKET, does nothing.
 type notifier struct {
 	addr *net.UnixAddr
+	// daemon is the socket of the process that started this one with -D (daemon.go),
+	// waiting for READY=1 and gone after it; nil otherwise. Only READY=1 is sent there,
+	// once (daemonDone).
+	daemon     *net.UnixAddr
+	daemonDone atomic.Bool
 }
 
 // newNotifier reads NOTIFY_SOCKET and removes it from the environment, so that the workers
 // do not notify systemd themselves.
 func newNotifier() *notifier {
-	name := os.Getenv("NOTIFY_SOCKET")
+	name, daemon := os.Getenv("NOTIFY_SOCKET"), os.Getenv(envDaemonNotify)
 	os.Unsetenv("NOTIFY_SOCKET")
-	if name == "" {
-		return &notifier{}
-	}
+	os.Unsetenv(envDaemonNotify)
+	n := &notifier{}
 	// net maps a leading '@' onto the abstract namespace (a leading NUL byte).
-	return &notifier{addr: &net.UnixAddr{Name: name, Net: "unixgram"}}
+	if name != "" {
+		n.addr = &net.UnixAddr{Name: name, Net: "unixgram"}
+	}
+	if daemon != "" {
+		n.daemon = &net.UnixAddr{Name: daemon, Net: "unixgram"}
+	}
+	return n
 }
 
 // notify sends state (e.g. "READY=1"); errors are returned for logging, never fatal.
 func (n *notifier) notify(state string) error {
-	if n == nil || n.addr == nil {
+	if n == nil {
 		return nil
 	}
-	c, err := net.DialUnix("unixgram", nil, n.addr)
+	if n.daemon != nil && isReady(state) && n.daemonDone.CompareAndSwap(false, true) {
+		if err := sendState(n.daemon, "READY=1"); err != nil {
+			return fmt.Errorf("--daemon: telling the starting process: %w", err)
+		}
+	}
+	if n.addr == nil {
+		return nil
+	}
+	return sendState(n.addr, state)
+}
+
+// sendState sends one sd_notify datagram to addr.
+func sendState(addr *net.UnixAddr, state string) error {
+	c, err := net.DialUnix("unixgram", nil, addr)
 	if err != nil {
-		return fmt.Errorf("sd_notify %s: %w", n.addr.Name, err)
+		return fmt.Errorf("sd_notify %s: %w", addr.Name, err)
 	}
 	defer c.Close()
 	if _, err := c.Write([]byte(state)); err != nil {
-		return fmt.Errorf("sd_notify %s: %w", n.addr.Name, err)
+		return fmt.Errorf("sd_notify %s: %w", addr.Name, err)
 	}
 	return nil
 }

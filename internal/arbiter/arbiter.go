@@ -42,6 +42,12 @@ type Spec struct {
 	// APP_MODULE): the workers serve its WSGI_APPLICATION, as runserver does; "" = serve App.
 	DjangoSettings string
 
+	// Credential is the user, groups and supplementary groups the workers run as (--user,
+	// --group, --initgroups); nil = the master's. The master keeps its own, to bind and to
+	// signal them; what a worker uses from the master (its sockets, a spooled body) is
+	// passed as an fd, which needs no permission on any path.
+	Credential *syscall.Credential
+
 	BootTimeout time.Duration // how long a worker may take to import the app; 0 = 5 minutes
 
 	// Recycling (gunicorn's max_requests, and what uWSGI and Granian add): a worker past one

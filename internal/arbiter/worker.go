@@ -155,6 +155,7 @@ func (a *Arbiter) spawn(ctx context.Context, id int) (*worker, error) {
 	cmd.Stdout, cmd.Stderr = outW, outW
 	cmd.ExtraFiles = children
 	cmd.SysProcAttr = procAttr()
+	cmd.SysProcAttr.Credential = spec.Credential
 	err = cmd.Start()
 	outW.Close()
 	for _, f := range children {

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -121,6 +122,16 @@ type Config struct {
 	// Logs people can query (docs/logging.md).
 	ErrorLogFormat  string // "text" (gunicorn's lines) or "json" (one object per record)
 	RequestIDHeader string // header carrying the request id (X-Request-ID); "" = no request ids
+
+	// Privileges and daemon (docs/privileges.md; see privs.go).
+	User       string // -u: the workers' user, a name or uid; "" = the master's
+	Group      string // -g: the workers' group, a name or gid; "" = the user's primary group, else the master's
+	Umask      string // -m: umask of the unix sockets bound, as given ("0o117", "79"); "0" = none
+	InitGroups bool   // the workers get the supplementary groups of User
+	Daemon     bool   // -D: detach into the background
+	// Credential is User, Group and InitGroups resolved (validatePrivs): what the workers
+	// are started with; nil = the master's own.
+	Credential *syscall.Credential
 
 	// ConfigFile is -c/--config, or ./gunicorn.conf.py when it exists and no -c is given: the
 	// file read before GONICORN_CMD_ARGS and the command line, and again on every reload;
@@ -416,6 +427,26 @@ func Settings(getenv func(string) string) []Setting {
 		{Name: "request-id-header", Meta: "NAME", Default: "X-Request-ID",
 			Help:     "Header of the request id: taken from a proxy of --forwarded-allow-ips when it is 1 to 128 printable ASCII characters, else generated (32 hex digits); passed to the app (HTTP_X_REQUEST_ID, replacing what an untrusted client sent), returned in the response unless the app sets it, and written in the access log and in the error-log lines about the request. '' turns request ids off. See docs/logging.md.",
 			register: str(func(c *Config) *string { return &c.RequestIDHeader })},
+		// Privileges and daemon (issue 10; docs/privileges.md).
+		{Name: "user", Short: "u", Meta: "USER", Default: "",
+			Help:     "Run the workers as this user: a name or a numeric uid. The master stays root, to bind, write the pid file and signal the workers; a unix socket of --bind is given to this user and group. Needs root. Without --group the workers take the user's primary group. See docs/privileges.md.",
+			register: idFlag(func(c *Config) *string { return &c.User })},
+		{Name: "group", Short: "g", Meta: "GROUP", Default: "",
+			Help:     "Run the workers in this group: a name or a numeric gid. Default: the primary group of --user, else the master's.",
+			register: idFlag(func(c *Config) *string { return &c.Group })},
+		{Name: "umask", Short: "m", Meta: "INT", Default: "0",
+			Help:     "The umask of the unix sockets the master binds, as gunicorn's: 0 leaves them 0777 (any local user may connect); 0o117 (or 79, or 0117) makes them 0660 for the user and group of --user and --group. The pid file is always 0644.",
+			register: idFlag(func(c *Config) *string { return &c.Umask })},
+		{Name: "initgroups", Default: "",
+			Help: "Give the workers the supplementary groups of --user (from /etc/group), not just --group.",
+			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
+				fs.BoolVar(&c.InitGroups, s.Name, false, s.Help)
+			}},
+		{Name: "daemon", Short: "D", Default: "",
+			Help: "Detach: the master runs in the background in a session of its own, with stdin, stdout and stderr on /dev/null (log to files with --error-logfile and --access-logfile). The command returns 0 once the workers are ready, or prints why the start failed and returns 1 (3 if the app does not load).",
+			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
+				fs.BoolVarP(&c.Daemon, s.Name, s.Short, false, s.Help)
+			}},
 		{Name: "version", Short: "v", Default: "", File: "-",
 			Help: "Print the version and exit.",
 			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
@@ -777,6 +808,9 @@ func (c *Config) validate() error {
 		return fmt.Errorf("invalid value %q for --log-level: want debug, info, warning, error or critical", c.LogLevel)
 	}
 	if err := c.validateLogs(); err != nil {
+		return err
+	}
+	if err := c.validatePrivs(); err != nil {
 		return err
 	}
 	if mod, _, _ := strings.Cut(c.App, ":"); mod == "" && c.Django == nil {

@@ -188,6 +188,11 @@ func flagValues(flag string, fv pflag.Value, v Value) ([]string, error) {
 			return []string{strings.TrimSpace(str(v))}, nil
 		}
 		return nil, fmt.Errorf("want an integer")
+	case *idValue:
+		if v.Kind != "int" && v.Kind != "str" {
+			return nil, fmt.Errorf("want a name or a number")
+		}
+		return []string{strings.TrimSpace(str(v))}, nil
 	case *secondsValue:
 		switch v.Kind {
 		case "int", "str":

@@ -89,7 +89,6 @@ func Gunicorn() []GunicornSetting {
 		syslogNote     = "syslog is not in gonicorn yet; log to stderr (--error-logfile -) and let journald or the container runtime forward it"
 		hookNote       = "server hooks are not run yet (they come with gunicorn's hooks in gonicorn); code every worker needs belongs in the app's module, which each worker imports"
 		dirtyNote      = "dirty arbiters are not in gonicorn; run long jobs in a task queue (Celery, RQ) or a second gonicorn"
-		privNote       = "gonicorn does not switch user yet; start it as that user (systemd's User=, Docker's USER)"
 		strictNote     = "gonicorn parses requests strictly (RFC 9112) and has no lenient mode yet; this leniency is a request-smuggling risk behind a proxy; drop it"
 		asgiNote       = "it applies to ASGI workers only, and gonicorn is a WSGI server"
 		loggingNote    = "the Go master writes the logs itself, in gunicorn's format or as JSON; use --error-logfile, --access-logfile, --access-logformat (json for JSON lines), --error-log-format and --log-level (docs/logging.md)"
@@ -145,17 +144,15 @@ func Gunicorn() []GunicornSetting {
 			Note: "gonicorn always sends wsgi.file_wrapper files with sendfile(2) yet; drop it"},
 		impl("reuse_port", "reuse-port", "--reuse-port"),
 		impl("chdir", "chdir", "--chdir"),
-		b(GunicornSetting{Name: "daemon", Flags: []string{"-D", "--daemon"}, Status: Later,
-			Note: "gonicorn does not detach yet; run it in the foreground under systemd, supervisord or Docker"}),
+		noted(impl("daemon", "daemon", "-D", "--daemon"), "the command returns once the workers are ready (0), or prints why the start failed (1, or 3 for an app that does not load); docs/privileges.md"),
 		impl("raw_env", "env", "-e", "--env"),
 		impl("pidfile", "pid", "-p", "--pid"),
 		{Name: "worker_tmp_dir", Flags: []string{"--worker-tmp-dir"}, Status: Ignored,
 			Note: "workers have no heartbeat file (the master watches them over their sockets); temp files go to --tmp-dir"},
-		{Name: "user", Flags: []string{"-u", "--user"}, Status: Later, Note: privNote},
-		{Name: "group", Flags: []string{"-g", "--group"}, Status: Later, Note: privNote},
-		{Name: "umask", Flags: []string{"-m", "--umask"}, Status: Later,
-			Note: "gonicorn does not set a umask yet; set it where it is started (systemd's UMask=, umask in the shell)"},
-		b(GunicornSetting{Name: "initgroups", Flags: []string{"--initgroups"}, Status: Later, Note: privNote}),
+		noted(impl("user", "user", "-u", "--user"), "the workers' user; without --group they take its primary group (gunicorn keeps the master's); docs/privileges.md"),
+		impl("group", "group", "-g", "--group"),
+		noted(impl("umask", "umask", "-m", "--umask"), "applied to the unix sockets bound, as in gunicorn; the pid file is 0644"),
+		impl("initgroups", "initgroups", "--initgroups"),
 		impl("tmp_upload_dir", "tmp-dir"),
 		{Name: "secure_scheme_headers", Status: Ignored,
 			Note: "the scheme headers believed from --forwarded-allow-ips are chosen by --forwarded-allow-headers (docs/proxy.md)"},
@@ -177,7 +174,7 @@ func Gunicorn() []GunicornSetting {
 		{Name: "syslog_prefix", Flags: []string{"--log-syslog-prefix"}, Status: Later, Note: syslogNote},
 		{Name: "syslog_facility", Flags: []string{"--log-syslog-facility"}, Status: Later, Noop: []string{"none", "", "user"}, Note: syslogNote},
 		b(GunicornSetting{Name: "enable_stdio_inheritance", Flags: []string{"-R", "--enable-stdio-inheritance"}, Status: Ignored,
-			Note: "it matters in daemon mode only, which gonicorn does not have yet; the workers' output goes to the error log"}),
+			Note: "with -D the master's stdout and stderr go to /dev/null; log to files (--error-logfile, --access-logfile) to keep the logs and the workers' output"}),
 		impl("statsd_host", "statsd-host", "--statsd-host"),
 		impl("dogstatsd_tags", "dogstatsd-tags", "--dogstatsd-tags"),
 		impl("statsd_prefix", "statsd-prefix", "--statsd-prefix"),

@@ -33,7 +33,7 @@ func TestEffectiveSources(t *testing.T) {
 			t.Errorf("%s = %q [%s]; want %q [%s]", name, e.Value, e.Source, w[0], w[1])
 		}
 	}
-	for _, hidden := range []string{"daemon", "help", "version", "log_file", "print_config"} {
+	for _, hidden := range []string{"help", "version", "log_file", "print_config"} {
 		if _, ok := got[hidden]; ok {
 			t.Errorf("%s listed; want only gonicorn's settings", hidden)
 		}
