@@ -229,7 +229,6 @@ func TestCopyWorkerOutputJSON(t *testing.T) {
 	for _, l := range strings.SplitAfter("before\n"+chained, "\n") {
 		w.WriteString(l)
 	}
-	wrote := time.Now()
 	// Silence: the traceback must come out without the pipe closing.
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(buf.String(), "logs-printed-marker") {
@@ -238,6 +237,9 @@ func TestCopyWorkerOutputJSON(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+	// The block is written after 100 ms without a line, counted from its last line's read;
+	// seen here at most a poll later.
+	seen := time.Now()
 	w.WriteString("after\nTraceback (most recent call last):\nValueError: last\n")
 	w.Close()
 	<-done
@@ -255,9 +257,10 @@ func TestCopyWorkerOutputJSON(t *testing.T) {
 	if len(rs) != len(wants) {
 		t.Fatalf("%d records; want %d:\n%s", len(rs), len(wants), buf.String())
 	}
-	// The block is dated when it began, not when the silence after it ended.
-	if ts, err := time.Parse(time.RFC3339, rs[1]["time"].(string)); err != nil || ts.After(wrote) {
-		t.Errorf("the traceback's record is dated %v (%v); want no later than its last line was written, %v", ts, err, wrote)
+	// The block is dated when it began (its first line was read), so at least the silence
+	// before the moment it was seen written, not when the silence ended.
+	if ts, err := time.Parse(time.RFC3339, rs[1]["time"].(string)); err != nil || ts.After(seen.Add(-50*time.Millisecond)) {
+		t.Errorf("the traceback's record is dated %v (%v); want before the silence that flushed it (seen written at %v)", ts, err, seen)
 	}
 	for i, w := range wants {
 		tb, _ := rs[i]["traceback"].(string)
