@@ -94,6 +94,9 @@ type upgrader struct {
 	parent  int         // the old master while it runs; 0 once gone or if there was none
 	child   *os.Process // the new master this one started, while it runs
 	pidPath string      // where this master's pid file is now; "" = none
+	// onPromote is called once this master is promoted (the old one exited); nil = nothing.
+	// Set before watchParent starts.
+	onPromote func()
 }
 
 // newUpgrader returns the upgrader of a master serving lns (systemd's sockets if systemd)
@@ -166,6 +169,9 @@ func (u *upgrader) watchParent(ctx context.Context) {
 	defer u.mu.Unlock()
 	u.parent = 0
 	u.log.Info("Master has been promoted.")
+	if u.onPromote != nil {
+		u.onPromote()
+	}
 	if u.pidPath != "" && u.pidPath != u.pidFile {
 		if err := os.Rename(u.pidPath, u.pidFile); err != nil {
 			u.log.Error("--pid: taking the pid file of the old master", "err", err)

@@ -122,6 +122,11 @@ type Config struct {
 	ErrorLogFormat  string // "text" (gunicorn's lines) or "json" (one object per record)
 	RequestIDHeader string // header carrying the request id (X-Request-ID); "" = no request ids
 
+	// Control socket (issue 12, docs/operations.md; see package control).
+	ControlSocket     string // path of the master's control socket; relative to the working directory
+	ControlSocketMode string // its permission bits, octal ("0600")
+	NoControlSocket   bool   // no control socket
+
 	// ConfigFile is -c/--config, or ./gunicorn.conf.py when it exists and no -c is given: the
 	// file read before GONICORN_CMD_ARGS and the command line, and again on every reload;
 	// "" = none.
@@ -416,6 +421,18 @@ func Settings(getenv func(string) string) []Setting {
 		{Name: "request-id-header", Meta: "NAME", Default: "X-Request-ID",
 			Help:     "Header of the request id: taken from a proxy of --forwarded-allow-ips when it is 1 to 128 printable ASCII characters, else generated (32 hex digits); passed to the app (HTTP_X_REQUEST_ID, replacing what an untrusted client sent), returned in the response unless the app sets it, and written in the access log and in the error-log lines about the request. '' turns request ids off. See docs/logging.md.",
 			register: str(func(c *Config) *string { return &c.RequestIDHeader })},
+		// Control socket (issue 12)
+		{Name: "control-socket", Meta: "PATH", Default: "gonicorn.ctl",
+			Help:     "Unix socket on which the master answers 'gonicorn ctl' (status, workers, reload, ttin, ttou, dump), as gunicorn 25's control socket (gunicornc); a relative path is in the working directory. If it cannot be created at its default path the master logs a warning and serves on; a path given explicitly must work. The newest master takes the path (a binary upgrade's new master). See docs/operations.md.",
+			register: str(func(c *Config) *string { return &c.ControlSocket })},
+		{Name: "control-socket-mode", Meta: "MODE", Default: "0600",
+			Help:     "Permission bits of the control socket, octal. The default lets only the master's user connect: whoever can connect can reload the app and read its stacks.",
+			register: str(func(c *Config) *string { return &c.ControlSocketMode })},
+		{Name: "no-control-socket", Default: "false", File: "control_socket_disable",
+			Help: "Do not open the control socket.",
+			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
+				fs.BoolVar(&c.NoControlSocket, s.Name, false, s.Help)
+			}},
 		{Name: "version", Short: "v", Default: "", File: "-",
 			Help: "Print the version and exit.",
 			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
