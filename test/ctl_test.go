@@ -274,3 +274,56 @@ func TestControlSocketDefaultAndDisabled(t *testing.T) {
 		t.Errorf("no warning about the control socket:\n%s", s.log)
 	}
 }
+
+// In a binary upgrade the new master's socket is PATH.2 while the old master runs (as its
+// pid file); once the old master exited, the new one takes PATH. A rollback (TERM to the
+// new master) leaves the old master's PATH alone.
+func TestControlSocketUSR2(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "c.ctl")
+	u := startUpgrade(t, "--control-socket", sock)
+	m1 := u.cmd.Process.Pid
+	statusPID := func(path string) string {
+		t.Helper()
+		out, errOut, code := ctl(t, path, "status")
+		if code != 0 {
+			return "error: " + errOut
+		}
+		pid, _, _ := strings.Cut(strings.TrimPrefix(out, "pid:"), "\n")
+		return strings.TrimSpace(pid)
+	}
+
+	// Rollback: the new master goes, the old master's socket stays.
+	m2 := u.usr2(t, 1)
+	if got := statusPID(sock); got != strconv.Itoa(m1) {
+		t.Errorf("with both masters, %s answers for %s; want the old master %d", sock, got, m1)
+	}
+	if got := statusPID(sock + ".2"); got != strconv.Itoa(m2) {
+		t.Errorf("with both masters, %s.2 answers for %s; want the new master %d", sock, got, m2)
+	}
+	syscall.Kill(m2, syscall.SIGTERM)
+	if _, gone := reap(m2, 20*time.Second); !gone {
+		t.Fatalf("new master %d still runs 20 s after TERM", m2)
+	}
+	if _, err := os.Lstat(sock + ".2"); !os.IsNotExist(err) {
+		t.Errorf("%s.2 left after the new master stopped: %v", sock, err)
+	}
+	if got := statusPID(sock); got != strconv.Itoa(m1) {
+		t.Errorf("after the rollback, %s answers for %s; want the old master %d", sock, got, m1)
+	}
+
+	// Upgrade: the old master goes, the new one takes the path.
+	m3 := u.usr2(t, 2)
+	syscall.Kill(m1, syscall.SIGTERM)
+	if exited, err := u.waitExit(20 * time.Second); !exited || err != nil {
+		t.Fatalf("old master after TERM: exited %v, %v", exited, err)
+	}
+	if !u.log.waitFor("Master has been promoted.", 10*time.Second) {
+		t.Fatalf("the new master was not promoted; log:\n%s", u.log)
+	}
+	if got := statusPID(sock); got != strconv.Itoa(m3) {
+		t.Errorf("after the upgrade, %s answers for %s; want the new master %d", sock, got, m3)
+	}
+	if _, err := os.Lstat(sock + ".2"); !os.IsNotExist(err) {
+		t.Errorf("%s.2 still there after the promotion: %v", sock, err)
+	}
+}

@@ -168,10 +168,10 @@ func (u *upgrader) watchParent(ctx context.Context) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.parent = 0
-	u.log.Info("Master has been promoted.")
 	if u.onPromote != nil {
 		u.onPromote()
 	}
+	u.log.Info("Master has been promoted.")
 	if u.pidPath != "" && u.pidPath != u.pidFile {
 		if err := os.Rename(u.pidPath, u.pidFile); err != nil {
 			u.log.Error("--pid: taking the pid file of the old master", "err", err)
