@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/gonicorn/gonicorn/internal/accesslog"
 	"github.com/gonicorn/gonicorn/internal/arbiter"
@@ -32,6 +33,7 @@ const pipelineDepth = 4
 // requests in flight and queued (up to --graceful-timeout) → close the workers' sockets and
 // TERM them → KILL what is left → reap.
 func run(ctx context.Context, cfg *config.Config) error {
+	started := time.Now()
 	closeInheritedOnExec()
 	sd := newNotifier()
 	errOut, closeErr, err := openLog(cfg.ErrorLogFile, os.Stderr)
@@ -124,6 +126,13 @@ func run(ctx context.Context, cfg *config.Config) error {
 		return fmt.Errorf("--pid: %w", err)
 	}
 	defer up.removePID()
+	ctl, err := openControl(cfg, log, inh.oldMaster)
+	if err != nil {
+		closeAll(listeners)
+		return err
+	}
+	defer ctl.Close()
+	up.onPromote = func() { ctl.promote(log) } // PATH.2 becomes PATH, as the pid file
 	for i, ln := range listeners {
 		log.Info(fmt.Sprintf("Listening at: %s (%d)", describe(ln, tlsConfs[i] != nil), os.Getpid()))
 	}
@@ -232,6 +241,7 @@ boot:
 	go up.watchParent(serveCtx)
 
 	m := &master{log: log, cfg: cfg, arb: arb, logs: reopenable(errOut, accessOut), sd: sd, up: up, certs: certs}
+	ctl.serve(&controlMaster{cfg: cfg, started: started, pool: pool, arb: arb, sigs: sigs}, log)
 	sig, runErr := m.waitStop(sigs, arbDone)
 	obs.Stopping() // /readyz fails from now on
 	if sig == nil {

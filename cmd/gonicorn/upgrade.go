@@ -94,6 +94,9 @@ type upgrader struct {
 	parent  int         // the old master while it runs; 0 once gone or if there was none
 	child   *os.Process // the new master this one started, while it runs
 	pidPath string      // where this master's pid file is now; "" = none
+	// onPromote is called once this master is promoted (the old one exited); nil = nothing.
+	// Set before watchParent starts.
+	onPromote func()
 }
 
 // newUpgrader returns the upgrader of a master serving lns (systemd's sockets if systemd)
@@ -165,6 +168,9 @@ func (u *upgrader) watchParent(ctx context.Context) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.parent = 0
+	if u.onPromote != nil {
+		u.onPromote()
+	}
 	u.log.Info("Master has been promoted.")
 	if u.pidPath != "" && u.pidPath != u.pidFile {
 		if err := os.Rename(u.pidPath, u.pidFile); err != nil {

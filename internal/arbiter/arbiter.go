@@ -522,7 +522,7 @@ const brokenExitWait = 200 * time.Millisecond
 // old = w), and w keeps serving until the new one is ready; then retire takes it out. The
 // caller counts the pending spawn.
 func (a *Arbiter) recycle(ctx context.Context, w *worker, reason string) {
-	w.state = recycling
+	w.setState(recycling)
 	a.restarted(recycleRestartReason(reason))
 	a.log.Info("Autorestarting worker (pid:" + itoa(w.pid) + ") after current request: " + reason)
 	a.respawnAfter(ctx, 0, w)
@@ -538,7 +538,7 @@ func (a *Arbiter) retire(w *worker) {
 	if !known {
 		return // it exited while its replacement booted
 	}
-	w.state = retired
+	w.setState(retired)
 	a.pool.Retire(w.group)
 	// This goroutine ends when the worker drained, exited (Stop makes every worker exit) or
 	// ran out of time.

@@ -211,7 +211,7 @@ func (a *Arbiter) handle(ctx context.Context, c control) int {
 			a.retire(w)
 			continue
 		}
-		w.state = recycling
+		w.setState(recycling)
 		a.reloadFor(ctx, w)
 		started++
 	}
@@ -246,7 +246,7 @@ func (a *Arbiter) reloadFailed(ev event, first bool) {
 		a.reloadPrev = nil
 	}
 	if ev.old != nil && ev.old.state == recycling {
-		ev.old.state = serving
+		ev.old.setState(serving)
 		if ev.old.maxedOut.Load() {
 			// It reached its recycling point while the reload booted, and no longer takes
 			// requests at its cap: Run recycles it now.

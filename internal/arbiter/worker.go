@@ -92,7 +92,11 @@ type worker struct {
 	outputDone chan struct{} // closed when copyOutput returned: its pipe reached EOF or was closed
 	checked    int64         // requests taken at the last recycling check; owned by Run
 
-	state    workerState // owned by the Run goroutine (and Boot, before Run)
+	state workerState // owned by the Run goroutine (and Boot, before Run); set with setState
+	// shownState is a copy of state for the control socket (Workers), which Run does not own.
+	shownState atomic.Int32
+	// dump is the stack dump a control-socket caller waits for (Dump); nil = none.
+	dump     atomic.Pointer[stackCapture]
 	maxedOut atomic.Bool // set when the group reached RecycleAt (near MaxRequests); Run recycles it
 	timedOut atomic.Bool // a request ran past --timeout; the worker is being killed
 	// timeoutID is the request id of the request that timed out ("" if none), set before
@@ -361,7 +365,7 @@ func socketpair(i int) (*net.UnixConn, *os.File, error) {
 func (w *worker) copyOutput(r io.ReadCloser, out Output) {
 	defer close(w.outputDone)
 	defer r.Close()
-	errorlog.CopyWorkerOutput(r, w.pid, w.outputLevel, w.outputAttrs, out)
+	errorlog.CopyWorkerOutput(r, w.pid, w.outputLevel, w.outputAttrs, dumpTap{out: out, w: w})
 }
 
 // outputAttrs are the attributes of a block of the worker's output of kind k, in a log that

@@ -133,6 +133,11 @@ type Config struct {
 	// are started with; nil = the master's own.
 	Credential *syscall.Credential
 
+	// Control socket (issue 12, docs/operations.md; see package control).
+	ControlSocket     string // path of the master's control socket; relative to the working directory
+	ControlSocketMode string // its permission bits, octal ("0600")
+	NoControlSocket   bool   // no control socket
+
 	// ConfigFile is -c/--config, or ./gunicorn.conf.py when it exists and no -c is given: the
 	// file read before GONICORN_CMD_ARGS and the command line, and again on every reload;
 	// "" = none.
@@ -446,6 +451,18 @@ func Settings(getenv func(string) string) []Setting {
 			Help: "Detach: the master runs in the background in a session of its own, with stdin, stdout and stderr on /dev/null (log to files with --error-logfile and --access-logfile). The command returns 0 once the workers are ready, or prints why the start failed and returns 1 (3 if the app does not load).",
 			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
 				fs.BoolVarP(&c.Daemon, s.Name, s.Short, false, s.Help)
+			}},
+		// Control socket (issue 12)
+		{Name: "control-socket", Meta: "PATH", Default: "gonicorn.ctl",
+			Help:     "Unix socket on which the master answers 'gonicorn ctl' (status, workers, reload, ttin, ttou, dump), as gunicorn 25's control socket (gunicornc); a relative path is in the working directory. If it cannot be created at its default path the master logs a warning and serves on; a path given explicitly must work. The newest master takes the path (a binary upgrade's new master). See docs/operations.md.",
+			register: str(func(c *Config) *string { return &c.ControlSocket })},
+		{Name: "control-socket-mode", Meta: "MODE", Default: "0600",
+			Help:     "Permission bits of the control socket, octal. The default lets only the master's user connect: whoever can connect can reload the app and read its stacks.",
+			register: str(func(c *Config) *string { return &c.ControlSocketMode })},
+		{Name: "no-control-socket", Default: "false", File: "control_socket_disable",
+			Help: "Do not open the control socket.",
+			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
+				fs.BoolVar(&c.NoControlSocket, s.Name, false, s.Help)
 			}},
 		{Name: "version", Short: "v", Default: "", File: "-",
 			Help: "Print the version and exit.",

@@ -92,7 +92,6 @@ func Gunicorn() []GunicornSetting {
 		strictNote     = "gonicorn parses requests strictly (RFC 9112) and has no lenient mode yet; this leniency is a request-smuggling risk behind a proxy; drop it"
 		asgiNote       = "it applies to ASGI workers only, and gonicorn is a WSGI server"
 		loggingNote    = "the Go master writes the logs itself, in gunicorn's format or as JSON; use --error-logfile, --access-logfile, --access-logformat (json for JSON lines), --error-log-format and --log-level (docs/logging.md)"
-		controlNote    = "the control socket is not in gonicorn yet; use signals (HUP, TTIN, TTOU, USR1)"
 	)
 	impl := func(name, flag string, flags ...string) GunicornSetting {
 		return GunicornSetting{Name: name, Flags: flags, Status: Implemented, Flag: flag}
@@ -240,10 +239,9 @@ func Gunicorn() []GunicornSetting {
 		{Name: "dirty_graceful_timeout", Flags: []string{"--dirty-graceful-timeout"}, Status: Ignored, Note: "it applies to dirty arbiters, which gonicorn does not have"},
 		dirtyHook("on_dirty_starting"), dirtyHook("dirty_post_fork"), dirtyHook("dirty_worker_init"), dirtyHook("dirty_worker_exit"),
 		// Control
-		{Name: "control_socket", Flags: []string{"--control-socket"}, Status: Later, Note: controlNote},
-		{Name: "control_socket_mode", Flags: []string{"--control-socket-mode"}, Status: Ignored, Note: controlNote},
-		b(GunicornSetting{Name: "control_socket_disable", Flags: []string{"--no-control-socket"}, Status: Implemented,
-			Note: "gonicorn has no control socket yet, so it is always off"}),
+		impl("control_socket", "control-socket", "--control-socket"),
+		impl("control_socket_mode", "control-socket-mode", "--control-socket-mode"),
+		b(impl("control_socket_disable", "no-control-socket", "--no-control-socket")),
 		// Earlier 2x releases.
 		b(GunicornSetting{Name: "tolerate_dangerous_framing", Flags: []string{"--tolerate-dangerous-framing"}, Status: Refused,
 			Note: "gonicorn refuses ambiguous framing (RFC 9112 §6.3); it is a request-smuggling risk; fix the client or the proxy"}),

@@ -53,12 +53,15 @@ type Slot struct {
 
 	wmu  sync.Mutex // serialises writes (requests and cancels), so write order is answer order
 	tail *turnEnd   // the last written request's; guarded by wmu
+
+	running atomic.Pointer[Running] // the request the worker thread runs; nil = idle (see Run)
 }
 
 // Turn is a request's place in its slot's pipeline.
 type Turn struct {
 	prev *turnEnd // the previous request's; nil if none
 	mine *turnEnd // ended by Done or Fail
+	slot *Slot    // the slot written to; its running request is cleared when the turn ends
 }
 
 // turnEnd is how a request's turn ended.
@@ -109,6 +112,7 @@ func (t Turn) Fail() { t.end(Ended) }
 func (t Turn) Break() { t.end(Broken) }
 
 func (t Turn) end(how Outcome) {
+	t.slot.running.Store(nil) // before the next request's turn, which may set its own
 	t.mine.how = how
 	close(t.mine.done)
 }
@@ -132,7 +136,7 @@ func (s *Slot) Send(write func(*net.UnixConn) error) (Turn, error) {
 	if err := write(s.Conn); err != nil {
 		return Turn{}, err
 	}
-	t := Turn{prev: s.tail, mine: &turnEnd{done: make(chan struct{})}}
+	t := Turn{prev: s.tail, mine: &turnEnd{done: make(chan struct{})}, slot: s}
 	s.tail = t.mine
 	return t, nil
 }

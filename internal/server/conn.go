@@ -344,6 +344,8 @@ func (cn *conn) sendToWorker(ctx context.Context, b *body) (*dispatch.Slot, disp
 		}
 		switch turn.Wait() {
 		case dispatch.Answered:
+			slot.Run(&dispatch.Running{Method: string(cn.req.Method), Target: string(cn.req.Target),
+				Client: net.JoinHostPort(cn.remoteHost, cn.remotePort), Start: time.Now()})
 			return slot, turn, true
 		case dispatch.Broken:
 			// The worker broke the protocol on a request ahead of this one. Whoever reads
