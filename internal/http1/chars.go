@@ -64,7 +64,8 @@ func isToken(b []byte) bool {
 	return true
 }
 
-func unhex(c byte) (byte, bool) {
+// Unhex is the value of the hexadecimal digit c, and whether c is one.
+func Unhex(c byte) (byte, bool) {
 	switch {
 	case '0' <= c && c <= '9':
 		return c - '0', true
@@ -144,8 +145,8 @@ func DecodePath(dst, path []byte) []byte {
 	for i := 0; i < len(path); i++ {
 		c := path[i]
 		if c == '%' && i+2 < len(path) {
-			hi, ok1 := unhex(path[i+1])
-			lo, ok2 := unhex(path[i+2])
+			hi, ok1 := Unhex(path[i+1])
+			lo, ok2 := Unhex(path[i+2])
 			if ok1 && ok2 {
 				dst = append(dst, hi<<4|lo)
 				i += 2
@@ -155,4 +156,21 @@ func DecodePath(dst, path []byte) []byte {
 		dst = append(dst, c)
 	}
 	return dst
+}
+
+// ParseDigits parses 1*DIGIT of at most 18 digits (so it fits an int64): no sign, spaces,
+// list or other base. It is the syntax of a Content-Length (RFC 9110 §8.6) and of a byte
+// range's positions (RFC 9110 §14.1.1) where the caller has no use for larger numbers.
+func ParseDigits(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
 }

@@ -211,7 +211,7 @@ func (cr *ChunkedReader) readSize() (int64, error) {
 	var size uint64
 	i := 0
 	for ; i < len(line); i++ {
-		v, ok := unhex(line[i])
+		v, ok := Unhex(line[i])
 		if !ok {
 			break
 		}

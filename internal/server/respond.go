@@ -241,7 +241,7 @@ func (cn *conn) checkStart(payload []byte) (appHead, bool) {
 		}
 		switch {
 		case asciiEqualFold(name, "Content-Length"):
-			n, ok := parseLength(value)
+			n, ok := http1.ParseDigits(value) // RFC 9110 §8.6: 1*DIGIT only
 			if !ok || h.length >= 0 && h.length != n {
 				cn.reqLog().Error("invalid Content-Length from application", "value", strconv.Quote(string(value)), "request", requestLine(&cn.req))
 				return appHead{}, false
@@ -255,22 +255,6 @@ func (cn *conn) checkStart(payload []byte) (appHead, bool) {
 		}
 	}
 	return h, true
-}
-
-// parseLength parses a Content-Length value: 1*DIGIT (RFC 9110 §8.6), without sign, spaces
-// or list, and small enough for an int64.
-func parseLength(v []byte) (int64, bool) {
-	if len(v) == 0 || len(v) > 18 {
-		return 0, false
-	}
-	var n int64
-	for _, c := range v {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	return n, true
 }
 
 // copyAccessHeaders copies the response headers for the {h}o atoms of the access log: they

@@ -35,9 +35,9 @@ func TestParseLength(t *testing.T) {
 		{"5.0", 0, false},                 //
 		{"9999999999999999999", 0, false}, // beyond int64
 	} {
-		n, ok := parseLength([]byte(tt.in))
+		n, ok := http1.ParseDigits([]byte(tt.in))
 		if ok != tt.want || ok && n != tt.n {
-			t.Errorf("parseLength(%q) = %d, %v; want %d, %v", tt.in, n, ok, tt.n, tt.want)
+			t.Errorf("http1.ParseDigits(%q) = %d, %v; want %d, %v", tt.in, n, ok, tt.n, tt.want)
 		}
 	}
 }

@@ -89,7 +89,7 @@ func parseRange(v []byte, size int64) (first, last int64, ok bool) {
 		return 0, 0, false
 	}
 	if len(a) == 0 { // suffix-range: the last b bytes
-		n, ok := parseDigits(b)
+		n, ok := http1.ParseDigits(b)
 		switch {
 		case !ok:
 			return 0, 0, false
@@ -98,13 +98,13 @@ func parseRange(v []byte, size int64) (first, last int64, ok bool) {
 		}
 		return max(size-n, 0), size - 1, true
 	}
-	first, ok = parseDigits(a)
+	first, ok = http1.ParseDigits(a)
 	if !ok {
 		return 0, 0, false
 	}
 	last = size - 1
 	if len(b) > 0 {
-		if last, ok = parseDigits(b); !ok || last < first {
+		if last, ok = http1.ParseDigits(b); !ok || last < first {
 			return 0, 0, false // invalid: ignored (§14.1.1)
 		}
 		last = min(last, size-1)
@@ -113,21 +113,6 @@ func parseRange(v []byte, size int64) (first, last int64, ok bool) {
 		return -1, -1, true
 	}
 	return first, last, true
-}
-
-// parseDigits parses 1*DIGIT that fits an int64.
-func parseDigits(b []byte) (int64, bool) {
-	if len(b) == 0 || len(b) > 18 {
-		return 0, false
-	}
-	var n int64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	return n, true
 }
 
 // httpDate is IMF-fixdate, the preferred HTTP-date format (RFC 9110 §5.6.7).

@@ -6,6 +6,8 @@ package static
 // percent-decoded on its own and refused when it could climb out of the directory or name
 // something else than a file in it.
 
+import "github.com/gonicorn/gonicorn/internal/http1"
+
 // verdict is what resolve found out about a request path.
 type verdict int
 
@@ -39,8 +41,8 @@ func decodePath(dst, raw []byte) ([]byte, bool) {
 		for i < len(raw) && raw[i] != '/' {
 			c := raw[i]
 			if c == '%' && i+2 < len(raw) {
-				hi, ok1 := unhex(raw[i+1])
-				lo, ok2 := unhex(raw[i+2])
+				hi, ok1 := http1.Unhex(raw[i+1])
+				lo, ok2 := http1.Unhex(raw[i+2])
 				if ok1 && ok2 {
 					c = hi<<4 | lo
 					i += 2
@@ -88,16 +90,4 @@ func cut(p []byte, prefix string) (string, bool) {
 		return "", false
 	}
 	return string(rest[1:]), true
-}
-
-func unhex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
 }
