@@ -28,17 +28,6 @@ const haproxyPath = "/usr/sbin/haproxy"
 // A server is out at most inter × fall plus one check's time after /readyz turns 503.
 const haproxyChecks = "inter 200ms fall 2 rise 2"
 
-func haproxyBinary(t *testing.T) string {
-	t.Helper()
-	if _, err := os.Stat(haproxyPath); err != nil {
-		if os.Getenv("GONICORN_REQUIRE_ALL") != "" {
-			t.Fatalf("haproxy not installed at %s (apt-get install haproxy): %v", haproxyPath, err)
-		}
-		t.Skipf("haproxy not installed at %s", haproxyPath)
-	}
-	return haproxyPath
-}
-
 // backend is one gonicorn instance behind HAProxy, restartable on the same addresses.
 type backend struct {
 	name, addr, metrics string
@@ -78,7 +67,7 @@ type lb struct {
 // redispatch).
 func startHAProxy(t *testing.T, bs []*backend) *lb {
 	t.Helper()
-	bin := haproxyBinary(t)
+	bin := debianBinary(t, haproxyPath, "haproxy")
 	dir := t.TempDir()
 	l := &lb{addr: freePort(t), admin: filepath.Join(dir, "admin.sock"), log: newLogBuffer()}
 	var servers strings.Builder

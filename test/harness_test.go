@@ -58,11 +58,28 @@ func debianPython(t *testing.T, mod string) string {
 			return p
 		}
 	}
-	if os.Getenv("GONICORN_REQUIRE_ALL") != "" {
-		t.Fatalf("no python3 with %s installed (apt-get install python3-%s)", mod, mod)
-	}
-	t.Skipf("no python3 with %s installed", mod)
+	missing(t, "no python3 with %s installed (apt-get install python3-%s)", mod, mod)
 	return ""
+}
+
+// debianBinary returns path, a program of the Debian package pkg, or stops the test (see
+// missing).
+func debianBinary(t *testing.T, path, pkg string) string {
+	t.Helper()
+	if _, err := os.Stat(path); err != nil {
+		missing(t, "%s not installed at %s (apt-get install %s): %v", pkg, path, pkg, err)
+	}
+	return path
+}
+
+// missing stops a test that needs what the machine lacks: a failure when
+// GONICORN_REQUIRE_ALL is set (CI, whose .ci/run installs it), else a skip.
+func missing(t *testing.T, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("GONICORN_REQUIRE_ALL") != "" {
+		t.Fatalf(format, args...)
+	}
+	t.Skipf(format, args...)
 }
 
 // server is one running gonicorn.

@@ -26,7 +26,7 @@ const nginxPath = "/usr/sbin/nginx"
 // client's Host, and the scheme is nginx's. The client connects from 127.0.0.2, which the
 // default --forwarded-allow-ips (127.0.0.1,::1) does not trust, as a real client would be.
 func TestNginxSnippet(t *testing.T) {
-	nginx := nginxBinary(t)
+	nginx := debianBinary(t, nginxPath, "nginx")
 	s := start(t, "--python", realPython(t), "--chdir", appsDir(t), "basic")
 	snippet := docBlock(t, "../docs/proxy.md", "### nginx", "nginx")
 	if !strings.Contains(snippet, "http://127.0.0.1:8000") {
@@ -60,19 +60,6 @@ func TestNginxSnippet(t *testing.T) {
 			checkEnviron(t, "through nginx with "+sp.name, environVia(t, front, sp.headers), want)
 		})
 	}
-}
-
-// nginxBinary returns nginx's path. Without nginx the test is skipped, unless
-// GONICORN_REQUIRE_ALL is set (CI), where that is a failure.
-func nginxBinary(t *testing.T) string {
-	t.Helper()
-	if _, err := os.Stat(nginxPath); err != nil {
-		if os.Getenv("GONICORN_REQUIRE_ALL") != "" {
-			t.Fatalf("nginx not installed at %s (apt-get install nginx): %v", nginxPath, err)
-		}
-		t.Skipf("nginx not installed at %s", nginxPath)
-	}
-	return nginxPath
 }
 
 // docBlock returns the first fenced code block of language lang after the line heading in

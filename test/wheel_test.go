@@ -80,10 +80,7 @@ func requireVenv(t *testing.T, py string) {
 	if exec.Command(py, "-c", "import venv, ensurepip").Run() == nil {
 		return
 	}
-	if os.Getenv("GONICORN_REQUIRE_ALL") != "" {
-		t.Fatalf("%s cannot create a virtualenv with pip (apt-get install python3-venv)", py)
-	}
-	t.Skipf("%s cannot create a virtualenv with pip (apt-get install python3-venv)", py)
+	missing(t, "%s cannot create a virtualenv with pip (apt-get install python3-venv)", py)
 }
 
 // buildWheel runs tools/wheel for this machine's CPU into out and returns the wheel's path.
