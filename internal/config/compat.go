@@ -22,20 +22,14 @@ func compatSettings() []Setting {
 				fs.Var(&intValue[int]{p: &c.Backlog, s: s.Default}, s.Name, s.Help)
 			}},
 		{Name: "reuse-port", Default: "", File: "reuse_port",
-			Help: "Set SO_REUSEPORT on the bound TCP sockets, so that other processes that set it too (another gonicorn) may bind the same address and the kernel spreads connections between them.",
-			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
-				fs.BoolVar(&c.ReusePort, s.Name, false, s.Help)
-			}},
+			Help:     "Set SO_REUSEPORT on the bound TCP sockets, so that other processes that set it too (another gonicorn) may bind the same address and the kernel spreads connections between them.",
+			register: boolean(func(c *Config) *bool { return &c.ReusePort })},
 		{Name: "check-config", Default: "", File: "check_config",
-			Help: "Check the configuration and exit: read it, start one worker to import the app, and exit 0 when it loads, or 1 with the reason (a bad setting, the app's traceback).",
-			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
-				fs.BoolVar(&c.CheckConfig, s.Name, false, s.Help)
-			}},
+			Help:     "Check the configuration and exit: read it, start one worker to import the app, and exit 0 when it loads, or 1 with the reason (a bad setting, the app's traceback).",
+			register: boolean(func(c *Config) *bool { return &c.CheckConfig })},
 		{Name: "print-config", Default: "", File: "print_config",
-			Help: "Print every effective setting with where it came from (default, file, GONICORN_CMD_ARGS or GUNICORN_CMD_ARGS, command line), then check it as --check-config does and exit.",
-			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
-				fs.BoolVar(&c.PrintConfig, s.Name, false, s.Help)
-			}},
+			Help:     "Print every effective setting with where it came from (default, file, GONICORN_CMD_ARGS or GUNICORN_CMD_ARGS, command line), then check it as --check-config does and exit.",
+			register: boolean(func(c *Config) *bool { return &c.PrintConfig })},
 		{Name: "log-file", Meta: "FILE", Default: "-", File: "-",
 			Help: "Another name for --error-logfile, as in gunicorn (Heroku's Procfile uses --log-file -).",
 			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {

@@ -172,6 +172,14 @@ type Setting struct {
 
 // Settings returns the table of settings, with defaults taken from getenv where gunicorn
 // does so (PORT, WEB_CONCURRENCY, VIRTUAL_ENV).
+// boolean registers a setting kept in a bool field, on when s.Default is "true"; a flag
+// given without a value turns it on.
+func boolean(field func(*Config) *bool) func(*pflag.FlagSet, *Config, *Setting) {
+	return func(fs *pflag.FlagSet, c *Config, s *Setting) {
+		fs.BoolVarP(field(c), s.Name, s.Short, s.Default == "true", s.Help)
+	}
+}
+
 func Settings(getenv func(string) string) []Setting {
 	defBind := "127.0.0.1:8000"
 	if p := getenv("PORT"); p != "" {
@@ -350,30 +358,20 @@ func Settings(getenv func(string) string) []Setting {
 			Help:     "Cache-Control max-age of static files whose names carry no content hash (hashed names, from Django's staticfiles.json or like name.0123456789ab.css, get a year and immutable).",
 			register: seconds(func(c *Config) *time.Duration { return &c.StaticMaxAge })},
 		{Name: "static-index", Default: "false",
-			Help: "Serve DIR/index.html for a request of a static directory DIR/ (and redirect DIR to DIR/). Off, the app answers for directories. There is never a directory listing.",
-			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
-				fs.BoolVar(&c.StaticIndex, s.Name, false, s.Help)
-			}},
+			Help:     "Serve DIR/index.html for a request of a static directory DIR/ (and redirect DIR to DIR/). Off, the app answers for directories. There is never a directory listing.",
+			register: boolean(func(c *Config) *bool { return &c.StaticIndex })},
 		{Name: "static-follow-symlinks", Default: "false",
-			Help: "Follow symlinks in a static directory that point out of it. Off, such a link is a 404 (links that stay inside are followed).",
-			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
-				fs.BoolVar(&c.StaticFollowSymlinks, s.Name, false, s.Help)
-			}},
+			Help:     "Follow symlinks in a static directory that point out of it. Off, such a link is a 404 (links that stay inside are followed).",
+			register: boolean(func(c *Config) *bool { return &c.StaticFollowSymlinks })},
 		{Name: "static-dotfiles", Default: "false",
-			Help: "Serve static files and directories whose names start with '.' (.well-known). Off, they are a 404.",
-			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
-				fs.BoolVar(&c.StaticDotfiles, s.Name, false, s.Help)
-			}},
+			Help:     "Serve static files and directories whose names start with '.' (.well-known). Off, they are a 404.",
+			register: boolean(func(c *Config) *bool { return &c.StaticDotfiles })},
 		{Name: "django-static", Default: "true",
-			Help: "When the app is Django and its STATIC_ROOT exists (after manage.py collectstatic), serve STATIC_URL from STATIC_ROOT from the master, as --static does, without WhiteNoise or nginx. A --static mount at the same prefix wins. --django-static=false turns it off. See docs/django.md.",
-			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
-				fs.BoolVar(&c.DjangoStatic, s.Name, true, s.Help)
-			}},
+			Help:     "When the app is Django and its STATIC_ROOT exists (after manage.py collectstatic), serve STATIC_URL from STATIC_ROOT from the master, as --static does, without WhiteNoise or nginx. A --static mount at the same prefix wins. --django-static=false turns it off. See docs/django.md.",
+			register: boolean(func(c *Config) *bool { return &c.DjangoStatic })},
 		{Name: "serve-media", Default: "false",
-			Help: "Also serve a Django app's MEDIA_URL from MEDIA_ROOT from the master. Off by default: user uploads are not always meant to be public. Their names are never taken for content hashes (no immutable caching).",
-			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
-				fs.BoolVar(&c.ServeMedia, s.Name, false, s.Help)
-			}},
+			Help:     "Also serve a Django app's MEDIA_URL from MEDIA_ROOT from the master. Off by default: user uploads are not always meant to be public. Their names are never taken for content hashes (no immutable caching).",
+			register: boolean(func(c *Config) *bool { return &c.ServeMedia })},
 		{Name: "sendfile-root", Meta: "URI_PREFIX=DIR", Default: "",
 			Help:     "Let the app answer with X-Accel-Redirect: URI_PREFIX/name (nginx's style) or X-Sendfile: DIR/name (an absolute path; Apache's, django-sendfile2's) and have the master send DIR/name in place of the app's body, keeping the app's status and headers, with ETag, Range and precompressed siblings; the header never reaches the client. Only files under a root are sent (others: 404). Repeatable. Without any root both headers pass to the client untouched (for an nginx in front). See docs/static.md.",
 			register: list(func(c *Config) *[]string { return &c.SendfileRoot })},
@@ -413,15 +411,11 @@ func Settings(getenv func(string) string) []Setting {
 			Help:     "TLS 1.2 cipher suites, as an OpenSSL cipher list (names, aliases such as ECDHE+AESGCM, !exclusions), mapped onto those Go's crypto/tls offers; an unknown name is an error. TLS 1.3 suites are not configurable (all are on). Default: Go's defaults.",
 			register: str(func(c *Config) *string { return &c.Ciphers })},
 		{Name: "do-handshake-on-connect", Default: "false",
-			Help: "Accepted for gunicorn; no effect: the TLS handshake is always done at once, by the connection's own goroutine, within --header-timeout, and costs no worker.",
-			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
-				fs.BoolVar(&c.DoHandshakeOnConnect, s.Name, false, s.Help)
-			}},
+			Help:     "Accepted for gunicorn; no effect: the TLS handshake is always done at once, by the connection's own goroutine, within --header-timeout, and costs no worker.",
+			register: boolean(func(c *Config) *bool { return &c.DoHandshakeOnConnect })},
 		{Name: "suppress-ragged-eofs", Default: "true",
-			Help: "Accepted for gunicorn; no effect: a client that closes without TLS close_notify ends the connection as a plain close would (an incomplete request gets 400 either way).",
-			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
-				fs.BoolVar(&c.SuppressRaggedEOFs, s.Name, true, s.Help)
-			}},
+			Help:     "Accepted for gunicorn; no effect: a client that closes without TLS close_notify ends the connection as a plain close would (an incomplete request gets 400 either way).",
+			register: boolean(func(c *Config) *bool { return &c.SuppressRaggedEOFs })},
 		// Logs people can query (issue 12).
 		{Name: "access-log-format", Meta: "FORMAT", Default: `%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"`, File: "-",
 			Help:     "Another name for --access-logformat; --access-log-format json writes the access log as JSON lines. See docs/logging.md.",
@@ -443,15 +437,11 @@ func Settings(getenv func(string) string) []Setting {
 			Help:     "The umask of the unix sockets the master binds, as gunicorn's: 0 leaves them 0777 (any local user may connect); 0o117 (or 79, or 0117) makes them 0660 for the user and group of --user and --group. The pid file is always 0644.",
 			register: idFlag(func(c *Config) *string { return &c.Umask })},
 		{Name: "initgroups", Default: "",
-			Help: "Give the workers the supplementary groups of --user (from /etc/group), not just --group.",
-			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
-				fs.BoolVar(&c.InitGroups, s.Name, false, s.Help)
-			}},
+			Help:     "Give the workers the supplementary groups of --user (from /etc/group), not just --group.",
+			register: boolean(func(c *Config) *bool { return &c.InitGroups })},
 		{Name: "daemon", Short: "D", Default: "",
-			Help: "Detach: the master runs in the background in a session of its own, with stdin, stdout and stderr on /dev/null (log to files with --error-logfile and --access-logfile). The command returns 0 once the workers are ready, or prints why the start failed and returns 1 (3 if the app does not load).",
-			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
-				fs.BoolVarP(&c.Daemon, s.Name, s.Short, false, s.Help)
-			}},
+			Help:     "Detach: the master runs in the background in a session of its own, with stdin, stdout and stderr on /dev/null (log to files with --error-logfile and --access-logfile). The command returns 0 once the workers are ready, or prints why the start failed and returns 1 (3 if the app does not load).",
+			register: boolean(func(c *Config) *bool { return &c.Daemon })},
 		// Control socket (issue 12)
 		{Name: "control-socket", Meta: "PATH", Default: "gonicorn.ctl",
 			Help:     "Unix socket on which the master answers 'gonicorn ctl' (status, workers, reload, ttin, ttou, dump), as gunicorn 25's control socket (gunicornc); a relative path is in the working directory. If it cannot be created at its default path the master logs a warning and serves on; a path given explicitly must work. The newest master takes the path (a binary upgrade's new master). See docs/operations.md.",
@@ -460,20 +450,14 @@ func Settings(getenv func(string) string) []Setting {
 			Help:     "Permission bits of the control socket, octal. The default lets only the master's user connect: whoever can connect can reload the app and read its stacks.",
 			register: str(func(c *Config) *string { return &c.ControlSocketMode })},
 		{Name: "no-control-socket", Default: "false", File: "control_socket_disable",
-			Help: "Do not open the control socket.",
-			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
-				fs.BoolVar(&c.NoControlSocket, s.Name, false, s.Help)
-			}},
+			Help:     "Do not open the control socket.",
+			register: boolean(func(c *Config) *bool { return &c.NoControlSocket })},
 		{Name: "version", Short: "v", Default: "", File: "-",
-			Help: "Print the version and exit.",
-			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
-				fs.BoolVarP(&c.ShowVersion, s.Name, s.Short, false, s.Help)
-			}},
+			Help:     "Print the version and exit.",
+			register: boolean(func(c *Config) *bool { return &c.ShowVersion })},
 		{Name: "help", Short: "h", Default: "", File: "-",
-			Help: "Show this help and exit.",
-			register: func(fs *pflag.FlagSet, c *Config, s *Setting) {
-				fs.BoolVarP(&c.ShowHelp, s.Name, s.Short, false, s.Help)
-			}},
+			Help:     "Show this help and exit.",
+			register: boolean(func(c *Config) *bool { return &c.ShowHelp })},
 	}, compatSettings()...)
 }
 
