@@ -83,6 +83,7 @@ type conn struct {
 	reqID []byte
 
 	remoteHost, remotePort string
+	client                 string // "host:port" of remoteHost and remotePort, made once (clientAddr)
 	localHost, localPort   string
 
 	// trustedPeer reports whether the peer is a trusted proxy (--forwarded-allow-ips); set
@@ -175,6 +176,15 @@ func lingeringClose(c net.Conn) {
 			return
 		}
 	}
+}
+
+// clientAddr is the client's "host:port" as gonicorn ctl shows it, joined once per
+// connection (after a PROXY header has set the client), not once per request.
+func (cn *conn) clientAddr() string {
+	if cn.client == "" {
+		cn.client = net.JoinHostPort(cn.remoteHost, cn.remotePort)
+	}
+	return cn.client
 }
 
 func hostPort(a net.Addr) (string, string) {
@@ -272,6 +282,8 @@ func (cn *conn) serveOne(ctx context.Context) bool {
 	}
 	// The worker starts on the request now (its turn came): --timeout counts from here.
 	cn.times.began = time.Now()
+	slot.Run(&dispatch.Running{Method: string(cn.req.Method), Target: string(cn.req.Target),
+		Client: cn.clientAddr(), Start: cn.times.began}) // for gonicorn ctl workers
 	cn.arm(slot)
 	res := cn.respond(slot, turn) // ends the turn once the worker's answer was read
 	if s.access != nil {
@@ -344,8 +356,6 @@ func (cn *conn) sendToWorker(ctx context.Context, b *body) (*dispatch.Slot, disp
 		}
 		switch turn.Wait() {
 		case dispatch.Answered:
-			slot.Run(&dispatch.Running{Method: string(cn.req.Method), Target: string(cn.req.Target),
-				Client: net.JoinHostPort(cn.remoteHost, cn.remotePort), Start: time.Now()})
 			return slot, turn, true
 		case dispatch.Broken:
 			// The worker broke the protocol on a request ahead of this one. Whoever reads
