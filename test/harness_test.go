@@ -174,6 +174,19 @@ func startIn(t *testing.T, dir string, env []string, args ...string) *server {
 	return s
 }
 
+// freePort returns a loopback address whose port was free a moment ago. For servers that must bind
+// a fixed address (a restarted instance takes its predecessor's place behind a load balancer;
+// an nginx or HAProxy listens there), which cannot be handed a listener the way start does.
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
 // launch starts cmd (a gonicorn whose --bind, or GONICORN_CMD_ARGS, names fd://3) with a
 // fresh loopback listener as fd 3, in its own process group, logging into the server's log,
 // and stops it when the test ends.

@@ -15,19 +15,6 @@ import (
 	"time"
 )
 
-// freePort returns a loopback address whose port was free a moment ago. The servers of these
-// tests must bind fixed ports (a restarted instance takes its predecessor's place behind the
-// load balancer), so they cannot be handed a listener the way start does.
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // startBound runs gonicorn on addr (--bind) with args and waits until its first worker is
 // ready; it is stopped at test cleanup.
 func startBound(t *testing.T, addr string, args ...string) *server {

@@ -97,7 +97,7 @@ func startNginx(t *testing.T, nginx, server string) string {
 	t.Helper()
 	dir := t.TempDir()
 	for attempt := 1; ; attempt++ {
-		addr := freeLoopbackAddr(t)
+		addr := freePort(t)
 		conf := filepath.Join(dir, "nginx.conf")
 		if err := os.WriteFile(conf, []byte(nginxConf(dir, addr, server)), 0o644); err != nil {
 			t.Fatal(err)
@@ -147,17 +147,6 @@ http {
     }
 }
 `, dir, addr, server)
-}
-
-// freeLoopbackAddr returns 127.0.0.1:PORT with a port that was free a moment ago.
-func freeLoopbackAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // waitListening waits until addr accepts connections, nginx exits, or 15 s pass.

@@ -405,12 +405,7 @@ func TestTLSBadInput(t *testing.T) {
 // With --certfile every bind speaks TLS except one written http://HOST:PORT.
 func TestTLSPlainBind(t *testing.T) {
 	ts := newTLSSetup(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	plain := ln.Addr().String()
-	ln.Close()
+	plain := freePort(t)
 	s := startTLS(t, ts, "--bind", "http://"+plain)
 	if !strings.Contains(s.log.String(), "Listening at: http://"+plain) || !strings.Contains(s.log.String(), "Listening at: https://"+s.addr) {
 		t.Errorf("listener lines:\n%s", s.log)
@@ -438,12 +433,7 @@ func TestTLSBadCertificateAtStart(t *testing.T) {
 // plain (matched by its address): the old master's clients and the new master's see the same.
 func TestTLSUSR2Upgrade(t *testing.T) {
 	ts := newTLSSetup(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	plain := ln.Addr().String()
-	ln.Close()
+	plain := freePort(t)
 	u := startUpgrade(t, ts.args("--bind", "http://"+plain)...)
 	m1 := u.cmd.Process.Pid
 	get := func() string {
@@ -551,12 +541,7 @@ func readUntil(br *bufio.Reader, want string) (string, error) {
 // response drops the hint.
 func TestEarlyHints(t *testing.T) {
 	ts := newTLSSetup(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	plain := ln.Addr().String()
-	ln.Close()
+	plain := freePort(t)
 	s := startTLS(t, ts, "--bind", "http://"+plain, "--access-logfile", "-")
 	const hint = "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload; as=style\r\nLink: </b.js>; rel=preload; as=script\r\n\r\n"
 
@@ -565,6 +550,7 @@ func TestEarlyHints(t *testing.T) {
 		if over == "tls" {
 			c = mustDialTLS(t, s.addr, ts.clientConfig(nil)).c
 		} else {
+			var err error
 			if c, err = net.Dial("tcp", plain); err != nil {
 				t.Fatal(err)
 			}
