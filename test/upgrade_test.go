@@ -96,6 +96,12 @@ func startUpgradeEnv(t *testing.T, env []string, flags ...string) *upgradeServer
 	t.Cleanup(u.stopNewMasters) // runs before s.stop
 	s.waitReady()
 	s.waitWorkers(2)
+	// A USR2 sent while the master still boots is ignored (docs/architecture.md); the master
+	// serves only once its boot is over, so after an answer every USR2 is handled. Without
+	// this, a USR2 sent right after the last "Booting worker" line could race the boot.
+	if r, err := s.fetch("/"); err != nil || r.status != 200 {
+		t.Fatalf("first request to the upgrade app = %+v, %v; want 200", r, err)
+	}
 	return u
 }
 
