@@ -3,9 +3,11 @@ package e2e
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -33,6 +35,24 @@ func keepAliveConn(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
 	return c, br
 }
 
+// dial opens a TCP connection to addr, closed when the test ends.
+func dial(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// waitOpenConns waits until the server whose --metrics-bind is metrics reports n open
+// client connections.
+func waitOpenConns(t *testing.T, metrics string, n int) {
+	t.Helper()
+	waitMetric(t, metrics, "gonicorn_client_connections", func(v float64) bool { return v == float64(n) })
+}
+
 // waitClosed reads from c until the server closes it and returns what it sent.
 func waitClosed(t *testing.T, c net.Conn, within time.Duration) string {
 	t.Helper()
@@ -49,36 +69,69 @@ func TestFrontLimits(t *testing.T) {
 	with := func(extra ...string) *server {
 		return startNoWait(t, append(append(append([]string{}, base...), extra...), "basic")...)
 	}
-	maxConns := with("--max-connections", "2")
+	maxConnsMetrics := freePort(t)
+	maxConns := with("--max-connections", "2", "--metrics-bind", maxConnsMetrics)
 	timeouts := with("--header-timeout", "1", "--body-timeout", "1", "--keep-alive", "1")
 	for _, s := range []*server{maxConns, timeouts} {
 		s.waitReady()
 	}
 
-	// At --max-connections the server stops accepting: a new connection completes its
-	// handshake in the listen backlog and is served once another connection closes.
-	t.Run("max-connections", func(t *testing.T) {
-		c1, _ := keepAliveConn(t, maxConns.addr)
-		defer c1.Close()
-		c2, _ := keepAliveConn(t, maxConns.addr)
-		defer c2.Close()
-		c3, err := net.Dial("tcp", maxConns.addr)
-		if err != nil {
-			t.Fatalf("third connection: %v; want it to wait in the backlog", err)
-		}
-		defer c3.Close()
+	// At --max-connections, with no connection idle in keep-alive, the server stops
+	// accepting: a new connection completes its handshake in the listen backlog and is served
+	// once another connection closes. A connection that has not sent its first request, or
+	// is sending one, is never closed for room.
+	t.Run("max-connections, none idle", func(t *testing.T) {
+		c1 := dial(t, maxConns.addr)
+		io.WriteString(c1, "GET / HTTP/1.1\r\n") // reading its head: busy
+		c2 := dial(t, maxConns.addr)             // no request yet
+		waitOpenConns(t, maxConnsMetrics, 2)
+		c3 := dial(t, maxConns.addr)
 		io.WriteString(c3, "GET / HTTP/1.1\r\nHost: h\r\n\r\n")
 		c3.SetReadDeadline(time.Now().Add(time.Second))
 		if n, err := c3.Read(make([]byte, 1)); n > 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
-			t.Fatalf("third connection answered (%d bytes, %v) while two were open; want it kept waiting", n, err)
+			t.Fatalf("third connection answered (%d bytes, %v) while two busy ones were open; want it kept waiting", n, err)
+		}
+		io.WriteString(c1, "Host: h\r\n\r\n")
+		if r, err := readResponse(bufio.NewReader(c1), "GET"); err != nil || r.status != 200 {
+			t.Fatalf("busy connection finishing its head: %+v, %v; want 200 (never closed for room)", r, err)
 		}
 		c1.Close()
 		c3.SetReadDeadline(time.Now().Add(10 * time.Second))
 		if r, err := readResponse(bufio.NewReader(c3), "GET"); err != nil || r.status != 200 {
 			t.Fatalf("third connection after one closed: %+v, %v; want 200", r, err)
 		}
+		c3.Close()
+		io.WriteString(c2, "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+		if r, err := readResponse(bufio.NewReader(c2), "GET"); err != nil || r.status != 200 {
+			t.Fatalf("connection that had not sent its first request: %+v, %v; want 200 (never closed for room)", r, err)
+		}
+		c2.Close()
 		if !maxConns.log.waitFor("max connections reached", time.Second) {
 			t.Errorf("no \"max connections reached\" warning in the log")
+		}
+		waitOpenConns(t, maxConnsMetrics, 0)
+	})
+
+	// At --max-connections a new client is admitted by closing the connection idle in
+	// keep-alive the longest (as nginx does), not after that connection's --keep-alive.
+	t.Run("max-connections, oldest idle closed", func(t *testing.T) {
+		older, _ := keepAliveConn(t, maxConns.addr)
+		defer older.Close()
+		newer, newerR := keepAliveConn(t, maxConns.addr)
+		defer newer.Close()
+		c3 := dial(t, maxConns.addr)
+		io.WriteString(c3, "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+		c3.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if r, err := readResponse(bufio.NewReader(c3), "GET"); err != nil || r.status != 200 {
+			t.Fatalf("new client at the limit with two idle connections: %+v, %v; want 200", r, err)
+		}
+		c3.Close()
+		if out := waitClosed(t, older, 5*time.Second); out != "" {
+			t.Errorf("the oldest idle connection got %q before its close; want a close only", out)
+		}
+		io.WriteString(newer, "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+		if r, err := readResponse(newerR, "GET"); err != nil || r.status != 200 {
+			t.Fatalf("the newer idle connection: %+v, %v; want it kept open and served", r, err)
 		}
 	})
 
@@ -164,5 +217,94 @@ func TestGracefulStopClosesIdleKeepAlive(t *testing.T) {
 	}
 	if exited, err := s.waitExit(10 * time.Second); !exited || err != nil {
 		t.Errorf("master exit after SIGTERM with idle connections: exited %v, %v; want status 0 well before --graceful-timeout", exited, err)
+	}
+}
+
+// TestEvictionRacesNextRequest loops a keep-alive client sending requests at random moments
+// against a stream of new clients at --max-connections 1, each of which closes the idle
+// keep-alive connection to get in. A request that crosses the close may go unanswered (the
+// client retries it on a new connection, RFC 9112 §9.3.1), but only if the server never read
+// it: no request is run without its answer reaching the client, and none gets a 408 or a
+// partial answer.
+func TestEvictionRacesNextRequest(t *testing.T) {
+	access := filepath.Join(t.TempDir(), "access.log")
+	s := start(t, "--python", realPython(t), "--chdir", appsDir(t), "--max-connections", "1",
+		"--access-logfile", access, "--access-logformat", "%(r)s %(s)s", "basic")
+	done := make(chan struct{})
+	newcomers := make(chan int)
+	go func() { // new clients, one after the other, until the keep-alive client is done
+		n := 0
+		defer func() { newcomers <- n }()
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			c, err := net.Dial("tcp", s.addr)
+			if err != nil {
+				continue
+			}
+			c.SetDeadline(time.Now().Add(30 * time.Second))
+			io.WriteString(c, "GET /newcomer HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+			if r, err := readResponse(bufio.NewReader(c), "GET"); err == nil && r.status == 200 {
+				n++
+			}
+			c.Close()
+		}
+	}()
+
+	const rounds = 400
+	answered := map[int]bool{}
+	var c net.Conn
+	var br *bufio.Reader
+	for i := 0; i < rounds; i++ {
+		if c == nil {
+			var err error
+			if c, err = net.Dial("tcp", s.addr); err != nil {
+				t.Fatal(err)
+			}
+			c.SetDeadline(time.Now().Add(30 * time.Second))
+			br = bufio.NewReader(c)
+		}
+		time.Sleep(time.Duration(i%4) * time.Millisecond) // idle for a moment, sometimes not at all
+		// The head in two parts: a close for room that landed after the server began to
+		// read it would cut the second part (a 408 or no answer to a request it has read).
+		fmt.Fprintf(c, "GET /?id=%d HTTP/1.1\r\n", i)
+		time.Sleep(time.Duration(i%3) * 100 * time.Microsecond)
+		io.WriteString(c, "Host: h\r\n\r\n")
+		if _, err := br.Peek(1); err != nil {
+			c.Close() // closed for room before it read the request: retry on a new connection
+			c = nil
+			continue
+		}
+		r, err := readResponse(br, "GET")
+		if err != nil || r.status != 200 {
+			t.Fatalf("request %d: %+v, %v; want a whole 200 once the server began to answer", i, r, err)
+		}
+		answered[i] = true
+	}
+	if c != nil {
+		c.Close()
+	}
+	close(done)
+	evictions := <-newcomers
+	t.Logf("%d of %d requests answered, %d newcomers admitted", len(answered), rounds, evictions)
+	if evictions == 0 || len(answered) == rounds {
+		t.Fatalf("no eviction raced a request (%d newcomers, %d/%d answered); the test proves nothing", evictions, len(answered), rounds)
+	}
+	s.stop() // flushes the access log
+	log, err := os.ReadFile(access)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < rounds; i++ {
+		n := strings.Count(string(log), fmt.Sprintf("GET /?id=%d HTTP/1.1 ", i))
+		if answered[i] && n != 1 || !answered[i] && n != 0 {
+			t.Errorf("request %d: answered=%v, in the access log %d times; want a request run only when answered", i, answered[i], n)
+		}
+	}
+	if strings.Contains(string(log), " 408") {
+		t.Errorf("access log has a 408: an evicted connection's request timed out\n%s", log)
 	}
 }

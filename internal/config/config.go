@@ -327,7 +327,7 @@ func Settings(getenv func(string) string) []Setting {
 			Help:     "Another name for --proxy-allow-from, in the style of --forwarded-allow-ips.",
 			register: str(func(c *Config) *string { return &c.ProxyAllowFrom })},
 		{Name: "max-connections", Meta: "INT", Default: "10000",
-			Help:     "Most client connections open at once; at the limit gonicorn stops accepting and new connections wait in the kernel's listen backlog. 0 means unlimited.",
+			Help:     "Most client connections open at once; at the limit a new connection is admitted by closing the one idle longest in keep-alive, and with none idle new connections wait in the kernel's listen backlog. 0 means unlimited.",
 			register: intv(func(c *Config) *int { return &c.MaxConnections })},
 		{Name: "header-timeout", Meta: "SECONDS", Default: "30",
 			Help:     "Time a client has to send a complete request head from its first byte (408 after it).",

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -97,6 +98,11 @@ type conn struct {
 	wait     atomic.Int32
 	accepted time.Time // when the connection was accepted
 	served   bool      // a request was read on it
+	// idleSince is when the connection began to wait for its next request (unix ns), so
+	// that at --max-connections the one idle longest is closed first (Server.closeOldestIdle).
+	// evictMu orders that closing with the end of the wait: see evict and endWait.
+	idleSince atomic.Int64
+	evictMu   sync.Mutex
 
 	wd watchdog // --timeout of the request on a worker; see watchdog.go
 
@@ -104,9 +110,10 @@ type conn struct {
 
 // Values of conn.wait.
 const (
-	waitNone  = iota // reading or serving a request
-	waitFirst        // no request yet: a stop gives it firstRequestGrace to send one
-	waitNext         // idle keep-alive: a stop closes it at once
+	waitNone    = iota // reading or serving a request
+	waitFirst          // no request yet: a stop gives it firstRequestGrace to send one
+	waitNext           // idle keep-alive: a stop closes it at once
+	waitEvicted        // was idle keep-alive, and is being closed to make room (evict)
 )
 
 const (
@@ -307,7 +314,9 @@ func (cn *conn) forgetPartialRequest() {
 // has not sent its first request may, until firstRequestGrace after it was accepted.
 func (cn *conn) awaitRequest() bool {
 	if cn.served {
+		cn.idleSince.Store(time.Now().UnixNano())
 		cn.wait.Store(waitNext)
+		cn.srv.noteIdle()
 		return !cn.srv.shuttingDown.Load()
 	}
 	cn.wait.Store(waitFirst)
@@ -315,6 +324,29 @@ func (cn *conn) awaitRequest() bool {
 		cn.c.SetReadDeadline(cn.accepted.Add(firstRequestGrace))
 	}
 	return true
+}
+
+// evict closes an idle keep-alive connection to make room for a new client: its pending read
+// ends at once, and the connection goroutine closes it. A connection whose next request
+// arrived meanwhile is not closed: its wait already ended (endWait), or ends after the
+// deadline was set here, and the head deadline it sets next replaces this one, so the
+// request is served. A client whose request crossed the close on the wire gets no answer
+// and retries it on a new connection, as for any keep-alive close (RFC 9112 §9.3.1).
+func (cn *conn) evict() {
+	cn.evictMu.Lock()
+	defer cn.evictMu.Unlock()
+	if cn.wait.CompareAndSwap(waitNext, waitEvicted) {
+		cn.nc.SetReadDeadline(time.Now())
+	}
+}
+
+// endWait marks the end of the wait for a request's first bytes. Under evictMu, so that an
+// eviction either happens wholly before it (its deadline is then replaced by the head
+// deadline once bytes arrived) or finds the connection no longer idle.
+func (cn *conn) endWait() {
+	cn.evictMu.Lock()
+	cn.wait.Store(waitNone)
+	cn.evictMu.Unlock()
 }
 
 // maxDispatches is how often a request is sent to a worker at most: once, plus a new try each
@@ -438,10 +470,10 @@ func (cn *conn) readHead() (time.Time, error) {
 		var err error
 		if cn.w == 0 {
 			n, err = cn.readIdle() // holds no buffer while it waits
+			cn.endWait()
 		} else {
 			n, err = cn.read(cn.buf[cn.w:])
 		}
-		cn.wait.Store(waitNone)
 		cn.w += n
 		if n > 0 {
 			continue

@@ -99,6 +99,11 @@ type Server struct {
 	stopping  chan struct{}
 	stopOnce  sync.Once
 	fullLog   atomic.Int64 // unix time of the last "max connections reached" log line
+	// roomWanted counts the accept loops waiting for a connection slot; while it is not 0, a
+	// connection that becomes idle sends on becameIdle (capacity 1) so that one of them
+	// closes it (limit.go).
+	roomWanted atomic.Int32
+	becameIdle chan struct{}
 
 	mu        sync.Mutex // guards conns and listeners
 	conns     map[*conn]struct{}
@@ -145,7 +150,8 @@ func New(cfg Config, pool *dispatch.Pool, log *slog.Logger) *Server {
 	// The buffer must hold a full request line plus the header block.
 	maxHead += max(cfg.Limits.RequestLine, 8190) + 4
 	s := &Server{cfg: cfg, pool: pool, log: log, access: cfg.AccessLog, maxHead: maxHead,
-		conns: make(map[*conn]struct{}), stopping: make(chan struct{})}
+		conns: make(map[*conn]struct{}), stopping: make(chan struct{}),
+		becameIdle: make(chan struct{}, 1)}
 	if cfg.MaxConnections > 0 {
 		s.connSlots = make(chan struct{}, cfg.MaxConnections)
 	}
@@ -175,13 +181,8 @@ func (s *Server) serve(ctx context.Context, ln net.Listener, conf *tls.Config) e
 	defer s.accepting.Done()
 	var delay time.Duration
 	for {
-		// At --max-connections, wait for a connection to close before accepting another.
-		if !s.takeConnSlot(ln) {
-			return nil
-		}
 		c, err := ln.Accept()
 		if err != nil {
-			s.releaseConnSlot()
 			if s.shuttingDown.Load() || errors.Is(err, net.ErrClosed) {
 				return nil
 			}
@@ -192,6 +193,12 @@ func (s *Server) serve(ctx context.Context, ln net.Listener, conf *tls.Config) e
 			continue
 		}
 		delay = 0
+		// At --max-connections, make room by closing an idle connection, or wait for one
+		// to close before accepting another.
+		if !s.takeConnSlot(ln) {
+			c.Close()
+			return nil
+		}
 		if tc, ok := c.(*net.TCPConn); ok {
 			tc.SetNoDelay(true)
 		}
