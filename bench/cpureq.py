@@ -4,7 +4,7 @@
     bench/cpureq.py SCENARIO BINARY [BINARY...]    # SCENARIO: hello or django-json
 
 Each binary serves the shared harness's app (../shared/bench/apps, or $HARNESS/apps) with
-2 workers pinned to CPU 0; wrk on CPU 1 warms up for 1 s, then loads it for $CPUREQ_SECONDS
+2 workers pinned to CPU 0 ($CPUREQ_ARGS adds flags, e.g. "--workers 1"); wrk on CPU 1 warms up for 1 s, then loads it for $CPUREQ_SECONDS
 (default 4). The server's CPU time is read from /proc/PID/stat (utime + stime of the
 master and of each worker) before and after, and divided by the requests wrk completed.
 
@@ -38,15 +38,19 @@ def free_port():
 
 
 def cpu_seconds(pid):
-    """utime + stime of pid and of its children (the workers), in seconds."""
-    with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
-        pids = [pid] + [int(x) for x in f.read().split()]
-    ticks = 0
-    for p in pids:
-        with open("/proc/%d/stat" % p) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        ticks += int(fields[11]) + int(fields[12])
-    return ticks / CLK_TCK
+    """utime + stime of pid (the master) and of its children (the workers), in seconds."""
+    workers = []
+    for task in os.listdir("/proc/%d/task" % pid):  # Go spawns from any of its threads
+        with open("/proc/%d/task/%s/children" % (pid, task)) as f:
+            workers += [int(x) for x in f.read().split()]
+    return ticks(pid) / CLK_TCK, sum(ticks(p) for p in workers) / CLK_TCK
+
+
+def ticks(pid):
+    """utime + stime of pid, in clock ticks."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
 
 
 def wrk(url, secs):
@@ -61,7 +65,8 @@ def measure(binary, scenario, secs):
     env = dict(os.environ, PATH="/usr/bin:/bin:" + os.environ.get("PATH", ""))
     server = subprocess.Popen(
         ["taskset", "-c", "0", binary, "--bind", "127.0.0.1:%d" % port, "--workers", "2",
-         "--python", "/usr/bin/python3", "--chdir", workdir, app],
+         "--python", "/usr/bin/python3", "--chdir", workdir]
+        + os.environ.get("CPUREQ_ARGS", "").split() + [app],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         url = "http://127.0.0.1:%d%s" % (port, path)
@@ -75,14 +80,16 @@ def measure(binary, scenario, secs):
                     sys.exit("%s did not start on port %d" % (binary, port))
                 time.sleep(0.1)
         wrk(url, 1)
-        before = cpu_seconds(server.pid)
+        master0, workers0 = cpu_seconds(server.pid)
         n = wrk(url, secs)
-        used = cpu_seconds(server.pid) - before
+        master1, workers1 = cpu_seconds(server.pid)
+        master, workers = master1 - master0, workers1 - workers0
     finally:
         server.terminate()
         server.wait()
-    print("%-24s %-12s requests=%8d rps=%8.0f cpu_us/request=%6.1f"
-          % (os.path.basename(binary), scenario, n, n / secs, used / n * 1e6), flush=True)
+    print("%-24s %-12s requests=%8d rps=%8.0f cpu_us/request=%6.1f (master %5.1f, workers %5.1f)"
+          % (os.path.basename(binary), scenario, n, n / secs, (master + workers) / n * 1e6,
+             master / n * 1e6, workers / n * 1e6), flush=True)
 
 
 def main():
