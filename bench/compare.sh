@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Benchmarks gonicorn against gunicorn-sync, uWSGI and the ceilings with the shared harness
-# (../shared/bench, see its README), one server at a time, pinned to CPUs, and prints the
-# comparison. Only ratios from one run mean anything on a noisy machine.
+# Benchmarks gonicorn against gunicorn-sync, uWSGI, the nginx + gunicorn/uWSGI stacks it
+# replaces and the ceilings with the shared harness (../shared/bench, see its README), one
+# server at a time, pinned to CPUs, and prints the comparison. Only ratios from one run mean
+# anything on a noisy machine.
 #
-#   bench/compare.sh                      # all issue scenarios (~10 min)
-#   SCENARIOS="hello" bench/compare.sh    # a subset
+#   bench/compare.sh                      # hello bytes64k echo64k django-json sleep50 (~15 min)
+#   SCENARIOS="hello" bench/compare.sh    # a subset; also: static static1m stream django-db ...
 #   DURATION=5 bench/compare.sh           # shorter cells
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -28,8 +29,11 @@ for sc in $scenarios; do
       run gonicorn-threads sleep50
       run uwsgi-threads sleep50
       run gunicorn-gthread sleep50 ;;
+    static|static1m)
+      # Files: gonicorn --static against WhiteNoise, uWSGI's static-map and nginx itself.
+      for srv in gonicorn gunicorn-whitenoise uwsgi nginx-gunicorn go-ceiling; do run "$srv" "$sc"; done ;;
     *)
-      for srv in gonicorn gunicorn-sync uwsgi; do run "$srv" "$sc"; done
+      for srv in gonicorn gunicorn-sync uwsgi nginx-gunicorn nginx-uwsgi; do run "$srv" "$sc"; done
       case $sc in hello|bytes64k) run go-ceiling "$sc" ;; esac ;;
   esac
 done
