@@ -22,6 +22,7 @@ import (
 	"github.com/gonicorn/gonicorn/internal/config"
 	"github.com/gonicorn/gonicorn/internal/control"
 	"github.com/gonicorn/gonicorn/internal/dispatch"
+	"github.com/gonicorn/gonicorn/internal/metrics"
 )
 
 // defaultControlSocket is --control-socket's default, in the working directory as gunicorn
@@ -126,6 +127,8 @@ type controlMaster struct {
 	// sigs is the master's signal channel: reload, ttin and ttou are handled as the
 	// signals are, by waitStop and master.handle, in order with real signals.
 	sigs chan<- os.Signal
+	// recent counts the requests of the last seconds, for "top".
+	recent *metrics.Window
 }
 
 func (m *controlMaster) Status() control.Status {
@@ -135,21 +138,31 @@ func (m *controlMaster) Status() control.Status {
 		app = djangoSettings(m.cfg)
 	}
 	return control.Status{PID: os.Getpid(), Uptime: time.Since(m.started).Seconds(), Version: config.Version,
-		App: app, Workers: st.Workers, Slots: st.Slots, Busy: st.Busy, Queued: st.Queued}
+		App: app, Workers: st.Workers, Slots: st.Slots, Busy: st.Busy, Queued: st.Queued,
+		OldestWait: milliseconds(st.OldestWait)}
 }
+
+func (m *controlMaster) Traffic() control.Traffic {
+	r := m.recent.Snapshot()
+	return control.Traffic{Span: r.Span.Seconds(), Requests: r.Requests, Rate: r.Rate,
+		P50: milliseconds(r.P50), P99: milliseconds(r.P99)}
+}
+
+func milliseconds(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func (m *controlMaster) Workers() []control.Worker {
 	now := time.Now()
 	var ws []control.Worker
 	for _, w := range m.arb.Workers() {
 		cw := control.Worker{PID: w.PID, Age: now.Sub(w.Started).Seconds(), Requests: w.Requests, RSS: w.RSS, State: w.State}
+		_, cw.CPU, _ = metrics.ReadProcess(w.PID) // 0 when it cannot be read (the worker just exited)
 		for _, r := range w.Slots {
 			if r == nil {
 				cw.Slots = append(cw.Slots, control.Slot{Idle: true})
 				continue
 			}
 			cw.Slots = append(cw.Slots, control.Slot{Method: r.Method, Target: r.Target, Client: r.Client,
-				Running: float64(now.Sub(r.Start).Microseconds()) / 1000})
+				Running: milliseconds(now.Sub(r.Start))})
 		}
 		ws = append(ws, cw)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/gonicorn/gonicorn/internal/dispatch"
 	"github.com/gonicorn/gonicorn/internal/errorlog"
 	"github.com/gonicorn/gonicorn/internal/http1"
+	"github.com/gonicorn/gonicorn/internal/metrics"
 	"github.com/gonicorn/gonicorn/internal/proxy"
 	"github.com/gonicorn/gonicorn/internal/server"
 	"github.com/gonicorn/gonicorn/internal/static"
@@ -151,6 +152,10 @@ func run(ctx context.Context, cfg *config.Config) error {
 		return err
 	}
 	defer obs.Close() // last: /livez answers through the drain
+	var recent *metrics.Window
+	if ctl != nil {
+		recent = obs.keepRecent()
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -241,7 +246,7 @@ boot:
 	go up.watchParent(serveCtx)
 
 	m := &master{log: log, cfg: cfg, arb: arb, logs: reopenable(errOut, accessOut), sd: sd, up: up, certs: certs}
-	ctl.serve(&controlMaster{cfg: cfg, started: started, pool: pool, arb: arb, sigs: sigs}, log)
+	ctl.serve(&controlMaster{cfg: cfg, started: started, pool: pool, arb: arb, sigs: sigs, recent: recent}, log)
 	sig, runErr := m.waitStop(sigs, arbDone)
 	obs.Stopping() // /readyz fails from now on
 	if sig == nil {
