@@ -145,6 +145,11 @@ type Config struct {
 	LogSyslogFacility             string // facility name: user, daemon, local0...
 	DisableRedirectAccessToSyslog bool   // keep the access log out of syslog
 
+	// PasteDeploy (issue 10, docs/config-file.md): gunicorn's --paste and --paste-global.
+	Paste       string            // --paste FILE[#name], made absolute; "" = APP_MODULE is served
+	PasteGlobal []string          // --paste-global KEY=VALUE values, as given
+	PasteVars   map[string]string // PasteGlobal parsed: the global_conf of paste.deploy.loadapp
+
 	// ConfigFile is -c/--config, or ./gunicorn.conf.py when it exists and no -c is given: the
 	// file read before GONICORN_CMD_ARGS and the command line, and again on every reload;
 	// "" = none.
@@ -475,6 +480,16 @@ func Settings(getenv func(string) string) []Setting {
 		{Name: "disable-redirect-access-to-syslog", Default: "false",
 			Help:     "With --log-syslog, send only the error log to syslog, not the access log.",
 			register: boolean(func(c *Config) *bool { return &c.DisableRedirectAccessToSyslog })},
+		// PasteDeploy (issue 10)
+		{Name: "paste", Meta: "FILE[#NAME]", Default: "",
+			Help:     "Load the app from a PasteDeploy ini file, as gunicorn: paste.deploy.loadapp('config:FILE#NAME') in each worker (the [app:NAME] or [composite:NAME] section; main by default), instead of APP_MODULE. A relative FILE is taken from the working directory gonicorn starts in. Python's logging is configured from the file when it has a [loggers] section. Its [server:*] sections are not read, as in gunicorn: use the command line. Needs PasteDeploy in the workers' Python. See docs/config-file.md.",
+			register: str(func(c *Config) *string { return &c.Paste })},
+		{Name: "paster", Meta: "FILE[#NAME]", Default: "", File: "-",
+			Help:     "Another name for --paste, as in gunicorn.",
+			register: str(func(c *Config) *string { return &c.Paste })},
+		{Name: "paste-global", Meta: "KEY=VALUE", Default: "", File: "raw_paste_global_conf",
+			Help:     "A variable of the ini file's [DEFAULT] section for --paste (paste.deploy's global_conf), overriding the file's; repeatable. \\= is an '=' in the key or value, as in gunicorn.",
+			register: list(func(c *Config) *[]string { return &c.PasteGlobal })},
 		{Name: "version", Short: "v", Default: "", File: "-",
 			Help:     "Print the version and exit.",
 			register: boolean(func(c *Config) *bool { return &c.ShowVersion })},
@@ -631,6 +646,10 @@ func ParseFrom(args []string, src Sources) (*Config, error) {
 		return nil, err
 	}
 	switch {
+	case c.Paste != "": // the app comes from a PasteDeploy file (paste.go)
+		if err := c.usePaste(pos); err != nil {
+			return nil, err
+		}
 	case len(pos) == 1:
 		c.App = pos[0]
 	case len(pos) > 1:
@@ -837,7 +856,10 @@ func (c *Config) validate() error {
 	if err := c.validatePrivs(); err != nil {
 		return err
 	}
-	if mod, _, _ := strings.Cut(c.App, ":"); mod == "" && c.Django == nil {
+	if err := c.validatePaste(); err != nil {
+		return err
+	}
+	if mod, _, _ := strings.Cut(c.App, ":"); mod == "" && c.Django == nil && c.Paste == "" {
 		return fmt.Errorf("invalid APP_MODULE %q: want module[:callable]", c.App)
 	}
 	return nil
