@@ -206,3 +206,31 @@ func TestOpenFailsAndSendReconnects(t *testing.T) {
 		t.Errorf("%d failures reported; want 1 for the one outage", len(errs))
 	}
 }
+
+// A unix socket that is a stream (syslog-ng's unix-stream /dev/log): after the datagram
+// attempt fails, the sender connects as a stream and frames messages with line feeds.
+func TestSendUnixStream(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "log")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	a, _ := ParseAddress("unix://" + path)
+	s, err := Open(a, 3, nil) // daemon
+	if err != nil {
+		t.Fatalf("Open(unix stream): %v", err)
+	}
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s.Send(Message{Tag: "gunicorn.app.error", Severity: Critical, PID: 9, Text: "WORKER TIMEOUT (pid:10)"})
+	s.Close()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if want := "<26>gunicorn.app.error: [9] WORKER TIMEOUT (pid:10)\n"; err != nil || line != want {
+		t.Errorf("unix stream received %q, %v; want %q", line, err, want)
+	}
+}
