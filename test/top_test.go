@@ -104,7 +104,9 @@ func TestTopOnce(t *testing.T) {
 		t.Errorf("gonicorn top --once shows %d hanging requests; want 2:\n%s", n, out)
 	}
 
-	// Let them all go: every request is answered, and the traffic line counts them.
+	// Let them all go: every request is answered, and the traffic line counts them (the ten
+	// that end now at least; the first three may have left the 10-second window on a slow
+	// machine).
 	gateA.open()
 	gateB.open()
 	for _, ch := range held {
@@ -112,7 +114,7 @@ func TestTopOnce(t *testing.T) {
 			t.Fatalf("a held or queued request failed: %v %+v", f.err, f.r)
 		}
 	}
-	waitTop(t, sock, regexp.MustCompile(`queue 0 waiting\nlast .*\(13 requests\)`))
+	waitTop(t, sock, regexp.MustCompile(`queue 0 waiting\nlast .*\(1[0-3] requests\)`))
 
 	// Bad usage and no master: a clear message, exit status 2 and 1.
 	for _, tc := range []struct {

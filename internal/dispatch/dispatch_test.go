@@ -535,12 +535,12 @@ func TestStatsOldestWait(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 		if i == 1 {
-			time.Sleep(30 * time.Millisecond) // the first waiter is 30 ms older than the second
+			time.Sleep(100 * time.Millisecond) // the first waiter is 100 ms older than the second
 		}
 	}
 	first := p.Stats().OldestWait
-	if first < 30*time.Millisecond {
-		t.Fatalf("OldestWait = %v; want the first waiter's wait, at least 30ms", first)
+	if first < 100*time.Millisecond {
+		t.Fatalf("OldestWait = %v; want the first waiter's wait, at least 100ms", first)
 	}
 	p.Release(held) // the first waiter leaves the queue with the slot
 	second := p.Stats().OldestWait
