@@ -190,7 +190,7 @@ func ctlMain(args []string, stdout, stderr io.Writer) int {
 	socket := fs.StringP("socket", "s", defaultControlSocket, "the master's control socket (--control-socket)")
 	asJSON := fs.Bool("json", false, "print the master's answer as JSON")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "usage: gonicorn ctl [--socket PATH] [--json] status | workers | reload | ttin | ttou | dump [PID]\n")
+		fmt.Fprint(stderr, "usage: gonicorn ctl [--socket PATH] [--json] status | workers | top | reload | ttin | ttou | dump [PID]\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -244,6 +244,10 @@ func printReply(w io.Writer, r control.Reply) {
 	if st := r.Status; st != nil {
 		fmt.Fprintf(w, "pid:      %d\nuptime:   %s\nversion:  %s\napp:      %s\nworkers:  %d\nslots:    %d busy of %d\nqueued:   %d\n",
 			st.PID, seconds(st.Uptime), st.Version, st.App, st.Workers, st.Busy, st.Slots, st.Queued)
+	}
+	if t := r.Traffic; t != nil { // "top"; gonicorn top shows it better
+		fmt.Fprintf(w, "traffic:  %d requests in %s, %.1f/s, p50 %s, p99 %s\n", t.Requests, roundSeconds(t.Span), t.Rate,
+			latency(t.P50, t.Requests), latency(t.P99, t.Requests))
 	}
 	if r.Workers != nil {
 		fmt.Fprintf(w, "%-8s %-8s %-9s %-10s %s\n", "PID", "AGE", "REQUESTS", "RSS", "STATE")
