@@ -161,6 +161,27 @@ def load_app(spec):
     return app
 
 
+def load_paste(uri, global_conf):
+    """Loads the app of a PasteDeploy ini file, uri = FILE[#name] (FILE
+    absolute), as gunicorn's --paste does: Python's logging is configured
+    from FILE when it has a [loggers] section (gunicorn's logconfig), then
+    paste.deploy.loadapp('config:' + uri) with global_conf, a JSON object
+    of --paste-global's variables."""
+    import configparser
+    import json
+    import logging.config
+    from paste.deploy import loadapp
+    path = uri.split('#', 1)[0]
+    parser = configparser.ConfigParser()
+    parser.read([path])
+    if parser.has_section('loggers'):
+        logging.config.fileConfig(
+            path, defaults={'__file__': path, 'here': os.path.dirname(path)},
+            disable_existing_loggers=False)
+    return loadapp('config:' + uri, relative_to=os.getcwd(),
+                   global_conf=json.loads(global_conf or '{}'))
+
+
 def set_title(title):
     """Shows title as this process's command line (ps, top -c) and, cut to
     15 bytes, as its name (comm: top, ps -e, pgrep), without setproctitle.
@@ -218,8 +239,11 @@ def main():
     app, load_error, django = None, '', None
     try:
         settings = os.environ.get('GONICORN_DJANGO_SETTINGS')
+        paste = os.environ.get('GONICORN_PASTE')
         if settings:  # a Django project found by its manage.py
             app = gonicorn_django.load_application(settings)
+        elif paste:  # --paste: a PasteDeploy ini file
+            app = load_paste(paste, os.environ.get('GONICORN_PASTE_GLOBAL'))
         else:
             app = load_app(os.environ.get('GONICORN_APP', ''))
         if 'django.conf' in sys.modules:  # only an app that imported Django

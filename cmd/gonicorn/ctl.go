@@ -22,6 +22,7 @@ import (
 	"github.com/gonicorn/gonicorn/internal/config"
 	"github.com/gonicorn/gonicorn/internal/control"
 	"github.com/gonicorn/gonicorn/internal/dispatch"
+	"github.com/gonicorn/gonicorn/internal/metrics"
 )
 
 // defaultControlSocket is --control-socket's default, in the working directory as gunicorn
@@ -126,6 +127,8 @@ type controlMaster struct {
 	// sigs is the master's signal channel: reload, ttin and ttou are handled as the
 	// signals are, by waitStop and master.handle, in order with real signals.
 	sigs chan<- os.Signal
+	// recent counts the requests of the last seconds, for "top".
+	recent *metrics.Window
 }
 
 func (m *controlMaster) Status() control.Status {
@@ -135,21 +138,31 @@ func (m *controlMaster) Status() control.Status {
 		app = djangoSettings(m.cfg)
 	}
 	return control.Status{PID: os.Getpid(), Uptime: time.Since(m.started).Seconds(), Version: config.Version,
-		App: app, Workers: st.Workers, Slots: st.Slots, Busy: st.Busy, Queued: st.Queued}
+		App: app, Workers: st.Workers, Slots: st.Slots, Busy: st.Busy, Queued: st.Queued,
+		OldestWait: milliseconds(st.OldestWait)}
 }
+
+func (m *controlMaster) Traffic() control.Traffic {
+	r := m.recent.Snapshot()
+	return control.Traffic{Span: r.Span.Seconds(), Requests: r.Requests, Rate: r.Rate,
+		P50: milliseconds(r.P50), P99: milliseconds(r.P99)}
+}
+
+func milliseconds(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func (m *controlMaster) Workers() []control.Worker {
 	now := time.Now()
 	var ws []control.Worker
 	for _, w := range m.arb.Workers() {
 		cw := control.Worker{PID: w.PID, Age: now.Sub(w.Started).Seconds(), Requests: w.Requests, RSS: w.RSS, State: w.State}
+		_, cw.CPU, _ = metrics.ReadProcess(w.PID) // 0 when it cannot be read (the worker just exited)
 		for _, r := range w.Slots {
 			if r == nil {
 				cw.Slots = append(cw.Slots, control.Slot{Idle: true})
 				continue
 			}
 			cw.Slots = append(cw.Slots, control.Slot{Method: r.Method, Target: r.Target, Client: r.Client,
-				Running: float64(now.Sub(r.Start).Microseconds()) / 1000})
+				Running: milliseconds(now.Sub(r.Start))})
 		}
 		ws = append(ws, cw)
 	}
@@ -177,7 +190,7 @@ func ctlMain(args []string, stdout, stderr io.Writer) int {
 	socket := fs.StringP("socket", "s", defaultControlSocket, "the master's control socket (--control-socket)")
 	asJSON := fs.Bool("json", false, "print the master's answer as JSON")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "usage: gonicorn ctl [--socket PATH] [--json] status | workers | reload | ttin | ttou | dump [PID]\n")
+		fmt.Fprint(stderr, "usage: gonicorn ctl [--socket PATH] [--json] status | workers | top | reload | ttin | ttou | dump [PID]\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -231,6 +244,10 @@ func printReply(w io.Writer, r control.Reply) {
 	if st := r.Status; st != nil {
 		fmt.Fprintf(w, "pid:      %d\nuptime:   %s\nversion:  %s\napp:      %s\nworkers:  %d\nslots:    %d busy of %d\nqueued:   %d\n",
 			st.PID, seconds(st.Uptime), st.Version, st.App, st.Workers, st.Busy, st.Slots, st.Queued)
+	}
+	if t := r.Traffic; t != nil { // "top"; gonicorn top shows it better
+		fmt.Fprintf(w, "traffic:  %d requests in %s, %.1f/s, p50 %s, p99 %s\n", t.Requests, roundSeconds(t.Span), t.Rate,
+			latency(t.P50, t.Requests), latency(t.P99, t.Requests))
 	}
 	if r.Workers != nil {
 		fmt.Fprintf(w, "%-8s %-8s %-9s %-10s %s\n", "PID", "AGE", "REQUESTS", "RSS", "STATE")

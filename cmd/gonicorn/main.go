@@ -27,6 +27,9 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "ctl" { // gonicorn ctl: a client of the control socket
 		os.Exit(ctlMain(os.Args[2:], os.Stdout, os.Stderr))
 	}
+	if len(os.Args) > 1 && os.Args[1] == "top" { // gonicorn top: the control socket's live view
+		os.Exit(topMain(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
+	}
 	// setProcTitle overwrites the memory os.Args point into; the configuration (and a
 	// reload, and a binary upgrade) read copies.
 	os.Args = cloneArgs(os.Args)

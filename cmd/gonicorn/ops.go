@@ -17,11 +17,13 @@ import (
 )
 
 // observability is the master's ops listener and metrics (--metrics-bind) and its statsd
-// client (--statsd-host); every method does nothing without them.
+// client (--statsd-host), and the recent past for gonicorn top; every method does nothing
+// without them.
 type observability struct {
 	ops     *ops.Server                   // nil without --metrics-bind
 	metrics *metrics.Metrics              // nil without --metrics-bind
 	statsd  *metrics.Statsd               // nil without --statsd-host
+	recent  *metrics.Window               // the last 10 s for gonicorn top; nil without a control socket
 	stop    chan struct{}                 // closed by Close: the statsd workers gauge ends
 	gauging sync.WaitGroup                // the statsd workers gauge's goroutine
 	srv     atomic.Pointer[server.Server] // set once the HTTP front exists (after boot)
@@ -88,11 +90,21 @@ func (o *observability) gaugeWorkers(pool *dispatch.Pool) {
 
 // observer is what the HTTP front reports to, or nil.
 func (o *observability) observer() server.Observer {
-	if o.metrics == nil && o.statsd == nil {
+	if o.metrics == nil && o.statsd == nil && o.recent == nil {
 		return nil
 	}
-	return observer{o.metrics, o.statsd}
+	return observer{o.metrics, o.statsd, o.recent}
 }
+
+// keepRecent keeps the rate and latency of the last seconds, which the control socket's
+// "top" shows (recentSeconds of them).
+func (o *observability) keepRecent() *metrics.Window {
+	o.recent = metrics.NewWindow(recentSeconds)
+	return o.recent
+}
+
+// recentSeconds is the span of gonicorn top's rate and percentiles.
+const recentSeconds = 10
 
 // serving tells the connection gauges which server to read.
 func (o *observability) serving(s *server.Server) { o.srv.Store(s) }
@@ -114,8 +126,9 @@ func (o *observability) Close() {
 // observer adapts the Prometheus metrics and statsd (either may be nil) to the server's
 // hooks (package metrics imports no other of gonicorn's).
 type observer struct {
-	m  *metrics.Metrics
-	sd *metrics.Statsd
+	m      *metrics.Metrics
+	sd     *metrics.Statsd
+	recent *metrics.Window
 }
 
 func (o observer) RequestBegun() {
@@ -136,6 +149,9 @@ func (o observer) Request(r server.Observation) {
 	}
 	if o.sd != nil {
 		o.sd.Request(r.Status, r.Total)
+	}
+	if o.recent != nil {
+		o.recent.Add(r.Total)
 	}
 }
 

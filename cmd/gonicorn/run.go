@@ -19,6 +19,7 @@ import (
 	"github.com/gonicorn/gonicorn/internal/dispatch"
 	"github.com/gonicorn/gonicorn/internal/errorlog"
 	"github.com/gonicorn/gonicorn/internal/http1"
+	"github.com/gonicorn/gonicorn/internal/metrics"
 	"github.com/gonicorn/gonicorn/internal/proxy"
 	"github.com/gonicorn/gonicorn/internal/server"
 	"github.com/gonicorn/gonicorn/internal/static"
@@ -47,6 +48,12 @@ func run(ctx context.Context, cfg *config.Config) error {
 	}
 	sink := errorlog.NewSink(errOut)
 	logHandler := errorLogHandler(cfg.ErrorLogFormat, sink, level)
+	syslogOut, err := openSyslog(cfg, logHandler)
+	if err != nil {
+		return err
+	}
+	defer syslogOut.Close() // last: the master's last lines go there too
+	logHandler = syslogOut.errorLog(logHandler, level)
 	log := slog.New(logHandler)
 	for _, n := range cfg.Notices { // which config file was read, when none was named
 		log.Info(n)
@@ -57,17 +64,22 @@ func run(ctx context.Context, cfg *config.Config) error {
 	setProcTitle(log, cfg.Title("master"))
 
 	var access *accesslog.Format
-	var accessOut io.Writer
+	var accessFile io.Writer // --access-logfile's; nil without it
 	if cfg.AccessLogFile != "" {
-		if access, err = accesslog.Compile(cfg.AccessLogFormat); err != nil {
-			return fmt.Errorf("--access-logformat: %w", err)
-		}
 		w, closeAccess, err := openLog(cfg.AccessLogFile, os.Stdout)
 		if err != nil {
 			return fmt.Errorf("--access-logfile: %w", err)
 		}
 		defer closeAccess()
-		accessOut = w
+		accessFile = w
+	}
+	// With --log-syslog the access log goes to syslog even without --access-logfile, as in
+	// gunicorn.
+	accessOut, logAccess := syslogOut.accessLog(accessFile)
+	if logAccess {
+		if access, err = accesslog.Compile(cfg.AccessLogFormat); err != nil {
+			return fmt.Errorf("--access-logformat: %w", err)
+		}
 	}
 	if err := checkTmpDir(cfg.TmpDir); err != nil {
 		return err // before any worker starts: a first big upload would fail on it
@@ -151,6 +163,10 @@ func run(ctx context.Context, cfg *config.Config) error {
 		return err
 	}
 	defer obs.Close() // last: /livez answers through the drain
+	var recent *metrics.Window
+	if ctl != nil {
+		recent = obs.keepRecent()
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -240,8 +256,8 @@ boot:
 	go func() { arbDone <- arb.Run(ctx) }()
 	go up.watchParent(serveCtx)
 
-	m := &master{log: log, cfg: cfg, arb: arb, logs: reopenable(errOut, accessOut), sd: sd, up: up, certs: certs}
-	ctl.serve(&controlMaster{cfg: cfg, started: started, pool: pool, arb: arb, sigs: sigs}, log)
+	m := &master{log: log, cfg: cfg, arb: arb, logs: reopenable(errOut, accessFile), sd: sd, up: up, certs: certs}
+	ctl.serve(&controlMaster{cfg: cfg, started: started, pool: pool, arb: arb, sigs: sigs, recent: recent}, log)
 	sig, runErr := m.waitStop(sigs, arbDone)
 	obs.Stopping() // /readyz fails from now on
 	if sig == nil {

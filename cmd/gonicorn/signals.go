@@ -220,6 +220,8 @@ func workerSpec(cfg *config.Config) arbiter.Spec {
 		MaxLifetime: cfg.MaxWorkerLifetime, MaxMemory: int64(cfg.MaxWorkerMemory) << 20,
 		MaxBootFailures: cfg.MaxBootFailures, DrainTimeout: cfg.GracefulTimeout,
 		DjangoSettings: djangoSettings(cfg),
+		Paste:          cfg.Paste,
+		PasteGlobal:    cfg.PasteVars,
 		Credential:     cfg.Credential,
 	}
 }

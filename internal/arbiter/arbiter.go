@@ -42,6 +42,12 @@ type Spec struct {
 	// APP_MODULE): the workers serve its WSGI_APPLICATION, as runserver does; "" = serve App.
 	DjangoSettings string
 
+	// Paste is a PasteDeploy ini file with an optional #name (--paste, absolute): the
+	// workers load the app with paste.deploy.loadapp instead of App; PasteGlobal is its
+	// global_conf (--paste-global). "" = serve App.
+	Paste       string
+	PasteGlobal map[string]string
+
 	// Credential is the user, groups and supplementary groups the workers run as (--user,
 	// --group, --initgroups); nil = the master's. The master keeps its own, to bind and to
 	// signal them; what a worker uses from the master (its sockets, a spooled body) is
@@ -208,6 +214,9 @@ func (a *Arbiter) Booted() wire.ReadyInfo {
 // appName names the application in messages: App, or for a Django project found by its
 // manage.py, "SETTINGS:WSGI_APPLICATION" (the setting that names the app, in its module).
 func (s *Spec) appName() string {
+	if s.Paste != "" {
+		return "--paste " + s.Paste
+	}
 	if s.App == "" && s.DjangoSettings != "" {
 		return s.DjangoSettings + ":WSGI_APPLICATION"
 	}

@@ -28,6 +28,9 @@ func TestLoadErrorMessage(t *testing.T) {
 		// A Django project found by its manage.py: the app is named by its settings module.
 		{(&Spec{DjangoSettings: "mysite.settings"}).appName(), "/srv/mysite", "ModuleNotFoundError: No module named 'mysite'",
 			[]string{`"mysite.settings:WSGI_APPLICATION"`, `the application's module "mysite" is looked up in /srv/mysite`}, []string{"not installed"}},
+		// --paste: PasteDeploy itself is missing, not a module of the app's.
+		{(&Spec{Paste: "/srv/paste/app.ini#admin"}).appName(), "/srv", "ModuleNotFoundError: No module named 'paste'",
+			[]string{`"--paste /srv/paste/app.ini#admin"`, `the module "paste" is not installed for /usr/bin/python3`}, []string{"--chdir"}},
 		{"mysite.wsgi", "", "NameError: name 'x' is not defined",
 			[]string{"NameError"}, []string{"Hint"}},
 	}

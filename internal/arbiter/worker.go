@@ -2,6 +2,7 @@ package arbiter
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -325,12 +326,24 @@ func workerEnv(spec *Spec, fds []string) []string {
 		"PYTHONUNBUFFERED=1",
 		"GONICORN_APP="+spec.App,
 		"GONICORN_DJANGO_SETTINGS="+spec.DjangoSettings,
+		"GONICORN_PASTE="+spec.Paste,
+		"GONICORN_PASTE_GLOBAL="+pasteGlobal(spec.PasteGlobal),
 		"GONICORN_FDS="+strings.Join(fds, ","),
 		"GONICORN_PYTHONPATH="+strings.Join(spec.PythonPath, string(os.PathListSeparator)),
 		"GONICORN_MULTIPROCESS="+multi,
 		"GONICORN_SCHED="+spec.Sched,
 		"GONICORN_TITLE="+spec.Title,
 	)
+}
+
+// pasteGlobal encodes --paste-global's variables for the worker as a JSON object ("" for
+// none): keys and values may hold any character.
+func pasteGlobal(vars map[string]string) string {
+	if len(vars) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(vars) // a map of strings always encodes
+	return string(b)
 }
 
 // hasEnv reports whether env sets key.

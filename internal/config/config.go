@@ -138,6 +138,18 @@ type Config struct {
 	ControlSocketMode string // its permission bits, octal ("0600")
 	NoControlSocket   bool   // no control socket
 
+	// Syslog (issue 10, docs/logging.md): gunicorn's --log-syslog and its companions.
+	LogSyslog                     bool   // also send the error log (and the access log) to syslog
+	LogSyslogTo                   string // where: unix://PATH[#dgram|#stream], udp://HOST:PORT, tcp://HOST:PORT
+	LogSyslogPrefix               string // the program name's middle part; "" = --name, else APP_MODULE
+	LogSyslogFacility             string // facility name: user, daemon, local0...
+	DisableRedirectAccessToSyslog bool   // keep the access log out of syslog
+
+	// PasteDeploy (issue 10, docs/config-file.md): gunicorn's --paste and --paste-global.
+	Paste       string            // --paste FILE[#name], made absolute; "" = APP_MODULE is served
+	PasteGlobal []string          // --paste-global KEY=VALUE values, as given
+	PasteVars   map[string]string // PasteGlobal parsed: the global_conf of paste.deploy.loadapp
+
 	// ConfigFile is -c/--config, or ./gunicorn.conf.py when it exists and no -c is given: the
 	// file read before GONICORN_CMD_ARGS and the command line, and again on every reload;
 	// "" = none.
@@ -452,6 +464,32 @@ func Settings(getenv func(string) string) []Setting {
 		{Name: "no-control-socket", Default: "false", File: "control_socket_disable",
 			Help:     "Do not open the control socket.",
 			register: boolean(func(c *Config) *bool { return &c.NoControlSocket })},
+		// Syslog (issue 10)
+		{Name: "log-syslog", Default: "false", File: "syslog",
+			Help:     "Also send the error log, and the access log unless --disable-redirect-access-to-syslog, to syslog (--log-syslog-to), as gunicorn: program name gunicorn.PREFIX.error and gunicorn.PREFIX.access, text '[PID] message', severity by level. The access log goes there even without --access-logfile. See docs/logging.md.",
+			register: boolean(func(c *Config) *bool { return &c.LogSyslog })},
+		{Name: "log-syslog-to", Meta: "SYSLOG_ADDR", Default: "udp://localhost:514", File: "syslog_addr",
+			Help:     "Where syslog messages go: unix://PATH (a datagram socket, else a stream one; #dgram or #stream after the path chooses), udp://HOST:PORT or tcp://HOST:PORT (port 514 if left out; [v6]:PORT). unix:PATH is taken too. gunicorn's Linux default; /dev/log is unix:///dev/log.",
+			register: str(func(c *Config) *string { return &c.LogSyslogTo })},
+		{Name: "log-syslog-prefix", Meta: "SYSLOG_PREFIX", Default: "", File: "syslog_prefix",
+			Help:     "The PREFIX of the syslog program names gunicorn.PREFIX.error and gunicorn.PREFIX.access. Default: --name, else APP_MODULE, with ':' made '.'.",
+			register: str(func(c *Config) *string { return &c.LogSyslogPrefix })},
+		{Name: "log-syslog-facility", Meta: "SYSLOG_FACILITY", Default: "user", File: "syslog_facility",
+			Help:     "Syslog facility: user, daemon, local0 ... local7, auth, authpriv, cron, kern, lpr, mail, news, syslog, uucp or ftp.",
+			register: str(func(c *Config) *string { return &c.LogSyslogFacility })},
+		{Name: "disable-redirect-access-to-syslog", Default: "false",
+			Help:     "With --log-syslog, send only the error log to syslog, not the access log.",
+			register: boolean(func(c *Config) *bool { return &c.DisableRedirectAccessToSyslog })},
+		// PasteDeploy (issue 10)
+		{Name: "paste", Meta: "FILE[#NAME]", Default: "",
+			Help:     "Load the app from a PasteDeploy ini file, as gunicorn: paste.deploy.loadapp('config:FILE#NAME') in each worker (the [app:NAME] or [composite:NAME] section; main by default), instead of APP_MODULE. A relative FILE is taken from the working directory gonicorn starts in. Python's logging is configured from the file when it has a [loggers] section. Its [server:*] sections are not read, as in gunicorn: use the command line. Needs PasteDeploy in the workers' Python. See docs/config-file.md.",
+			register: str(func(c *Config) *string { return &c.Paste })},
+		{Name: "paster", Meta: "FILE[#NAME]", Default: "", File: "-",
+			Help:     "Another name for --paste, as in gunicorn.",
+			register: str(func(c *Config) *string { return &c.Paste })},
+		{Name: "paste-global", Meta: "KEY=VALUE", Default: "", File: "raw_paste_global_conf",
+			Help:     "A variable of the ini file's [DEFAULT] section for --paste (paste.deploy's global_conf), overriding the file's; repeatable. \\= is an '=' in the key or value, as in gunicorn.",
+			register: list(func(c *Config) *[]string { return &c.PasteGlobal })},
 		{Name: "version", Short: "v", Default: "", File: "-",
 			Help:     "Print the version and exit.",
 			register: boolean(func(c *Config) *bool { return &c.ShowVersion })},
@@ -608,6 +646,10 @@ func ParseFrom(args []string, src Sources) (*Config, error) {
 		return nil, err
 	}
 	switch {
+	case c.Paste != "": // the app comes from a PasteDeploy file (paste.go)
+		if err := c.usePaste(pos); err != nil {
+			return nil, err
+		}
 	case len(pos) == 1:
 		c.App = pos[0]
 	case len(pos) > 1:
@@ -814,7 +856,10 @@ func (c *Config) validate() error {
 	if err := c.validatePrivs(); err != nil {
 		return err
 	}
-	if mod, _, _ := strings.Cut(c.App, ":"); mod == "" && c.Django == nil {
+	if err := c.validatePaste(); err != nil {
+		return err
+	}
+	if mod, _, _ := strings.Cut(c.App, ":"); mod == "" && c.Django == nil && c.Paste == "" {
 		return fmt.Errorf("invalid APP_MODULE %q: want module[:callable]", c.App)
 	}
 	return nil

@@ -95,6 +95,9 @@ func settingsFromManage(path string, src []byte) (string, error) {
 // AppName names the application in process titles and messages: APP_MODULE, or for a
 // Django project found by its manage.py, "SETTINGS:WSGI_APPLICATION".
 func (c *Config) AppName() string {
+	if c.Paste != "" { // gunicorn's default_proc_name: the ini file, without #name
+		return strings.SplitN(c.Paste, "#", 2)[0]
+	}
 	if c.App == "" && c.Django != nil {
 		return c.Django.Settings + ":WSGI_APPLICATION"
 	}

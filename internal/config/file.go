@@ -145,7 +145,7 @@ func applyFile(fs *pflag.FlagSet, globals map[string]Value, path string, check f
 // are numbers of seconds, list settings take a string or a list of strings.
 func flagValues(flag string, fv pflag.Value, v Value) ([]string, error) {
 	switch flag {
-	case "bind", "env", "static", "sendfile-root":
+	case "bind", "env", "static", "sendfile-root", "paste-global":
 		return strList(v, "a string or a list of strings")
 	case "pythonpath", "forwarded-allow-ips", "proxy-allow-from", "proxy-allow-ips":
 		// gunicorn takes comma-separated strings; a list is accepted too.

@@ -86,7 +86,6 @@ func Gunicorn() []GunicornSetting {
 		sslContextNote = "gonicorn's TLS is Go's crypto/tls, which a Python SSLContext cannot configure; use --certfile, --keyfile, --ca-certs, --cert-reqs, --ssl-version and --ciphers (docs/tls.md)"
 		http2Note      = "gonicorn speaks HTTP/1.1 only yet; let a proxy in front speak HTTP/2 to clients"
 		reloadNote     = "automatic code reload is not in gonicorn yet; send HUP (kill -HUP PID) to load new code with no failed request"
-		syslogNote     = "syslog is not in gonicorn yet; log to stderr (--error-logfile -) and let journald or the container runtime forward it"
 		hookNote       = "server hooks are not run yet (they come with gunicorn's hooks in gonicorn); code every worker needs belongs in the app's module, which each worker imports"
 		dirtyNote      = "dirty arbiters are not in gonicorn; run long jobs in a task queue (Celery, RQ) or a second gonicorn"
 		strictNote     = "gonicorn parses requests strictly (RFC 9112) and has no lenient mode yet; this leniency is a request-smuggling risk behind a proxy; drop it"
@@ -158,7 +157,7 @@ func Gunicorn() []GunicornSetting {
 		noted(impl("forwarded_allow_ips", "forwarded-allow-ips", "--forwarded-allow-ips"), "the headers believed from these proxies are chosen by --forwarded-allow-headers; X-Forwarded-For sets REMOTE_ADDR too (docs/proxy.md)"),
 		// Logging
 		impl("accesslog", "access-logfile", "--access-logfile"),
-		b(GunicornSetting{Name: "disable_redirect_access_to_syslog", Flags: []string{"--disable-redirect-access-to-syslog"}, Status: Later, Note: syslogNote}),
+		b(impl("disable_redirect_access_to_syslog", "disable-redirect-access-to-syslog", "--disable-redirect-access-to-syslog")),
 		impl("access_log_format", "access-logformat", "--access-logformat"),
 		noted(impl("errorlog", "error-logfile", "--error-logfile", "--log-file"), "--log-file is the same setting"),
 		noted(impl("loglevel", "log-level", "--log-level"), "debug, info, warning, error, critical"),
@@ -168,10 +167,10 @@ func Gunicorn() []GunicornSetting {
 		{Name: "logconfig", Flags: []string{"--log-config"}, Status: Ignored, Note: loggingNote},
 		{Name: "logconfig_dict", Status: Ignored, Note: loggingNote},
 		{Name: "logconfig_json", Flags: []string{"--log-config-json"}, Status: Ignored, Note: loggingNote},
-		{Name: "syslog_addr", Flags: []string{"--log-syslog-to"}, Status: Later, Note: syslogNote},
-		b(GunicornSetting{Name: "syslog", Flags: []string{"--log-syslog"}, Status: Later, Note: syslogNote}),
-		{Name: "syslog_prefix", Flags: []string{"--log-syslog-prefix"}, Status: Later, Note: syslogNote},
-		{Name: "syslog_facility", Flags: []string{"--log-syslog-facility"}, Status: Later, Noop: []string{"none", "", "user"}, Note: syslogNote},
+		noted(impl("syslog_addr", "log-syslog-to", "--log-syslog-to"), "also unix:PATH; over TCP each message ends with a line feed (docs/logging.md)"),
+		b(noted(impl("syslog", "log-syslog", "--log-syslog"), "gunicorn's messages: <PRI>gunicorn.PREFIX.error: [PID] message, without Python's trailing NUL (docs/logging.md)")),
+		impl("syslog_prefix", "log-syslog-prefix", "--log-syslog-prefix"),
+		impl("syslog_facility", "log-syslog-facility", "--log-syslog-facility"),
 		b(GunicornSetting{Name: "enable_stdio_inheritance", Flags: []string{"-R", "--enable-stdio-inheritance"}, Status: Ignored,
 			Note: "with -D the master's stdout and stderr go to /dev/null; log to files (--error-logfile, --access-logfile) to keep the logs and the workers' output"}),
 		impl("statsd_host", "statsd-host", "--statsd-host"),
@@ -184,8 +183,7 @@ func Gunicorn() []GunicornSetting {
 		{Name: "default_proc_name", Status: Ignored, Noop: []string{"none", "", "gunicorn"},
 			Note: "it is the name frameworks set for their own runners; set proc_name (-n) instead"},
 		impl("pythonpath", "pythonpath", "--pythonpath"),
-		{Name: "paste", Flags: []string{"--paste", "--paster"}, Status: Later,
-			Note: "PasteDeploy ini files are not read yet; give the app as APP_MODULE (module:callable)"},
+		noted(impl("paste", "paste", "--paste", "--paster"), "loads the app with paste.deploy.loadapp in each worker, as gunicorn; [server:*] sections are not read, as in gunicorn (docs/config-file.md)"),
 		// Server Hooks
 		hook("on_starting"), hook("on_reload"), hook("when_ready"), hook("pre_fork"),
 		hook("post_fork"), hook("post_worker_init"), hook("worker_int"), hook("worker_abort"),
@@ -215,8 +213,7 @@ func Gunicorn() []GunicornSetting {
 		{Name: "http2_initial_window_size", Flags: []string{"--http2-initial-window-size"}, Status: Ignored, Note: "it applies to HTTP/2, which gonicorn does not serve yet"},
 		{Name: "http2_max_frame_size", Flags: []string{"--http2-max-frame-size"}, Status: Ignored, Note: "it applies to HTTP/2, which gonicorn does not serve yet"},
 		{Name: "http2_max_header_list_size", Flags: []string{"--http2-max-header-list-size"}, Status: Ignored, Note: "it applies to HTTP/2, which gonicorn does not serve yet"},
-		{Name: "raw_paste_global_conf", Flags: []string{"--paste-global"}, Status: Later,
-			Note: "PasteDeploy ini files are not read yet; pass settings to the app with -e KEY=VALUE"},
+		impl("raw_paste_global_conf", "paste-global", "--paste-global"),
 		b(GunicornSetting{Name: "permit_obsolete_folding", Flags: []string{"--permit-obsolete-folding"}, Status: Later, Note: strictNote}),
 		b(GunicornSetting{Name: "strip_header_spaces", Flags: []string{"--strip-header-spaces"}, Status: Later, Note: strictNote}),
 		b(GunicornSetting{Name: "permit_unconventional_http_method", Flags: []string{"--permit-unconventional-http-method"}, Status: Later, Note: strictNote}),

@@ -14,6 +14,9 @@ func (c *Config) validateLogs() error {
 	default:
 		return fmt.Errorf("invalid value %q for --error-log-format: want text or json", c.ErrorLogFormat)
 	}
+	if err := c.validateSyslog(); err != nil {
+		return err
+	}
 	if c.RequestIDHeader != "" && !http1.ValidFieldName([]byte(c.RequestIDHeader)) {
 		return fmt.Errorf("invalid value %q for --request-id-header: want a header name (RFC 9110 token), or '' for no request ids", c.RequestIDHeader)
 	}

@@ -16,7 +16,7 @@ const appModule = "APP_MODULE"
 
 // aliases are flags that set the same setting as another; --print-config lists the setting
 // once, under the other's name, with the source of whichever was given last.
-var aliases = map[string]string{"log-file": "error-logfile", "proxy-allow-ips": "proxy-allow-from", "access-log-format": "access-logformat"}
+var aliases = map[string]string{"log-file": "error-logfile", "proxy-allow-ips": "proxy-allow-from", "access-log-format": "access-logformat", "paster": "paste"}
 
 // Effective is one setting's effective value and where it came from.
 type Effective struct {

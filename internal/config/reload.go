@@ -13,6 +13,7 @@ var reloadable = map[string]bool{
 	"Env": true, "Python": true, "WorkerSched": true, "MaxRequests": true,
 	"MaxRequestsJitter": true, "MaxWorkerLifetime": true, "MaxWorkerMemory": true,
 	"MaxBootFailures": true, "ProcName": true, "WorkerClass": true,
+	"Paste": true, "PasteGlobal": true, "PasteVars": true,
 }
 
 // notSettings are the Config fields that are not settings of the server: a reload compares

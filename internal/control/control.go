@@ -4,7 +4,7 @@
 // The protocol is one exchange per connection:
 //
 //	client → server  one line: a command and its arguments, separated by spaces
-//	                 ("status", "workers", "reload", "ttin", "ttou", "dump", "dump 1234")
+//	                 ("status", "workers", "top", "reload", "ttin", "ttou", "dump", "dump 1234")
 //	server → client  one JSON object (a Reply) and a newline; then the server closes
 //
 // JSON keeps the answer typed for scripts (gonicorn ctl --json prints it as is); the ctl
@@ -37,6 +37,8 @@ type Status struct {
 	Slots   int     `json:"slots"`
 	Busy    int     `json:"busy"`
 	Queued  int     `json:"queued"`
+	// OldestWait is how long the first request in the queue has waited, in ms (0: none waits).
+	OldestWait float64 `json:"oldest_wait_ms"`
 }
 
 // Worker is one worker in the answer to "workers".
@@ -45,6 +47,7 @@ type Worker struct {
 	Age      float64 `json:"age_seconds"`
 	Requests int64   `json:"requests"`
 	RSS      int64   `json:"rss_bytes"`
+	CPU      float64 `json:"cpu_seconds"` // user + system CPU time since it started
 	State    string  `json:"state"`
 	Slots    []Slot  `json:"slots"`
 }
@@ -58,20 +61,33 @@ type Slot struct {
 	Running float64 `json:"running_ms,omitempty"`
 }
 
+// Traffic is the answer's recent past, for "top": requests that ended in the last seconds
+// (the server's own answers, 4xx and 503, included) and their durations from first byte to
+// last (the access log's %(D)s).
+type Traffic struct {
+	Span     float64 `json:"span_seconds"` // what the numbers cover: 10 s, less just after start
+	Requests int64   `json:"requests"`
+	Rate     float64 `json:"requests_per_second"`
+	P50      float64 `json:"p50_ms"` // 0 without requests
+	P99      float64 `json:"p99_ms"`
+}
+
 // Reply is the one JSON object the server writes. Error is set when the command failed;
 // the other fields are those of the command.
 type Reply struct {
 	Error   string         `json:"error,omitempty"`
 	Status  *Status        `json:"status,omitempty"`
 	Workers []Worker       `json:"workers,omitempty"`
-	Dumps   map[int]string `json:"dumps,omitempty"` // "dump": the stacks by worker pid
-	Done    string         `json:"done,omitempty"`  // "reload", "ttin", "ttou": what was asked
+	Traffic *Traffic       `json:"traffic,omitempty"` // "top"
+	Dumps   map[int]string `json:"dumps,omitempty"`   // "dump": the stacks by worker pid
+	Done    string         `json:"done,omitempty"`    // "reload", "ttin", "ttou": what was asked
 }
 
 // Master is what the commands act on; cmd/gonicorn adapts its arbiter and pool to it.
 type Master interface {
 	Status() Status
 	Workers() []Worker
+	Traffic() Traffic
 	// Signal does what the signal does (HUP, TTIN, TTOU), through the same handler.
 	Signal(sig syscall.Signal) error
 	// Dump returns the Python stacks of worker pid (every worker for 0).
@@ -202,6 +218,9 @@ func (s *Server) do(args []string) Reply {
 		return Reply{Status: &st}
 	case "workers":
 		return Reply{Workers: s.master.Workers()}
+	case "top": // the three answers gonicorn top shows, in one exchange a second
+		st, tr := s.master.Status(), s.master.Traffic()
+		return Reply{Status: &st, Workers: s.master.Workers(), Traffic: &tr}
 	case "reload", "ttin", "ttou":
 		sig := map[string]syscall.Signal{"reload": syscall.SIGHUP, "ttin": syscall.SIGTTIN, "ttou": syscall.SIGTTOU}[cmd]
 		if err := s.master.Signal(sig); err != nil {
@@ -226,5 +245,5 @@ func (s *Server) do(args []string) Reply {
 		}
 		return Reply{Dumps: dumps}
 	}
-	return Reply{Error: fmt.Sprintf("unknown command %q (status, workers, reload, ttin, ttou, dump [PID])", cmd)}
+	return Reply{Error: fmt.Sprintf("unknown command %q (status, workers, top, reload, ttin, ttou, dump [PID])", cmd)}
 }

@@ -1,7 +1,11 @@
 package control
 
 import (
+	"context"
+	"encoding/json"
 	"os"
+	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -25,5 +29,34 @@ func TestParseMode(t *testing.T) {
 		if (err == nil) != tc.ok || got != tc.want {
 			t.Errorf("ParseMode(%q) = %#o, %v; want %#o, ok %v", tc.in, got, err, tc.want, tc.ok)
 		}
+	}
+}
+
+// fakeMaster answers the commands with fixed values.
+type fakeMaster struct{}
+
+func (fakeMaster) Status() Status { return Status{PID: 1, Workers: 2, Queued: 3, OldestWait: 120.5} }
+func (fakeMaster) Workers() []Worker {
+	return []Worker{{PID: 7, CPU: 1.5, Slots: []Slot{{Idle: true}}}}
+}
+func (fakeMaster) Traffic() Traffic {
+	return Traffic{Span: 10, Requests: 42, Rate: 4.2, P50: 3, P99: 40}
+}
+func (fakeMaster) Signal(syscall.Signal) error                       { return nil }
+func (fakeMaster) Dump(context.Context, int) (map[int]string, error) { return nil, nil }
+
+// "top" answers status, workers and traffic in one reply.
+func TestTopCommand(t *testing.T) {
+	s := &Server{master: fakeMaster{}}
+	r := s.do([]string{"top"})
+	b, _ := json.Marshal(r)
+	for _, want := range []string{`"oldest_wait_ms":120.5`, `"cpu_seconds":1.5`,
+		`"traffic":{"span_seconds":10,"requests":42,"requests_per_second":4.2,"p50_ms":3,"p99_ms":40}`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("top = %s; want %s in it", b, want)
+		}
+	}
+	if r.Error != "" || r.Status == nil || len(r.Workers) != 1 {
+		t.Errorf("top = %+v; want status, workers and no error", r)
 	}
 }

@@ -235,7 +235,10 @@ type Pool struct {
 	due     []func() // OnRecycle callbacks to run once mu is released (see unlock)
 }
 
-type waiter struct{ ch chan *Slot } // buffered(1): Release never blocks
+type waiter struct {
+	ch    chan *Slot // buffered(1): Release never blocks
+	since time.Time  // when it joined the queue (Stats' OldestWait)
+}
 
 // NewPool returns an empty pool whose queue holds at most maxQueue waiting requests
 // (0 = unlimited) and that pipelines up to depth requests per slot (values below 1 mean 1).
@@ -277,7 +280,7 @@ func (p *Pool) Acquire(ctx context.Context) (*Slot, error) {
 		p.mu.Unlock()
 		return nil, ErrQueueFull
 	}
-	w := &waiter{ch: make(chan *Slot, 1)}
+	w := &waiter{ch: make(chan *Slot, 1), since: time.Now()}
 	p.waiters = append(p.waiters, w)
 	p.waiting++
 	p.mu.Unlock()
@@ -491,7 +494,9 @@ type Stats struct {
 	Slots   int // their slots (threads)
 	Busy    int // of those, slots running or holding at least one request
 	Queued  int // requests waiting for a slot
-	Closed  bool
+	// OldestWait is how long the first of them has waited; 0 when none waits.
+	OldestWait time.Duration
+	Closed     bool
 }
 
 // Stats reports the pool's state. It takes the pool's lock once and walks the slots, so it is
@@ -500,6 +505,9 @@ func (p *Pool) Stats() Stats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	st := Stats{Workers: len(p.serving), Queued: p.waiting, Closed: p.closed}
+	if len(p.waiters) > 0 { // FIFO, and leave removes a waiter that gave up: the first is the oldest
+		st.OldestWait = time.Since(p.waiters[0].since)
+	}
 	for _, g := range p.serving {
 		st.Slots += len(g.Slots)
 		for _, s := range g.Slots {

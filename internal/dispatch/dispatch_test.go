@@ -520,3 +520,36 @@ func TestStatsAndReady(t *testing.T) {
 		t.Fatal("Ready() = true after Close; want false")
 	}
 }
+
+func TestStatsOldestWait(t *testing.T) {
+	p := NewPool(0, 1)
+	p.Add(group(1, 1))
+	held := acquire(t, p)
+	if st := p.Stats(); st.OldestWait != 0 {
+		t.Fatalf("OldestWait with nobody queued = %v; want 0", st.OldestWait)
+	}
+	got := make(chan *Slot, 2)
+	for i := 1; i <= 2; i++ {
+		go func() { got <- acquire(t, p) }()
+		for p.Queued() != i { // wait until this waiter is queued, to fix the order
+			time.Sleep(time.Millisecond)
+		}
+		if i == 1 {
+			time.Sleep(100 * time.Millisecond) // the first waiter is 100 ms older than the second
+		}
+	}
+	first := p.Stats().OldestWait
+	if first < 100*time.Millisecond {
+		t.Fatalf("OldestWait = %v; want the first waiter's wait, at least 100ms", first)
+	}
+	p.Release(held) // the first waiter leaves the queue with the slot
+	second := p.Stats().OldestWait
+	if second <= 0 || second >= first {
+		t.Errorf("OldestWait after the first waiter left = %v; want the second's, below %v", second, first)
+	}
+	p.Release(<-got)
+	p.Release(<-got)
+	if st := p.Stats(); st.OldestWait != 0 {
+		t.Errorf("OldestWait with the queue empty = %v; want 0", st.OldestWait)
+	}
+}

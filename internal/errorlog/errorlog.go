@@ -120,6 +120,15 @@ func (h *Handler) Enabled(_ context.Context, l slog.Level) bool { return l >= h.
 
 func (h *Handler) Handle(_ context.Context, r slog.Record) error {
 	b := appendPrefix(make([]byte, 0, 128), r.Time, h.sink.pid, levelName(r.Level))
+	b = appendRecord(b, r, h.attrs)
+	b = append(b, '\n')
+	h.sink.write(b)
+	return nil
+}
+
+// appendRecord appends what follows a line's prefix: the message, the attributes (attrs,
+// then the record's) as key=value pairs, and a traceback on the lines below.
+func appendRecord(b []byte, r slog.Record, attrs []slog.Attr) []byte {
 	b = append(b, r.Message...)
 	var traceback string
 	appendAttr := func(a slog.Attr) bool {
@@ -137,7 +146,7 @@ func (h *Handler) Handle(_ context.Context, r slog.Record) error {
 		b = fmt.Appendf(b, " %s=%s", a.Key, v)
 		return true
 	}
-	for _, a := range h.attrs {
+	for _, a := range attrs {
 		appendAttr(a)
 	}
 	r.Attrs(appendAttr)
@@ -145,9 +154,7 @@ func (h *Handler) Handle(_ context.Context, r slog.Record) error {
 		b = append(b, '\n')
 		b = append(b, traceback...)
 	}
-	b = append(b, '\n')
-	h.sink.write(b)
-	return nil
+	return b
 }
 
 func (h *Handler) WithAttrs(as []slog.Attr) slog.Handler {

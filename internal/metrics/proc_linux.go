@@ -51,3 +51,10 @@ func parseStat(b []byte, pageSize int) (procStat, error) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// ReadProcess returns the resident bytes and the user + system CPU seconds of process pid,
+// from /proc/PID/stat (for gonicorn top's worker lines).
+func ReadProcess(pid int) (rss int64, cpu float64, err error) {
+	st, err := readProc(pid)
+	return st.rss, st.cpu, err
+}
