@@ -138,6 +138,11 @@ type Config struct {
 	ControlSocketMode string // its permission bits, octal ("0600")
 	NoControlSocket   bool   // no control socket
 
+	// Development mode (docs/django.md, "Development mode"; see package reload).
+	Reload           bool     // --reload: watch the app's files and reload on a change; serve load errors as 500 pages
+	ReloadEngine     string   // "auto", "inotify" or "poll"
+	ReloadExtraFiles []string // more paths, directories and globs to watch, as given
+
 	// ConfigFile is -c/--config, or ./gunicorn.conf.py when it exists and no -c is given: the
 	// file read before GONICORN_CMD_ARGS and the command line, and again on every reload;
 	// "" = none.
@@ -452,6 +457,16 @@ func Settings(getenv func(string) string) []Setting {
 		{Name: "no-control-socket", Default: "false", File: "control_socket_disable",
 			Help:     "Do not open the control socket.",
 			register: boolean(func(c *Config) *bool { return &c.NoControlSocket })},
+		// Development mode: --reload (issue 11)
+		{Name: "reload", Default: "false",
+			Help:     "Development mode, as gunicorn's --reload and Django's runserver: watch the files of every module the app imported (and --reload-extra-file), and on a change start new workers on the new code and retire the old ones; the listening socket stays open. While the app fails to import, every request gets a 500 page with the traceback (HTML for browsers, text otherwise) until a saved fix loads. A Django app with DEBUG on gets its static files served through its finders (no collectstatic). Not for production. See docs/django.md.",
+			register: boolean(func(c *Config) *bool { return &c.Reload })},
+		{Name: "reload-engine", Meta: "ENGINE", Default: "auto",
+			Help:     "How --reload watches files: inotify (told at once by the kernel, through fsnotify), poll (a stat of every file each second; for file systems without inotify, such as some network and container mounts) or auto (inotify, else poll).",
+			register: str(func(c *Config) *string { return &c.ReloadEngine })},
+		{Name: "reload-extra-file", Meta: "PATH", Default: "", File: "reload_extra_files",
+			Help:     "More files whose change triggers a --reload: a file, a directory (every file under it) or a glob (*.env, templates/**/*.html; ** is any number of directories). A relative path is taken from --chdir. Repeatable.",
+			register: list(func(c *Config) *[]string { return &c.ReloadExtraFiles })},
 		{Name: "version", Short: "v", Default: "", File: "-",
 			Help:     "Print the version and exit.",
 			register: boolean(func(c *Config) *bool { return &c.ShowVersion })},
@@ -793,6 +808,9 @@ func (c *Config) validate() error {
 		return err
 	}
 	if err := c.validateTLS(); err != nil {
+		return err
+	}
+	if err := c.validateReload(); err != nil {
 		return err
 	}
 	switch c.HeaderMap {
