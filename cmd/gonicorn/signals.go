@@ -220,6 +220,7 @@ func workerSpec(cfg *config.Config) arbiter.Spec {
 		MaxLifetime: cfg.MaxWorkerLifetime, MaxMemory: int64(cfg.MaxWorkerMemory) << 20,
 		MaxBootFailures: cfg.MaxBootFailures, DrainTimeout: cfg.GracefulTimeout,
 		DjangoSettings: djangoSettings(cfg),
+		DevMode:        cfg.Reload,
 		Credential:     cfg.Credential,
 	}
 }

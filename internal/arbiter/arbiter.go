@@ -76,6 +76,12 @@ type Spec struct {
 	// did not exit by itself has after its SIGTERM before SIGKILL (stopRetired).
 	DrainTimeout time.Duration
 
+	// DevMode is --reload (docs/django.md, "Development mode"): each worker reports the
+	// files of the modules it imported on a pipe of its own (to OnModules), and a worker
+	// whose app fails to import stays up and answers every request with the traceback (500)
+	// instead of exiting; the arbiter logs that error once, not once per worker.
+	DevMode bool
+
 	// MaxBootFailures is how many workers in a row may die within 5 s of booting, having
 	// taken no request, before Run gives up with a *BootLoopError; 0 = retry forever. They
 	// are respawned with exponential backoff (100 ms doubling to 10 s) until then.
@@ -110,6 +116,16 @@ type Arbiter struct {
 	// OnRestart is told each time a worker is replaced or removed, with why (the reasons
 	// are listed in restarts.go); nil = nobody. Set before Boot; called by Run's goroutine.
 	OnRestart func(reason string)
+
+	// OnModules is told, in DevMode, the files of the modules a worker imported (absolute
+	// paths; each worker reports each file once). nil = nobody. Set before Boot; called by a
+	// goroutine of each worker.
+	OnModules func(files []string)
+
+	// loadError is the traceback of the app's import that DevMode workers serve, as last
+	// logged ("" = the app loaded), so that it is logged once and its fix is noted. Guarded
+	// by mu.
+	loadError string
 
 	reloadPrev   *Spec // the spec before the last reload, restored if it fails; owned by Run
 	bootFailures int   // workers in a row that died within bootWindow of booting; owned by Run
@@ -266,6 +282,9 @@ func (a *Arbiter) adopt(w *worker) {
 	}()
 	a.pool.Add(w.group)
 	a.log.Info("Booting worker with pid: " + itoa(w.pid))
+	if w.spec.DevMode {
+		a.noteLoad(w)
+	}
 	if limit := w.spec.MaxMemory; limit > 0 && w.bootRSS > limit {
 		// Once per worker: overLimit never recycles it for memory.
 		a.log.Warn(fmt.Sprintf("Worker (pid:%d) uses %.1f MiB right after boot, above --max-worker-memory %d MiB; "+

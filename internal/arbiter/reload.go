@@ -23,6 +23,7 @@ const (
 type control struct {
 	kind controlKind
 	spec Spec         // reload: the new settings
+	keep bool         // reload: keep the current settings instead (Restart)
 	done chan<- error // reload: buffered(1), answered once (see Reload)
 }
 
@@ -47,6 +48,14 @@ func (c control) answer(err error) {
 func (a *Arbiter) Reload(spec Spec) <-chan error {
 	done := make(chan error, 1)
 	a.request(control{kind: reload, spec: spec, done: done})
+	return done
+}
+
+// Restart starts a new generation of workers with the current settings, as Reload does with
+// new ones: --reload's answer to a changed source file. Its channel is answered as Reload's.
+func (a *Arbiter) Restart() <-chan error {
+	done := make(chan error, 1)
+	a.request(control{kind: reload, keep: true, done: done})
 	return done
 }
 
@@ -201,6 +210,9 @@ func (a *Arbiter) handle(ctx context.Context, c control) int {
 	}
 	// Reload.
 	next := c.spec.withDefaults()
+	if c.keep {
+		next = spec
+	}
 	a.reloadPrev = a.current()
 	a.setSpec(&next)
 	ws := a.serving()
