@@ -7,7 +7,8 @@ Three jobs, none of them done outside --reload:
    what Django's autoreloader watches (every module in sys.modules), so that
    the master can watch them. Once after the app loaded (or failed to), then
    after any request that imported more modules. One absolute path a line,
-   on the pipe whose fd is GONICORN_RELOAD_FD.
+   an empty line ending each report, on the pipe whose fd is
+   GONICORN_RELOAD_FD.
  - error_app: the WSGI app served while the application fails to import:
    every request gets a 500 page with the traceback, HTML for a browser
    (Accept: text/html), text otherwise, as runserver shows it. A saved fix
@@ -53,7 +54,7 @@ class Reporter:
             if not new:
                 return
             try:
-                self.out.write('\n'.join(new) + '\n')
+                self.out.write('\n'.join(new) + '\n\n')
                 self.out.flush()
             except (OSError, ValueError):
                 pass  # the master is gone; the worker is ending too

@@ -10,27 +10,26 @@ import (
 // and the app's load error, logged once.
 
 // startReports starts the goroutine that reads the worker's report pipe (the files of the
-// modules it imported, one path a line; docs/protocol.md) and hands each report to
-// OnModules. It ends at the pipe's EOF, or when reap closes r once the worker exited.
+// modules it imported: one path a line, an empty line ending each report; docs/protocol.md)
+// and hands each report to OnModules. It ends at the pipe's EOF, or when reap closes r once
+// the worker exited.
 func (a *Arbiter) startReports(r *os.File) {
 	go func() {
 		br := bufio.NewReaderSize(r, 64<<10)
+		var files []string
 		for {
-			var files []string
 			line, err := br.ReadString('\n')
-			for err == nil {
-				files = append(files, strings.TrimSuffix(line, "\n"))
-				if br.Buffered() == 0 {
-					break // the end of what the worker wrote at once: one report
-				}
-				line, err = br.ReadString('\n')
+			if err != nil {
+				return
+			}
+			if line = strings.TrimSuffix(line, "\n"); line != "" {
+				files = append(files, line)
+				continue
 			}
 			if len(files) > 0 && a.OnModules != nil {
 				a.OnModules(files)
 			}
-			if err != nil {
-				return
-			}
+			files = nil
 		}
 	}()
 }
