@@ -286,3 +286,12 @@ func TestReloadPollEngine(t *testing.T) {
 	writeFile(t, app, strings.Replace(fixedApp, "fixed", "after!", 1))
 	s.waitAnswer("/", "*/*", func(r *response) bool { return string(r.body) == "after!" })
 }
+
+// TestReloadCheckConfig: --check-config reports an app that does not import also with
+// --reload (whose workers would serve the error instead of failing).
+func TestReloadCheckConfig(t *testing.T) {
+	_, stderr, code := runCLI(t, nil, "--reload", "--python", python(t), "--chdir", appsDir(t), "--check-config", "badimport")
+	if code != 1 || !strings.Contains(stderr, "Traceback") {
+		t.Errorf("--reload --check-config badimport: exit %d, stderr %q; want 1 with the traceback", code, stderr)
+	}
+}
