@@ -87,6 +87,23 @@ def error_files(exc):
     return [f for f in files if f and not f.startswith('<')]
 
 
+def format_error(exc):
+    """The traceback of the app's failed import as a developer reads it:
+    without the frames of gonicorn's worker and of importlib's machinery,
+    which every import error goes through (the frames of the app and of
+    its libraries stay, as runserver shows them)."""
+    root = traceback.TracebackException.from_exception(exc)
+    te, seen = root, set()
+    while te is not None and id(te) not in seen:
+        seen.add(id(te))
+        kept = [f for f in te.stack if not f.filename.startswith(
+            ('<gonicorn_', '<frozen importlib'))]
+        if kept:
+            te.stack = traceback.StackSummary.from_list(kept)
+        te = te.__cause__ or te.__context__
+    return ''.join(root.format())
+
+
 # ---------------------------------------------------------------- error page
 
 PAGE = '''<!DOCTYPE html>

@@ -249,8 +249,8 @@ def main():
             reporter.report(gonicorn_dev.error_files(e))
             name = settings + ':WSGI_APPLICATION' if settings else \
                 os.environ.get('GONICORN_APP', '')
-            app, app_error, load_error = \
-                gonicorn_dev.error_app(name, load_error), load_error, ''
+            app_error = gonicorn_dev.format_error(e)
+            app, load_error = gonicorn_dev.error_app(name, app_error), ''
     if reporter is not None:
         reporter.report()
     socks = [socket.socket(fileno=fd) for fd in fds]
