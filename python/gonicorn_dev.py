@@ -73,18 +73,34 @@ def module_files():
 
 def error_files(exc):
     """The files an import error points at, to watch them too: a
-    SyntaxError's file (not in the traceback's frames), and every frame's,
-    through the chain of exceptions. A module that failed to import is not
-    in sys.modules, so without these its fix would go unseen."""
+    SyntaxError's file (not in the traceback's frames), every frame's,
+    through the chain of exceptions, and for a module that is not found the
+    files that would be it. A module that failed to import is not in
+    sys.modules, so without these its fix would go unseen."""
     files, seen = [], set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
         if isinstance(exc, SyntaxError) and exc.filename:
             files.append(exc.filename)
+        if isinstance(exc, ModuleNotFoundError) and exc.name:
+            files.extend(module_candidates(exc.name))
         for frame in traceback.extract_tb(exc.__traceback__):
             files.append(frame.filename)
         exc = exc.__cause__ or exc.__context__
     return [f for f in files if f and not f.startswith('<')]
+
+
+def module_candidates(name):
+    """The files in the directories of sys.path that would be the module
+    name (pkg/mod.py, pkg/mod/__init__.py): creating one fixes the error."""
+    rel = name.replace('.', os.sep)
+    files = []
+    for entry in sys.path:
+        base = os.path.abspath(entry or os.curdir)
+        if os.path.isdir(base):
+            files.append(os.path.join(base, rel + '.py'))
+            files.append(os.path.join(base, rel, '__init__.py'))
+    return files
 
 
 def format_error(exc):

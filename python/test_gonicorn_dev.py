@@ -125,6 +125,15 @@ class DevWorker(WorkerProcess, unittest.TestCase):
 
 class ErrorFiles(unittest.TestCase):
 
+    def test_missing_module_candidates(self):
+        try:
+            import gonicorn_no_such_pkg.mod  # noqa: F401
+        except ModuleNotFoundError as e:
+            files = dev.error_files(e)
+        self.assertIn(os.path.join(HERE, 'gonicorn_no_such_pkg.py'), files)
+        self.assertIn(os.path.join(HERE, 'gonicorn_no_such_pkg',
+                                   '__init__.py'), files)
+
     def test_syntax_error_file_and_frames(self):
         try:
             compile('x = (', '/srv/app/broken.py', 'exec')

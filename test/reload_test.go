@@ -295,3 +295,20 @@ func TestReloadCheckConfig(t *testing.T) {
 		t.Errorf("--reload --check-config badimport: exit %d, stderr %q; want 1 with the traceback", code, stderr)
 	}
 }
+
+// TestReloadMissingModuleCreated: an app that imports a module that does not exist yet is
+// served as its error page, and creating the module's file loads it.
+func TestReloadMissingModuleCreated(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "needsapp.py"), "import helper\napplication = helper.application\n")
+	s := startIn(t, dir, nil, "--reload", "--log-level", "debug", "--python", python(t), "needsapp")
+	if !s.log.waitFor("--reload: watching", 30*time.Second) {
+		t.Fatalf("no module report reached the watcher; log:\n%s", s.log)
+	}
+	r := s.waitAnswer("/", "*/*", func(r *response) bool { return r.status == 500 })
+	if !strings.Contains(string(r.body), "No module named 'helper'") {
+		t.Errorf("page lacks the error:\n%s", r.body)
+	}
+	writeFile(t, filepath.Join(dir, "helper.py"), fixedApp)
+	s.waitAnswer("/", "*/*", func(r *response) bool { return r.status == 200 && string(r.body) == "fixed" })
+}
