@@ -34,3 +34,22 @@ func TestReloadSettings(t *testing.T) {
 		t.Errorf("--reload-engine watchman: err = %v; want one naming the flag and the value", err)
 	}
 }
+
+// TestReloadConfigFile: gunicorn's reload, reload_engine and reload_extra_files in a config
+// file, the last as gunicorn writes it: a list of strings (a single string works too).
+func TestReloadConfigFile(t *testing.T) {
+	c, err := parseFile(t, "-c conf.py app", env(), map[string]Value{
+		"reload": pyv("bool", true), "reload_engine": pyv("str", "inotify"),
+		"reload_extra_files": pyv("strlist", []string{"a.txt", "t/**/*.html"}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Reload || c.ReloadEngine != "inotify" || !slices.Equal(c.ReloadExtraFiles, []string{"a.txt", "t/**/*.html"}) {
+		t.Errorf("config file: Reload %v, ReloadEngine %q, ReloadExtraFiles %q; want true, inotify, [a.txt t/**/*.html]", c.Reload, c.ReloadEngine, c.ReloadExtraFiles)
+	}
+	c, err = parseFile(t, "-c conf.py app", env(), map[string]Value{"reload_extra_files": pyv("str", ".env")})
+	if err != nil || !slices.Equal(c.ReloadExtraFiles, []string{".env"}) {
+		t.Errorf("reload_extra_files = '.env': %q, %v; want [.env]", c.ReloadExtraFiles, err)
+	}
+}
