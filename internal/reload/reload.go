@@ -199,9 +199,9 @@ func (w *Watcher) run(ctx context.Context) {
 	}
 }
 
-// watch adds one file (cleaned, made absolute, a symlink resolved) with its current stamp;
-// new says whether it is a file that has just appeared, which then counts as a change.
-// Called by run.
+// watch adds one file (cleaned, a symlink resolved; a relative path is no file and is
+// skipped) with its current stamp; appeared says that it has just appeared, which then
+// counts as a change. Called by run (and by Start before run).
 func (w *Watcher) watch(path string, appeared bool) {
 	path = filepath.Clean(path)
 	if !filepath.IsAbs(path) {
