@@ -312,3 +312,39 @@ func TestReloadMissingModuleCreated(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "helper.py"), fixedApp)
 	s.waitAnswer("/", "*/*", func(r *response) bool { return r.status == 200 && string(r.body) == "fixed" })
 }
+
+// TestOverlappingReloadsKeepWorkerCount: a second reload (HUP) while the first one's workers
+// still import the app starts no worker of its own (the first one's are on their way), so
+// the server ends with --workers workers, not more. --reload's restarts take the same path.
+func TestOverlappingReloadsKeepWorkerCount(t *testing.T) {
+	dir := t.TempDir()
+	gate := filepath.Join(dir, "gate")
+	writeFile(t, gate, "")
+	sock := filepath.Join(dir, "g.ctl")
+	s := start(t, "--python", python(t), "--chdir", appsDir(t), "-w", "1", "--control-socket", sock,
+		"-e", "SLOWBOOT_GATE="+gate, "slowboot")
+	if err := os.Remove(gate); err != nil { // the next workers wait in their import
+		t.Fatal(err)
+	}
+	for i := 1; i <= 2; i++ {
+		syscall.Kill(s.cmd.Process.Pid, syscall.SIGHUP)
+		deadline := time.Now().Add(10 * time.Second)
+		for strings.Count(s.log.String(), "Hang up: Master") < i {
+			if time.Now().After(deadline) {
+				t.Fatalf("HUP %d not handled; log:\n%s", i, s.log)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	writeFile(t, gate, "")
+	deadline := time.Now().Add(30 * time.Second)
+	for strings.Count(s.log.String(), "Reload complete") < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the reloads did not complete; log:\n%s", s.log)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if pids := ctlWorkerPIDs(t, sock); len(pids) != 1 {
+		t.Errorf("serving workers after two overlapping reloads with -w 1: %v; want one", pids)
+	}
+}

@@ -127,6 +127,10 @@ type Arbiter struct {
 	// by mu.
 	loadError string
 
+	// adding counts the spawns in flight that add a worker rather than replace one (old ==
+	// nil: a respawn after an exit, TTIN, a reload's extras), for coming. Owned by Run.
+	adding int
+
 	reloadPrev   *Spec // the spec before the last reload, restored if it fails; owned by Run
 	bootFailures int   // workers in a row that died within bootWindow of booting; owned by Run
 	nextID       int
@@ -370,6 +374,9 @@ func (a *Arbiter) Run(ctx context.Context) (err error) {
 				a.respawnAfter(ctx, backoff, nil)
 			case spawned:
 				pending--
+				if ev.old == nil {
+					a.adding--
+				}
 				if ev.err != nil {
 					if ctx.Err() != nil {
 						continue // endRun answers the reload's waiters
@@ -637,6 +644,9 @@ const stackDumpWait = 150 * time.Millisecond
 // it to Run as a spawned event (also when ctx ends first, so Run can count it). old is the
 // worker being recycled that it replaces, or nil.
 func (a *Arbiter) respawnAfter(ctx context.Context, delay time.Duration, old *worker) {
+	if old == nil {
+		a.adding++
+	}
 	id := a.newID()
 	if delay > 0 {
 		a.log.Info("Respawning worker in " + delay.String())
