@@ -120,6 +120,17 @@ def format_error(exc):
     return ''.join(root.format())
 
 
+def load_failed(reporter, exc):
+    """For an app whose load raised exc: reports the files to watch for
+    its fix and returns the error page's app and the traceback text."""
+    reporter.report(error_files(exc))
+    settings = os.environ.get('GONICORN_DJANGO_SETTINGS')
+    name = settings + ':WSGI_APPLICATION' if settings else \
+        os.environ.get('GONICORN_APP', '')
+    text = format_error(exc)
+    return error_app(name, text), text
+
+
 # ---------------------------------------------------------------- error page
 
 PAGE = '''<!DOCTYPE html>

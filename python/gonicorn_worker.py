@@ -228,8 +228,8 @@ def main():
     if os.environ.get('GONICORN_RELOAD_FD'):  # --reload
         reporter = gonicorn_dev.Reporter(int(os.environ['GONICORN_RELOAD_FD']))
     app, load_error, django, app_error = None, '', None, ''
-    settings = os.environ.get('GONICORN_DJANGO_SETTINGS')
     try:
+        settings = os.environ.get('GONICORN_DJANGO_SETTINGS')
         if settings:  # a Django project found by its manage.py
             app = gonicorn_django.load_application(settings)
         else:
@@ -244,13 +244,9 @@ def main():
     except BaseException as e:
         # Sent in the ready frame; the master logs it once for all workers.
         load_error = traceback.format_exc()
-        if reporter is not None:
-            # Development mode: serve the traceback until a fix is saved.
-            reporter.report(gonicorn_dev.error_files(e))
-            name = settings + ':WSGI_APPLICATION' if settings else \
-                os.environ.get('GONICORN_APP', '')
-            app_error = gonicorn_dev.format_error(e)
-            app, load_error = gonicorn_dev.error_app(name, app_error), ''
+        if reporter is not None:  # --reload: serve it until a fix is saved
+            app, app_error = gonicorn_dev.load_failed(reporter, e)
+            load_error = ''
     if reporter is not None:
         reporter.report()
     socks = [socket.socket(fileno=fd) for fd in fds]
