@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 
 	"github.com/gonicorn/gonicorn/internal/arbiter"
 	"github.com/gonicorn/gonicorn/internal/config"
@@ -84,6 +85,7 @@ func (d *devMode) restarts(ctx context.Context) {
 // describeChanges names the changed files as gunicorn's reloader does ("PATH modified"),
 // the first one and how many more.
 func describeChanges(files []string) string {
+	slices.Sort(files)
 	s := files[0] + " modified"
 	if len(files) > 1 {
 		s += fmt.Sprintf(" (and %d more)", len(files)-1)

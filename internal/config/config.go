@@ -670,6 +670,7 @@ func ParseFrom(args []string, src Sources) (*Config, error) {
 	c.LogLevel = strings.ToLower(c.LogLevel)
 	c.ConfigFile = pre.ConfigFile
 	c.Warnings = append(append(file.warnings, c.Warnings...), envWarning...)
+	c.Warnings = append(c.Warnings, c.reloadWarnings()...)
 	c.Notices = notices
 	c.Effective = effective(fs, c.App, c.ConfigFile, from)
 	if c.Django != nil {

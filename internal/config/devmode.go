@@ -27,3 +27,19 @@ func (c *Config) ReloadExtraPaths() []string {
 	}
 	return paths
 }
+
+// reloadWarnings says that --reload-extra-file and --reload-engine do nothing without
+// --reload (gunicorn ignores them silently; a forgotten --reload is worth a line).
+func (c *Config) reloadWarnings() []string {
+	if c.Reload {
+		return nil
+	}
+	var ws []string
+	if len(c.ReloadExtraFiles) > 0 {
+		ws = append(ws, "--reload-extra-file has no effect without --reload")
+	}
+	if c.ReloadEngine != "auto" {
+		ws = append(ws, "--reload-engine has no effect without --reload")
+	}
+	return ws
+}

@@ -29,6 +29,13 @@ func TestReloadSettings(t *testing.T) {
 	if d.Reload || d.ReloadEngine != "auto" {
 		t.Errorf("defaults: Reload, ReloadEngine = %v, %q; want false, auto", d.Reload, d.ReloadEngine)
 	}
+	if len(c.Warnings) != 0 || len(d.Warnings) != 0 {
+		t.Errorf("warnings %q, %q; want none", c.Warnings, d.Warnings)
+	}
+	w, err := Parse(strings.Fields("--reload-extra-file .env --reload-engine poll app"), env())
+	if err != nil || !slices.Equal(w.Warnings, []string{"--reload-extra-file has no effect without --reload", "--reload-engine has no effect without --reload"}) {
+		t.Errorf("without --reload: warnings %q, %v; want one for each flag", w.Warnings, err)
+	}
 	_, err = Parse(strings.Fields("--reload-engine watchman app"), env())
 	if err == nil || !strings.Contains(err.Error(), "--reload-engine") || !strings.Contains(err.Error(), "watchman") {
 		t.Errorf("--reload-engine watchman: err = %v; want one naming the flag and the value", err)
