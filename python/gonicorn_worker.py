@@ -9,6 +9,8 @@ in this order, and calls main() here:
  - gonicorn_response: one request through the app (Response,
    handle_request);
  - gonicorn_django: loading a Django project, reporting its settings;
+ - gonicorn_dev: development mode (--reload): the module files reported
+   to the master, the error page of an app that fails to load;
  - gonicorn_worker (this module): loading the app, the serving loop of each
    socket, threads, signals, the process title.
 
@@ -57,6 +59,7 @@ import sys
 import threading
 import traceback
 
+import gonicorn_dev
 import gonicorn_django
 from gonicorn_response import FileWrapper, handle_request
 from gonicorn_wire import (
@@ -66,9 +69,12 @@ from gonicorn_wire import (
 # ---------------------------------------------------------------- serving
 
 def serve(sock, app, multithread=False, multiprocess=False, load_error='',
-          django=None):
+          django=None, reporter=None, app_error=''):
     """Serves one socket until EOF; closes it. With load_error, only
-    answers the handshake (ok False). Reports whether the handshake was ok."""
+    answers the handshake (ok False). Reports whether the handshake was ok.
+    In development mode (--reload): app_error is the traceback of an app
+    that failed to load, whose error page app is (the handshake is ok and
+    carries it), and reporter reports the modules a request imported."""
     link = Link(sock)
     constant = {
         'wsgi.version': (1, 0),
@@ -80,7 +86,8 @@ def serve(sock, app, multithread=False, multiprocess=False, load_error='',
         'wsgi.input_terminated': True,
     }
     try:
-        if not handshake(link, not load_error, load_error, django):
+        if not handshake(link, not load_error, load_error or app_error,
+                         django):
             return False
         while True:
             frame = link.next_frame()
@@ -102,6 +109,8 @@ def serve(sock, app, multithread=False, multiprocess=False, load_error='',
             environ.update(constant)
             environ['wsgi.input'] = inp
             handle_request(link, app, environ)
+            if reporter is not None:
+                reporter.report()
     except LinkBroken:
         return True
     except Exception:
@@ -236,7 +245,10 @@ def main():
              .split(os.pathsep) if p]
     sys.path[:0] = paths
 
-    app, load_error, django = None, '', None
+    reporter = None
+    if os.environ.get('GONICORN_RELOAD_FD'):  # --reload
+        reporter = gonicorn_dev.Reporter(int(os.environ['GONICORN_RELOAD_FD']))
+    app, load_error, django, app_error = None, '', None, ''
     try:
         settings = os.environ.get('GONICORN_DJANGO_SETTINGS')
         paste = os.environ.get('GONICORN_PASTE')
@@ -246,11 +258,21 @@ def main():
             app = load_paste(paste, os.environ.get('GONICORN_PASTE_GLOBAL'))
         else:
             app = load_app(os.environ.get('GONICORN_APP', ''))
+        dev_static = False
+        if reporter is not None:
+            app, dev_static = gonicorn_dev.prepare_django(app)
         if 'django.conf' in sys.modules:  # only an app that imported Django
             django = gonicorn_django.report()
-    except BaseException:
+            if django is not None and dev_static:
+                django['dev_static'] = True
+    except BaseException as e:
         # Sent in the ready frame; the master logs it once for all workers.
         load_error = traceback.format_exc()
+        if reporter is not None:  # --reload: serve it until a fix is saved
+            app, app_error = gonicorn_dev.load_failed(reporter, e)
+            load_error = ''
+    if reporter is not None:
+        reporter.report()
     socks = [socket.socket(fileno=fd) for fd in fds]
     multithread = len(socks) > 1
     multiprocess = os.environ.get('GONICORN_MULTIPROCESS') == '1'
@@ -259,7 +281,7 @@ def main():
 
     def run(i):
         results[i] = serve(socks[i], app, multithread, multiprocess,
-                           load_error, django)
+                           load_error, django, reporter, app_error)
 
     threads = [threading.Thread(target=run, args=(i,),
                                 name='gonicorn-slot-%d' % i)

@@ -35,7 +35,7 @@ import gonicorn_worker as gw  # noqa: E402
 
 # The worker's modules in the order the master passes them (python.Modules).
 MODULES = ('gonicorn_wire', 'gonicorn_response', 'gonicorn_django',
-           'gonicorn_worker')
+           'gonicorn_dev', 'gonicorn_worker')
 
 
 def read_source(name):
@@ -918,7 +918,8 @@ class WorkerProcess(unittest.TestCase):
     """The worker started the way the master starts it (WORKER_ARGS, or
     args), in a temp dir (self.tmp) holding files."""
 
-    def spawn(self, app, files=None, nsocks=1, env=None, args=None):
+    def spawn(self, app, files=None, nsocks=1, env=None, args=None,
+              extra_fds=()):
         tmp = self.tmp = tempfile.mkdtemp()
         for name, text in (files or {}).items():
             path = os.path.join(tmp, name)
@@ -933,7 +934,8 @@ class WorkerProcess(unittest.TestCase):
         e.update(env or {})
         proc = subprocess.Popen([sys.executable] + (args or WORKER_ARGS),
                                 env=e,
-                                pass_fds=fds, cwd=tmp, stderr=subprocess.PIPE)
+                                pass_fds=fds + list(extra_fds), cwd=tmp,
+                                stderr=subprocess.PIPE)
         for _, w in pairs:
             w.close()
         gos = [GoSide(g) for g, _ in pairs]

@@ -32,7 +32,7 @@ func TestGunicornSettingRefused(t *testing.T) {
 		want string
 	}{
 		{nil, []string{"--spew", "app"}, "gonicorn: error: --spew: gonicorn does not trace every line; send PWR"},
-		{nil, []string{"--reload", "app"}, "gonicorn: error: --reload: automatic code reload is not in gonicorn yet"},
+		{nil, []string{"--protocol", "uwsgi", "app"}, "gonicorn: error: --protocol uwsgi: gonicorn speaks HTTP only"},
 		{[]string{"GUNICORN_CMD_ARGS=--dirty-app x:y"}, []string{"app"}, "gonicorn: error: --dirty-app x:y: dirty arbiters are not in gonicorn; run long jobs in a task queue (Celery, RQ) or a second gonicorn (in GUNICORN_CMD_ARGS)"},
 		{nil, []string{"--python", python(t), "-c", conf, "app"}, "gonicorn: error: config file " + conf + ": spew = True: gonicorn does not trace every line"},
 	} {

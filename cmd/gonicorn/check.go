@@ -24,6 +24,7 @@ func checkConfig(cfg *config.Config) int {
 	}
 	spec := workerSpec(cfg)
 	spec.Workers, spec.Threads, spec.MaxBootFailures = 1, 1, 0
+	spec.DevMode = false // a --reload worker would serve a load error instead of failing
 	// The worker's own log lines (booting, its traceback) are not wanted here: the error
 	// returned carries the traceback.
 	sink := errorlog.NewSink(io.Discard)

@@ -110,7 +110,13 @@ func djangoMounts(log *slog.Logger, cfg *config.Config, ready wire.ReadyInfo, ta
 		log.Info("Serving Django's " + urlName + " " + prefix + " from " + rootName + " " + root)
 		mounts = append(mounts, static.Mount{Prefix: prefix, Dir: root, Options: opts})
 	}
-	if cfg.DjangoStatic {
+	switch {
+	case ready.Django.DevStatic:
+		// --reload with DEBUG on: the workers serve it from the apps' static/ directories and
+		// STATICFILES_DIRS, as runserver does, so an edited file shows without collectstatic
+		// (a STATIC_ROOT from an earlier collectstatic would serve stale copies).
+		log.Info("Serving Django's STATIC_URL " + d.StaticURL + " through django.contrib.staticfiles' finders in the workers (--reload with DEBUG on, as runserver does)")
+	case cfg.DjangoStatic:
 		add("STATIC_URL", d.StaticURL, "STATIC_ROOT", d.StaticRoot, cfg.StaticOptions())
 	}
 	if cfg.ServeMedia {

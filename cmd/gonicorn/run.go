@@ -170,6 +170,15 @@ func run(ctx context.Context, cfg *config.Config) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	dev, err := startDevMode(ctx, cfg, arb, log)
+	if err != nil {
+		closeAll(listeners)
+		return err
+	}
+	defer func() {
+		cancel()
+		dev.Wait()
+	}()
 	bootDone := make(chan error, 1)
 	go func() { bootDone <- arb.Boot(ctx) }()
 boot:
@@ -185,6 +194,7 @@ boot:
 				log.Info(fmt.Sprintf("Upgrade: new master ready; the old master (pid %d) still serves until it gets TERM", parent))
 			}
 			logDjango(log, cfg, arb.Booted())
+			dev.banner(cfg, listeners)
 			sdNotify(log, sd, up.readyState())
 			break boot
 		case sig := <-sigs:

@@ -176,7 +176,9 @@ func (m *master) reload() <-chan error {
 		m.log.Warn("reload: --" + name + " cannot change while running; keeping the value from start")
 	}
 	setProcTitle(m.log, next.Title("master")) // --name may have changed
-	return m.arb.Reload(workerSpec(next))
+	spec := workerSpec(next)
+	spec.DevMode = m.cfg.Reload // --reload cannot change while running (its watcher is set up at start)
+	return m.arb.Reload(spec)
 }
 
 // drainWatch makes a QUIT or an INT during a graceful drain cut it short (cancel).
@@ -222,6 +224,7 @@ func workerSpec(cfg *config.Config) arbiter.Spec {
 		DjangoSettings: djangoSettings(cfg),
 		Paste:          cfg.Paste,
 		PasteGlobal:    cfg.PasteVars,
+		DevMode:        cfg.Reload,
 		Credential:     cfg.Credential,
 	}
 }

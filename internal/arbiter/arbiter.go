@@ -82,6 +82,12 @@ type Spec struct {
 	// did not exit by itself has after its SIGTERM before SIGKILL (stopRetired).
 	DrainTimeout time.Duration
 
+	// DevMode is --reload (docs/django.md, "Development mode"): each worker reports the
+	// files of the modules it imported on a pipe of its own (to OnModules), and a worker
+	// whose app fails to import stays up and answers every request with the traceback (500)
+	// instead of exiting; the arbiter logs that error once, not once per worker.
+	DevMode bool
+
 	// MaxBootFailures is how many workers in a row may die within 5 s of booting, having
 	// taken no request, before Run gives up with a *BootLoopError; 0 = retry forever. They
 	// are respawned with exponential backoff (100 ms doubling to 10 s) until then.
@@ -116,6 +122,20 @@ type Arbiter struct {
 	// OnRestart is told each time a worker is replaced or removed, with why (the reasons
 	// are listed in restarts.go); nil = nobody. Set before Boot; called by Run's goroutine.
 	OnRestart func(reason string)
+
+	// OnModules is told, in DevMode, the files of the modules a worker imported (absolute
+	// paths; each worker reports each file once). nil = nobody. Set before Boot; called by a
+	// goroutine of each worker.
+	OnModules func(files []string)
+
+	// loadError is the traceback of the app's import that DevMode workers serve, as last
+	// logged ("" = the app loaded), so that it is logged once and its fix is noted. Guarded
+	// by mu.
+	loadError string
+
+	// adding counts the spawns in flight that add a worker rather than replace one (old ==
+	// nil: a respawn after an exit, TTIN, a reload's extras), for coming. Owned by Run.
+	adding int
 
 	reloadPrev   *Spec // the spec before the last reload, restored if it fails; owned by Run
 	bootFailures int   // workers in a row that died within bootWindow of booting; owned by Run
@@ -275,6 +295,9 @@ func (a *Arbiter) adopt(w *worker) {
 	}()
 	a.pool.Add(w.group)
 	a.log.Info("Booting worker with pid: " + itoa(w.pid))
+	if w.spec.DevMode {
+		a.noteLoad(w)
+	}
 	if limit := w.spec.MaxMemory; limit > 0 && w.bootRSS > limit {
 		// Once per worker: overLimit never recycles it for memory.
 		a.log.Warn(fmt.Sprintf("Worker (pid:%d) uses %.1f MiB right after boot, above --max-worker-memory %d MiB; "+
@@ -360,6 +383,9 @@ func (a *Arbiter) Run(ctx context.Context) (err error) {
 				a.respawnAfter(ctx, backoff, nil)
 			case spawned:
 				pending--
+				if ev.old == nil {
+					a.adding--
+				}
 				if ev.err != nil {
 					if ctx.Err() != nil {
 						continue // endRun answers the reload's waiters
@@ -627,6 +653,9 @@ const stackDumpWait = 150 * time.Millisecond
 // it to Run as a spawned event (also when ctx ends first, so Run can count it). old is the
 // worker being recycled that it replaces, or nil.
 func (a *Arbiter) respawnAfter(ctx context.Context, delay time.Duration, old *worker) {
+	if old == nil {
+		a.adding++
+	}
 	id := a.newID()
 	if delay > 0 {
 		a.log.Info("Respawning worker in " + delay.String())

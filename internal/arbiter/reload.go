@@ -23,6 +23,7 @@ const (
 type control struct {
 	kind controlKind
 	spec Spec         // reload: the new settings
+	keep bool         // reload: keep the current settings instead (Restart)
 	done chan<- error // reload: buffered(1), answered once (see Reload)
 }
 
@@ -47,6 +48,14 @@ func (c control) answer(err error) {
 func (a *Arbiter) Reload(spec Spec) <-chan error {
 	done := make(chan error, 1)
 	a.request(control{kind: reload, spec: spec, done: done})
+	return done
+}
+
+// Restart starts a new generation of workers with the current settings, as Reload does with
+// new ones: --reload's answer to a changed source file. Its channel is answered as Reload's.
+func (a *Arbiter) Restart() <-chan error {
+	done := make(chan error, 1)
+	a.request(control{kind: reload, keep: true, done: done})
 	return done
 }
 
@@ -201,13 +210,17 @@ func (a *Arbiter) handle(ctx context.Context, c control) int {
 	}
 	// Reload.
 	next := c.spec.withDefaults()
+	if c.keep {
+		next = spec
+	}
 	a.reloadPrev = a.current()
 	a.setSpec(&next)
 	ws := a.serving()
+	coming := a.coming()
 	started := 0
 	for i, w := range ws {
 		a.restarted("reload")
-		if i >= next.Workers {
+		if coming+i >= next.Workers {
 			a.retire(w)
 			continue
 		}
@@ -215,16 +228,34 @@ func (a *Arbiter) handle(ctx context.Context, c control) int {
 		a.reloadFor(ctx, w)
 		started++
 	}
-	for i := len(ws); i < next.Workers; i++ {
+	for i := coming + len(ws); i < next.Workers; i++ {
 		a.reloadFor(ctx, nil)
 		started++
 	}
 	return started
 }
 
+// coming counts the workers on their way that a reload must not start again: the
+// replacements of workers being recycled (or replaced by an earlier reload still booting),
+// of workers being killed for --timeout (respawned once reaped), and the spawns that add a
+// worker (a respawn after a crash, TTIN, an earlier reload's extras). Without them, a second
+// HUP while the first one boots would add a worker. Called by Run.
+func (a *Arbiter) coming() int {
+	n := a.adding
+	for _, w := range a.table() {
+		if w.state == recycling || w.state == serving && w.timedOut.Load() {
+			n++
+		}
+	}
+	return n
+}
+
 // reloadFor spawns a worker of the new generation, replacing old (nil: an extra worker),
 // and reports it to Run as a spawned event marked reload.
 func (a *Arbiter) reloadFor(ctx context.Context, old *worker) {
+	if old == nil {
+		a.adding++
+	}
 	id := a.newID()
 	go func() {
 		w, err := a.spawn(ctx, id)

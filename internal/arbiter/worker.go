@@ -88,6 +88,10 @@ type worker struct {
 	// its replacement is expected to take, for recycling ahead of --max-requests.
 	booted time.Duration
 
+	// reports is the read end of the DevMode report pipe (startReports); nil otherwise.
+	// Closed by reap.
+	reports *os.File
+
 	exited     chan struct{} // closed when the process was reaped (see reap)
 	waitErr    error         // process exit status; valid after exited is closed
 	outputDone chan struct{} // closed when copyOutput returned: its pipe reached EOF or was closed
@@ -154,9 +158,25 @@ func (a *Arbiter) spawn(ctx context.Context, id int) (*worker, error) {
 		closeAll()
 		return nil, fmt.Errorf("spawning worker %d: output pipe: %w", id, err)
 	}
+	// In DevMode the worker reports its module files on a pipe, the fd after its sockets.
+	var reportR *os.File
+	if spec.DevMode {
+		r, w, err := os.Pipe()
+		if err != nil {
+			outR.Close()
+			outW.Close()
+			closeAll()
+			return nil, fmt.Errorf("spawning worker %d: report pipe: %w", id, err)
+		}
+		reportR = r
+		children = append(children, w) // closed with the others once the worker started
+	}
 	cmd := exec.Command(spec.Python, python.Args()...)
 	cmd.Dir = spec.Dir
 	cmd.Env = workerEnv(spec, fds)
+	if reportR != nil {
+		cmd.Env = append(cmd.Env, "GONICORN_RELOAD_FD="+strconv.Itoa(3+threads))
+	}
 	cmd.Stdout, cmd.Stderr = outW, outW
 	cmd.ExtraFiles = children
 	cmd.SysProcAttr = procAttr()
@@ -169,6 +189,9 @@ func (a *Arbiter) spawn(ctx context.Context, id int) (*worker, error) {
 	children = nil
 	if err != nil {
 		outR.Close()
+		if reportR != nil {
+			reportR.Close()
+		}
 		closeAll()
 		if _, serr := os.Stat(spec.Dir); spec.Dir != "" && serr != nil {
 			// fork/exec blames the interpreter for a missing working directory.
@@ -178,7 +201,11 @@ func (a *Arbiter) spawn(ctx context.Context, id int) (*worker, error) {
 	}
 	w := &worker{id: id, spec: spec, cmd: cmd, pid: cmd.Process.Pid, start: time.Now(),
 		exited: make(chan struct{}), outputDone: make(chan struct{})}
+	w.reports = reportR
 	go w.copyOutput(outR, a.out)
+	if reportR != nil {
+		a.startReports(reportR)
+	}
 	go a.reap(w, outR)
 
 	slots := make([]*dispatch.Slot, threads)
@@ -209,6 +236,9 @@ const outputDelay = 100 * time.Millisecond
 // until the pipe's EOF, or until Stop closes it (lingering output, see closeOutputs).
 func (a *Arbiter) reap(w *worker, output *os.File) {
 	w.waitErr = w.cmd.Wait()
+	if w.reports != nil {
+		w.reports.Close() // ends startReports' goroutine, also if a child holds the pipe
+	}
 	t := time.NewTimer(outputDelay)
 	defer t.Stop()
 	select {

@@ -149,6 +149,10 @@ type Config struct {
 	Paste       string            // --paste FILE[#name], made absolute; "" = APP_MODULE is served
 	PasteGlobal []string          // --paste-global KEY=VALUE values, as given
 	PasteVars   map[string]string // PasteGlobal parsed: the global_conf of paste.deploy.loadapp
+	// Development mode (docs/django.md, "Development mode"; see package reload).
+	Reload           bool     // --reload: watch the app's files and reload on a change; serve load errors as 500 pages
+	ReloadEngine     string   // "auto", "inotify" or "poll"
+	ReloadExtraFiles []string // more paths, directories and globs to watch, as given
 
 	// ConfigFile is -c/--config, or ./gunicorn.conf.py when it exists and no -c is given: the
 	// file read before GONICORN_CMD_ARGS and the command line, and again on every reload;
@@ -490,6 +494,16 @@ func Settings(getenv func(string) string) []Setting {
 		{Name: "paste-global", Meta: "KEY=VALUE", Default: "", File: "raw_paste_global_conf",
 			Help:     "A variable of the ini file's [DEFAULT] section for --paste (paste.deploy's global_conf), overriding the file's; repeatable. \\= is an '=' in the key or value, as in gunicorn.",
 			register: list(func(c *Config) *[]string { return &c.PasteGlobal })},
+		// Development mode: --reload (issue 11)
+		{Name: "reload", Default: "false",
+			Help:     "Development mode, as gunicorn's --reload and Django's runserver: watch the files of every module the app imported (and --reload-extra-file), and on a change start new workers on the new code and retire the old ones; the listening socket stays open. While the app fails to import, every request gets a 500 page with the traceback (HTML for browsers, text otherwise) until a saved fix loads. A Django app with DEBUG on gets its static files served through its finders (no collectstatic). Not for production. See docs/django.md.",
+			register: boolean(func(c *Config) *bool { return &c.Reload })},
+		{Name: "reload-engine", Meta: "ENGINE", Default: "auto",
+			Help:     "How --reload watches files: inotify (told at once by the kernel, through fsnotify), poll (a stat of every file each second; for file systems without inotify, such as some network and container mounts) or auto (inotify, else poll).",
+			register: str(func(c *Config) *string { return &c.ReloadEngine })},
+		{Name: "reload-extra-file", Meta: "PATH", Default: "", File: "reload_extra_files",
+			Help:     "More files whose change triggers a --reload: a file, a directory (every file under it) or a glob (*.env, templates/**/*.html; ** is any number of directories). A relative path is taken from --chdir. Repeatable.",
+			register: list(func(c *Config) *[]string { return &c.ReloadExtraFiles })},
 		{Name: "version", Short: "v", Default: "", File: "-",
 			Help:     "Print the version and exit.",
 			register: boolean(func(c *Config) *bool { return &c.ShowVersion })},
@@ -697,6 +711,7 @@ func ParseFrom(args []string, src Sources) (*Config, error) {
 	c.LogLevel = strings.ToLower(c.LogLevel)
 	c.ConfigFile = pre.ConfigFile
 	c.Warnings = append(append(file.warnings, c.Warnings...), envWarning...)
+	c.Warnings = append(c.Warnings, c.reloadWarnings()...)
 	c.Notices = notices
 	c.Effective = effective(fs, c.App, c.ConfigFile, from)
 	if c.Django != nil {
@@ -835,6 +850,9 @@ func (c *Config) validate() error {
 		return err
 	}
 	if err := c.validateTLS(); err != nil {
+		return err
+	}
+	if err := c.validateReload(); err != nil {
 		return err
 	}
 	switch c.HeaderMap {

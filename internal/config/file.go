@@ -172,6 +172,9 @@ func flagValues(flag string, fv pflag.Value, v Value) ([]string, error) {
 		}
 		return nil, fmt.Errorf("want True, False or one of off, v1, v2, auto")
 	}
+	if l, ok := fv.(*listValue); ok && !l.comma { // a repeatable flag (reload_extra_files)
+		return strList(v, "a string or a list of strings")
+	}
 	if fv.Type() == "bool" { // gunicorn's validate_bool: True/False, or "true"/"false" (reuse_port = True)
 		switch v.Kind {
 		case "bool", "str", "int":

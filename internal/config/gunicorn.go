@@ -85,7 +85,6 @@ func Gunicorn() []GunicornSetting {
 		// it asked for (client certificates), so it is refused.
 		sslContextNote = "gonicorn's TLS is Go's crypto/tls, which a Python SSLContext cannot configure; use --certfile, --keyfile, --ca-certs, --cert-reqs, --ssl-version and --ciphers (docs/tls.md)"
 		http2Note      = "gonicorn speaks HTTP/1.1 only yet; let a proxy in front speak HTTP/2 to clients"
-		reloadNote     = "automatic code reload is not in gonicorn yet; send HUP (kill -HUP PID) to load new code with no failed request"
 		hookNote       = "server hooks are not run yet (they come with gunicorn's hooks in gonicorn); code every worker needs belongs in the app's module, which each worker imports"
 		dirtyNote      = "dirty arbiters are not in gonicorn; run long jobs in a task queue (Celery, RQ) or a second gonicorn"
 		strictNote     = "gonicorn parses requests strictly (RFC 9112) and has no lenient mode yet; this leniency is a request-smuggling risk behind a proxy; drop it"
@@ -127,10 +126,9 @@ func Gunicorn() []GunicornSetting {
 		impl("limit_request_fields", "limit-request-fields", "--limit-request-fields"),
 		impl("limit_request_field_size", "limit-request-field_size", "--limit-request-field_size"),
 		// Debugging
-		b(GunicornSetting{Name: "reload", Flags: []string{"--reload"}, Status: Later, Note: reloadNote}),
-		{Name: "reload_engine", Flags: []string{"--reload-engine"}, Status: Ignored, Noop: []string{"none", "", "auto"},
-			Note: "it only chooses how --reload watches files, and --reload is not in gonicorn yet"},
-		{Name: "reload_extra_files", Flags: []string{"--reload-extra-file"}, Status: Later, Note: reloadNote},
+		b(noted(impl("reload", "reload", "--reload"), "for development; also serves the traceback of an app that fails to import (500) until a save fixes it, and a Django app's static files through its finders with DEBUG on (docs/django.md)")),
+		noted(impl("reload_engine", "reload-engine", "--reload-engine"), "auto, inotify or poll"),
+		noted(impl("reload_extra_files", "reload-extra-file", "--reload-extra-file"), "paths, directories (every file under them) and globs (** for any directories)"),
 		b(GunicornSetting{Name: "spew", Flags: []string{"--spew"}, Status: Refused,
 			Note: "gonicorn does not trace every line; send PWR to dump every worker's Python stacks, or debug the app under python -m pdb"}),
 		impl("check_config", "check-config", "--check-config"),

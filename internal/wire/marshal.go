@@ -289,8 +289,8 @@ func DecodeStart(b []byte, headers [][2][]byte) (status []byte, out [][2][]byte,
 type ReadyInfo struct {
 	PID    int    // the worker process id
 	Python string // implementation and version, e.g. "cpython 3.11.7"
-	OK     bool   // the vector matched and the application loaded
-	Error  string // why not, when !OK: a traceback or a vector mismatch
+	OK     bool   // the vector matched and the application loaded (or, in --reload, serves its error page)
+	Error  string // why not, when !OK: a traceback or a vector mismatch; with OK (--reload only), the app's load error, whose page it serves
 
 	// Django is what the worker read from a Django application's settings (the Y frame's
 	// optional "django" key); nil when the app did not configure Django's settings.
@@ -303,6 +303,9 @@ type Django struct {
 	Settings        string // the settings module (settings.SETTINGS_MODULE); "" for settings.configure()
 	WSGIApplication string // settings.WSGI_APPLICATION; "" = None (Django's get_wsgi_application())
 	Static          DjangoStatic
+	// DevStatic: in --reload, the worker serves STATIC_URL itself through Django's finders
+	// (StaticFilesHandler, DEBUG on), as runserver does; the optional key "dev_static".
+	DevStatic bool
 }
 
 // DjangoStatic are a Django application's static and media settings. The URLs are the
@@ -362,6 +365,11 @@ func decodeDjango(v any) (*Django, error) {
 			return nil, fmt.Errorf("wire: ready frame's django %v: want %s str", m, key)
 		}
 		*field = s
+	}
+	if v, ok := m["dev_static"]; ok {
+		if d.DevStatic, ok = v.(bool); !ok {
+			return nil, fmt.Errorf("wire: ready frame's django %v: want dev_static bool", m)
+		}
 	}
 	return &d, nil
 }

@@ -113,6 +113,9 @@ cases = [
      'django': {'settings': 'mysite.settings', 'wsgi_application': 'mysite.wsgi.application',
                 'static_url': 'static/', 'static_root': '/srv/caf\xe9/static',
                 'media_url': '', 'media_root': ''}},
+    {'pid': 8, 'python': 'cpython 3.11.7', 'ok': True, 'error': 'Traceback\nSyntaxError: x',
+     'django': {'settings': 's', 'wsgi_application': '', 'static_url': '/static/', 'static_root': '',
+                'media_url': '', 'media_root': '', 'dev_static': True}},
 ]
 for c in cases:
     print(marshal.dumps(c, 2).hex())
@@ -163,6 +166,15 @@ for c in cases:
 		Static: DjangoStatic{StaticURL: "static/", StaticRoot: "/srv/café/static"}}
 	if err != nil || info.PID != 7 || !info.OK || !reflect.DeepEqual(info.Django, wantDjango) {
 		t.Errorf("DecodeReady(with django) = %+v (django %+v), %v; want pid 7, ok, django %+v", info, info.Django, err, wantDjango)
+	}
+	// --reload: a worker that serves its app's load error is ok with the error; one that
+	// serves static files through Django's finders says dev_static.
+	info, err = DecodeReady(enc[7])
+	if err != nil || !info.OK || info.Error != "Traceback\nSyntaxError: x" || info.Django == nil || !info.Django.DevStatic {
+		t.Errorf("DecodeReady(--reload) = %+v (django %+v), %v; want ok, the error, dev_static", info, info.Django, err)
+	}
+	if info, _ := DecodeReady(enc[6]); info.Django == nil || info.Django.DevStatic {
+		t.Errorf("DecodeReady(without dev_static) = django %+v; want DevStatic false", info.Django)
 	}
 	v, err := Decode(enc[5])
 	wantV := []any{nil, true, false, int64(1<<31 - 1), int64(-1 << 31), []any{}, []any{}, map[string]any{},

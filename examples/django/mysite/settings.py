@@ -8,6 +8,8 @@ Environment:
     DJANGO_DB          path of the SQLite database
                        (default /tmp/gonicorn-example-django.sqlite3)
     DJANGO_SECRET_KEY  secret key (default: a fixed key fit only for development)
+    DJANGO_DEBUG       1 turns DEBUG on (gonicorn --reload then serves the
+                       static files through Django's finders, as runserver)
 """
 import os
 from pathlib import Path
@@ -19,7 +21,7 @@ SECRET_KEY = os.environ.get(
     "dev-only-insecure-gonicorn-example-key-change-me-0123456789",
 )
 
-DEBUG = False
+DEBUG = os.environ.get("DJANGO_DEBUG") == "1"
 
 ALLOWED_HOSTS = ["*"]
 
