@@ -126,7 +126,7 @@ def load_failed(reporter, exc):
     reporter.report(error_files(exc))
     settings = os.environ.get('GONICORN_DJANGO_SETTINGS')
     name = settings + ':WSGI_APPLICATION' if settings else \
-        os.environ.get('GONICORN_APP', '')
+        os.environ.get('GONICORN_APP') or os.environ.get('GONICORN_PASTE', '')
     text = format_error(exc)
     return error_app(name, text), text
 

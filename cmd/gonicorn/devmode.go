@@ -106,10 +106,6 @@ func (d *devMode) banner(cfg *config.Config, listeners []net.Listener) {
 			where = fmt.Sprintf("http://127.0.0.1:%d", a.Port) // the address a browser takes
 		}
 	}
-	app := cfg.App
-	if cfg.Django != nil {
-		app = cfg.Django.Settings + ":WSGI_APPLICATION"
-	}
 	d.log.Info(fmt.Sprintf("Development mode: serving %s at %s; autoreload on (%s); not for production; Ctrl-C to stop",
-		app, where, d.watcher.Engine()))
+		cfg.AppName(), where, d.watcher.Engine()))
 }
