@@ -63,6 +63,14 @@ type Config struct {
 	// Static answers requests for files under its mounts in the master (--static; see
 	// static.go); nil = none, every request goes to the app.
 	Static *static.Handler
+
+	// NoSendfile copies file bodies (wsgi.file_wrapper files, static files, X-Sendfile)
+	// through a buffer instead of handing them to the socket, which uses sendfile(2)
+	// (--no-sendfile; writer.go). false = sendfile.
+	NoSendfile bool
+	// Forwarder is the header names with '_' a trusted peer may send and the environ keys
+	// they set (--forwarder-headers, package proxy); nil = none.
+	Forwarder *proxy.Forwarder
 }
 
 // outputMemory is how many response bytes a slow client may owe before they go to a temp
