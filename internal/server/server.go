@@ -89,6 +89,9 @@ type Server struct {
 	log     *slog.Logger
 	access  *accesslog.Format
 	maxHead int // bytes of a request head we are willing to buffer
+	// trustedLimits are cfg.Limits with the forwarder headers kept, for the requests of
+	// trusted peers (--forwarder-headers).
+	trustedLimits http1.Limits
 
 	ids       *idSource // request ids; nil when Config.RequestIDHeader is ""
 	idEnviron string    // the environ key of the request id header: HTTP_X_REQUEST_ID
@@ -160,6 +163,10 @@ func New(cfg Config, pool *dispatch.Pool, log *slog.Logger) *Server {
 	s := &Server{cfg: cfg, pool: pool, log: log, access: cfg.AccessLog, maxHead: maxHead,
 		conns: make(map[*conn]struct{}), stopping: make(chan struct{}),
 		becameIdle: make(chan struct{}, 1)}
+	s.trustedLimits = cfg.Limits
+	if cfg.Forwarder != nil {
+		s.trustedLimits.Forwarder = cfg.Forwarder.Keeps
+	}
 	if cfg.MaxConnections > 0 {
 		s.connSlots = make(chan struct{}, cfg.MaxConnections)
 	}
