@@ -220,7 +220,7 @@ func Gunicorn() []GunicornSetting {
 			Note: "gonicorn takes gunicorn's default methods only: 3 to 20 token characters, no lower-case letter or '#' (400 otherwise), as a guard against mis-split request lines; gunicorn marks the setting temporary; send upper-case methods (docs/limits.md)"}),
 		b(GunicornSetting{Name: "permit_unconventional_http_version", Flags: []string{"--permit-unconventional-http-version"}, Status: Refused,
 			Note: "gonicorn serves HTTP/1.0 and HTTP/1.1 only (505 for another version, 400 for a malformed one, RFC 9112 §2.3): a likely malformed request line is a request-smuggling risk; fix the client that sends it (docs/limits.md)"}),
-		b(GunicornSetting{Name: "casefold_http_method", Flags: []string{"--casefold-http-method"}, Status: Implemented, Noop: []string{"none", "false", "true", "0", "1", ""},
+		b(GunicornSetting{Name: "casefold_http_method", Flags: []string{"--casefold-http-method"}, Status: Implemented,
 			Note: "accepted, no effect, as in gunicorn without --permit-unconventional-http-method: a method with a lower-case letter is refused (400) before it could be folded, so folding never changes one (docs/limits.md)"}),
 		noted(impl("forwarder_headers", "forwarder-headers", "--forwarder-headers"), "names matched in any case; PATH_INFO and REMOTE_USER set those environ keys too (gunicorn's code applies SCRIPT_NAME only); a path outside SCRIPT_NAME is a 500, as in gunicorn (docs/proxy.md)"),
 		impl("header_map", "header-map", "--header-map"),
