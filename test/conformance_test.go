@@ -66,12 +66,12 @@ type corpusEcho struct {
 // corpusNotRun lists the cases that need a gunicorn setting gonicorn does not have (their
 // gunicorn_cfg has a key that corpusFlags cannot map onto our flags), with the reason. They are logged, not skipped: CI fails on any skipped test.
 var corpusNotRun = map[string]string{
-	"valid/028":                  "strip_header_spaces=True: gonicorn has no such setting; RFC 9112 §5.1 forbids whitespace before the colon (400)",
-	"valid/031compat":            "permit_unconventional_http_method + casefold_http_method: no such settings; methods are case-sensitive tokens (RFC 9110 §9.1)",
-	"valid/031compat2":           "permit_unconventional_http_method: no such setting",
-	"valid/compat_obs_fold":      "permit_obsolete_folding=True: no such setting; obs-fold is rejected (RFC 9112 §5.2)",
-	"valid/compat_obs_fold_huge": "permit_obsolete_folding=True: no such setting; obs-fold is rejected (RFC 9112 §5.2)",
-	"invalid/013":                "permit_obsolete_folding=True (with limit_request_field_size=14): no such setting",
+	"valid/028":                  "strip_header_spaces=True: refused (docs/limits.md); RFC 9112 §5.1 forbids whitespace before the colon (400)",
+	"valid/031compat":            "permit_unconventional_http_method=True: refused (docs/limits.md); methods are case-sensitive tokens (RFC 9110 §9.1)",
+	"valid/031compat2":           "permit_unconventional_http_method=True: refused (docs/limits.md)",
+	"valid/compat_obs_fold":      "permit_obsolete_folding=True: refused (docs/limits.md); obs-fold is rejected (RFC 9112 §5.2)",
+	"valid/compat_obs_fold_huge": "permit_obsolete_folding=True: refused (docs/limits.md); obs-fold is rejected (RFC 9112 §5.2)",
+	"invalid/013":                "permit_obsolete_folding=True (with limit_request_field_size=14): refused (docs/limits.md)",
 }
 
 // corpusExtraFlags gives cases that depend on one of gunicorn's default limits that ours

@@ -240,6 +240,9 @@ boot:
 	if err := frontDefences(&srvCfg, cfg); err != nil {
 		return err // config validated it already
 	}
+	if err := sendfileAndForwarder(&srvCfg, cfg); err != nil {
+		return err // config validated it already
+	}
 	// Static mounts are made after boot, so that mounts the workers report (Django's
 	// STATIC_ROOT) can join the --static ones (docs/static.md).
 	mounts := cfg.StaticMounts()

@@ -149,10 +149,16 @@ type Config struct {
 	Paste       string            // --paste FILE[#name], made absolute; "" = APP_MODULE is served
 	PasteGlobal []string          // --paste-global KEY=VALUE values, as given
 	PasteVars   map[string]string // PasteGlobal parsed: the global_conf of paste.deploy.loadapp
+
 	// Development mode (docs/django.md, "Development mode"; see package reload).
 	Reload           bool     // --reload: watch the app's files and reload on a change; serve load errors as 500 pages
 	ReloadEngine     string   // "auto", "inotify" or "poll"
 	ReloadExtraFiles []string // more paths, directories and globs to watch, as given
+
+	// File bodies and forwarded environ keys (issue 10): gunicorn's sendfile and
+	// forwarder_headers.
+	NoSendfile       bool   // --no-sendfile: copy file bodies through a buffer instead of sendfile(2)
+	ForwarderHeaders string // header names with '_' a trusted proxy may send (SCRIPT_NAME, PATH_INFO, REMOTE_USER); see package proxy
 
 	// ConfigFile is -c/--config, or ./gunicorn.conf.py when it exists and no -c is given: the
 	// file read before GONICORN_CMD_ARGS and the command line, and again on every reload;
@@ -182,6 +188,9 @@ type Setting struct {
 	// File is gunicorn's name for the setting in a config file where it is not the flag's
 	// name with '_' for '-' (both are accepted); "-" = not settable from a file.
 	File string
+	// FileNegates: File means the opposite of the flag (gunicorn's sendfile = False is
+	// --no-sendfile); the flag's own name with '_' keeps the flag's sense.
+	FileNegates bool
 
 	register func(fs *pflag.FlagSet, c *Config, s *Setting)
 }
@@ -210,6 +219,12 @@ func Settings(getenv func(string) string) []Setting {
 		defForwarded = v
 	}
 	defPython := defaultPython(getenv, executable())
+	// gunicorn: without --no-sendfile, a SENDFILE variable other than y, 1, yes or true
+	// (any case) turns sendfile off.
+	defNoSendfile := "false"
+	if v := strings.ToLower(getenv("SENDFILE")); v != "" && v != "y" && v != "1" && v != "yes" && v != "true" {
+		defNoSendfile = "true"
+	}
 	str := func(field func(*Config) *string) func(*pflag.FlagSet, *Config, *Setting) {
 		return func(fs *pflag.FlagSet, c *Config, s *Setting) {
 			fs.StringVarP(field(c), s.Name, s.Short, s.Default, s.Help)
@@ -504,6 +519,13 @@ func Settings(getenv func(string) string) []Setting {
 		{Name: "reload-extra-file", Meta: "PATH", Default: "", File: "reload_extra_files",
 			Help:     "More files whose change triggers a --reload: a file, a directory (every file under it) or a glob (*.env, templates/**/*.html; ** is any number of directories). A relative path is taken from --chdir. Repeatable.",
 			register: list(func(c *Config) *[]string { return &c.ReloadExtraFiles })},
+		// File bodies and forwarded environ keys (issue 10)
+		{Name: "no-sendfile", Default: defNoSendfile, File: "sendfile", FileNegates: true,
+			Help:     "Send file bodies (wsgi.file_wrapper files, --static files, X-Sendfile) by copying them through a buffer instead of with sendfile(2), for file systems or sandboxes where sendfile misbehaves. In a config file gunicorn's sendfile = False (or no_sendfile = True). Default: sendfile, unless the SENDFILE environment variable is set to something other than y, 1, yes or true, as in gunicorn.",
+			register: boolean(func(c *Config) *bool { return &c.NoSendfile })},
+		{Name: "forwarder-headers", Meta: "HEADERS", Default: proxy.DefaultForwarderHeaders,
+			Help:     "Comma-separated header names with '_' that the proxies of --forwarded-allow-ips set, and that are therefore kept whatever --header-map says, as gunicorn's forwarder_headers: SCRIPT_NAME (the app's mount point: PATH_INFO is the path after it), PATH_INFO and REMOTE_USER set those environ keys too; any other becomes its HTTP_* key. '*' = any name with '_'. From other peers such headers follow --header-map. See docs/proxy.md.",
+			register: str(func(c *Config) *string { return &c.ForwarderHeaders })},
 		{Name: "version", Short: "v", Default: "", File: "-",
 			Help:     "Print the version and exit.",
 			register: boolean(func(c *Config) *bool { return &c.ShowVersion })},

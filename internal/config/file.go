@@ -70,9 +70,13 @@ type fileLayer struct {
 func applyFile(fs *pflag.FlagSet, globals map[string]Value, path string, check func() error) (fileLayer, error) {
 	var layer fileLayer
 	flags := map[string]string{} // file key → flag name
+	negated := map[string]bool{} // file keys that mean the opposite of their flag
 	for _, s := range Settings(func(string) string { return "" }) {
 		for _, k := range s.fileKeys() {
 			flags[k] = s.Name
+		}
+		if s.FileNegates {
+			negated[s.File] = true
 		}
 	}
 	names := make([]string, 0, len(globals))
@@ -90,6 +94,9 @@ func applyFile(fs *pflag.FlagSet, globals map[string]Value, path string, check f
 				continue // None leaves the default, as gunicorn's validators mostly do
 			}
 			vals, err := flagValues(flag, fs.Lookup(flag).Value, v)
+			if err == nil && negated[name] {
+				vals, err = negate(vals)
+			}
 			if err != nil {
 				return layer, fail("%v", err)
 			}
@@ -147,7 +154,7 @@ func flagValues(flag string, fv pflag.Value, v Value) ([]string, error) {
 	switch flag {
 	case "bind", "env", "static", "sendfile-root", "paste-global":
 		return strList(v, "a string or a list of strings")
-	case "pythonpath", "forwarded-allow-ips", "proxy-allow-from", "proxy-allow-ips":
+	case "pythonpath", "forwarded-allow-ips", "proxy-allow-from", "proxy-allow-ips", "forwarder-headers":
 		// gunicorn takes comma-separated strings; a list is accepted too.
 		l, err := strList(v, "a comma-separated string or a list of strings")
 		return []string{strings.Join(l, ",")}, err
@@ -210,6 +217,20 @@ func flagValues(flag string, fv pflag.Value, v Value) ([]string, error) {
 		}
 		return []string{strings.TrimSpace(str(v))}, nil
 	}
+}
+
+// negate turns the boolean values of a setting whose config-file name means the opposite of
+// its flag (sendfile = False) into the flag's values (--no-sendfile=true).
+func negate(vals []string) ([]string, error) {
+	out := make([]string, len(vals))
+	for i, s := range vals {
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return nil, fmt.Errorf("want True or False")
+		}
+		out[i] = strconv.FormatBool(!b)
+	}
+	return out, nil
 }
 
 func strList(v Value, want string) ([]string, error) {

@@ -30,6 +30,9 @@ func (c *Config) validateFront() error {
 	if _, err := proxy.ParseHeaders(c.ForwardedAllowHeaders); err != nil {
 		return fmt.Errorf("invalid value %q for --forwarded-allow-headers: %v", c.ForwardedAllowHeaders, err)
 	}
+	if _, err := proxy.ParseForwarder(c.ForwarderHeaders); err != nil {
+		return fmt.Errorf("invalid value %q for --forwarder-headers: %v", c.ForwarderHeaders, err)
+	}
 	if c.MaxResponseSpool < 0 {
 		return fmt.Errorf("invalid value %d for --max-response-spool: must be 0 (hold nothing) or positive", c.MaxResponseSpool)
 	}

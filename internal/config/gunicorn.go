@@ -87,7 +87,6 @@ func Gunicorn() []GunicornSetting {
 		http2Note      = "gonicorn speaks HTTP/1.1 only yet; let a proxy in front speak HTTP/2 to clients"
 		hookNote       = "server hooks are not run yet (they come with gunicorn's hooks in gonicorn); code every worker needs belongs in the app's module, which each worker imports"
 		dirtyNote      = "dirty arbiters are not in gonicorn; run long jobs in a task queue (Celery, RQ) or a second gonicorn"
-		strictNote     = "gonicorn parses requests strictly (RFC 9112) and has no lenient mode yet; this leniency is a request-smuggling risk behind a proxy; drop it"
 		asgiNote       = "it applies to ASGI workers only, and gonicorn is a WSGI server"
 		loggingNote    = "the Go master writes the logs itself, in gunicorn's format or as JSON; use --error-logfile, --access-logfile, --access-logformat (json for JSON lines), --error-log-format and --log-level (docs/logging.md)"
 	)
@@ -136,8 +135,7 @@ func Gunicorn() []GunicornSetting {
 		// Server Mechanics
 		b(GunicornSetting{Name: "preload_app", Flags: []string{"--preload"}, Status: Ignored,
 			Note: "each worker imports the app itself (preloading is not in gonicorn yet); the app works the same, with more memory and slower worker starts"}),
-		{Name: "sendfile", Flags: []string{"--no-sendfile"}, Bool: true, BoolValue: "false", Status: Later, Noop: []string{"none", "true"},
-			Note: "gonicorn always sends wsgi.file_wrapper files with sendfile(2) yet; drop it"},
+		b(noted(impl("sendfile", "no-sendfile", "--no-sendfile"), "sendfile = False in a config file; without either, the SENDFILE environment variable as in gunicorn; sendfile = True means sendfile (gunicorn turns it off for any value)")),
 		impl("reuse_port", "reuse-port", "--reuse-port"),
 		impl("chdir", "chdir", "--chdir"),
 		noted(impl("daemon", "daemon", "-D", "--daemon"), "the command returns once the workers are ready (0), or prints why the start failed (1, or 3 for an app that does not load); docs/privileges.md"),
@@ -212,13 +210,17 @@ func Gunicorn() []GunicornSetting {
 		{Name: "http2_max_frame_size", Flags: []string{"--http2-max-frame-size"}, Status: Ignored, Note: "it applies to HTTP/2, which gonicorn does not serve yet"},
 		{Name: "http2_max_header_list_size", Flags: []string{"--http2-max-header-list-size"}, Status: Ignored, Note: "it applies to HTTP/2, which gonicorn does not serve yet"},
 		impl("raw_paste_global_conf", "paste-global", "--paste-global"),
-		b(GunicornSetting{Name: "permit_obsolete_folding", Flags: []string{"--permit-obsolete-folding"}, Status: Later, Note: strictNote}),
-		b(GunicornSetting{Name: "strip_header_spaces", Flags: []string{"--strip-header-spaces"}, Status: Later, Note: strictNote}),
-		b(GunicornSetting{Name: "permit_unconventional_http_method", Flags: []string{"--permit-unconventional-http-method"}, Status: Later, Note: strictNote}),
-		b(GunicornSetting{Name: "permit_unconventional_http_version", Flags: []string{"--permit-unconventional-http-version"}, Status: Later, Note: strictNote}),
-		b(GunicornSetting{Name: "casefold_http_method", Flags: []string{"--casefold-http-method"}, Status: Later, Note: strictNote}),
-		{Name: "forwarder_headers", Flags: []string{"--forwarder-headers"}, Status: Later, Noop: []string{"none", ""},
-			Note: "SCRIPT_NAME and PATH_INFO are not taken from request headers yet; set the mount point with --root-path"},
+		b(GunicornSetting{Name: "permit_obsolete_folding", Flags: []string{"--permit-obsolete-folding"}, Status: Refused,
+			Note: "gonicorn refuses folded header lines with 400 (RFC 9112 §5.2): a proxy in front that reads them differently is a request-smuggling risk, and no current client folds; fix the client that sends them (docs/limits.md)"}),
+		b(GunicornSetting{Name: "strip_header_spaces", Flags: []string{"--strip-header-spaces"}, Status: Refused,
+			Note: "gonicorn refuses whitespace between a header name and its colon with 400 (RFC 9112 §5.1): stripping it is a known request-smuggling technique, and gunicorn deprecated it; fix the client that sends it (docs/limits.md)"}),
+		b(GunicornSetting{Name: "permit_unconventional_http_method", Flags: []string{"--permit-unconventional-http-method"}, Status: Refused,
+			Note: "gonicorn takes gunicorn's default methods only: 3 to 20 token characters, no lower-case letter or '#' (400 otherwise), as a guard against mis-split request lines; gunicorn marks the setting temporary; send upper-case methods (docs/limits.md)"}),
+		b(GunicornSetting{Name: "permit_unconventional_http_version", Flags: []string{"--permit-unconventional-http-version"}, Status: Refused,
+			Note: "gonicorn serves HTTP/1.0 and HTTP/1.1 only (505 for another version, 400 for a malformed one, RFC 9112 §2.3): a likely malformed request line is a request-smuggling risk; fix the client that sends it (docs/limits.md)"}),
+		b(GunicornSetting{Name: "casefold_http_method", Flags: []string{"--casefold-http-method"}, Status: Implemented,
+			Note: "accepted, no effect, as in gunicorn without --permit-unconventional-http-method: a method with a lower-case letter is refused (400) before it could be folded, so folding never changes one (docs/limits.md)"}),
+		noted(impl("forwarder_headers", "forwarder-headers", "--forwarder-headers"), "names matched in any case; PATH_INFO and REMOTE_USER set those environ keys too (gunicorn's code applies SCRIPT_NAME only); a path outside SCRIPT_NAME is a 500, as in gunicorn (docs/proxy.md)"),
 		impl("header_map", "header-map", "--header-map"),
 		{Name: "asgi_loop", Flags: []string{"--asgi-loop"}, Status: Ignored, Noop: []string{"none", "", "auto"}, Note: asgiNote},
 		{Name: "asgi_lifespan", Flags: []string{"--asgi-lifespan"}, Status: Ignored, Noop: []string{"none", "", "auto"}, Note: asgiNote},

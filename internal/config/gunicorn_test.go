@@ -258,7 +258,7 @@ func TestGunicornFlagsAnswered(t *testing.T) {
 		}
 	}
 	// The implemented boolean flags without a gonicorn setting are accepted as they are.
-	for _, args := range [][]string{{"--capture-output", "app"}, {"--no-control-socket", "app"}} {
+	for _, args := range [][]string{{"--capture-output", "app"}, {"--no-control-socket", "app"}, {"--casefold-http-method", "app"}} {
 		if c, err := Parse(args, env()); err != nil || len(c.Warnings) != 0 || c.App != "app" {
 			t.Errorf("%v: %v, warnings %q; want it accepted", args, err, c.Warnings)
 		}

@@ -57,6 +57,10 @@ type Limits struct {
 	// (gunicorn's header_map); the zero value drops it. Not a limit, but a
 	// policy of the same parse, so it travels with the limits.
 	HeaderMap HeaderMap
+	// Forwarder reports whether a field name with '_' is one a trusted proxy sets
+	// (gunicorn's forwarder_headers), kept whatever HeaderMap says; nil = none. The server
+	// sets it for the connections of trusted peers only.
+	Forwarder func(name []byte) bool
 }
 
 // HeaderMap is the policy for header field names containing '_'. In CGI and
@@ -273,7 +277,7 @@ func ParseHead(buf []byte, lim *Limits, req *Request) (int, error) {
 			return 0, err
 		}
 		pos += i + 1
-		if drop {
+		if drop && (l.Forwarder == nil || !l.Forwarder(name)) {
 			switch l.HeaderMap {
 			case HeaderMapRefuse:
 				return 0, errUnderscore // gunicorn header_map=refuse (corpus invalid/040)

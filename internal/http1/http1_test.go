@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -434,18 +435,28 @@ func TestParseHeadHeaderMap(t *testing.T) {
 		m       HeaderMap
 		status  int    // 0: parsed
 		headers string // "name=value|..." when parsed
+		fwd     string // names Limits.Forwarder keeps, space-separated
 	}{
 		// header_map=drop (the zero value): dropped silently (corpus valid/040).
-		{HeaderMapDrop, 0, "Content-Length=2|Host=h"},
+		{HeaderMapDrop, 0, "Content-Length=2|Host=h", ""},
 		// header_map=refuse: 400, like gunicorn's InvalidHeaderName (corpus invalid/040).
-		{HeaderMapRefuse, 400, ""},
+		{HeaderMapRefuse, 400, "", ""},
 		// header_map=dangerous: kept, and never taken for a framing field:
 		// Content_Length does not change the body length (corpus valid/040_compat).
-		{HeaderMapDangerous, 0, "Content-Length=2|Content_Length=99|X_Y=1|Host=h"},
+		{HeaderMapDangerous, 0, "Content-Length=2|Content_Length=99|X_Y=1|Host=h", ""},
+		// A trusted proxy's forwarder headers (gunicorn's forwarder_headers) are kept
+		// whatever the policy says; the others follow it.
+		{HeaderMapDrop, 0, "Content-Length=2|X_Y=1|Host=h", "X_Y"},
+		{HeaderMapRefuse, 0, "Content-Length=2|Content_Length=99|X_Y=1|Host=h", "X_Y Content_Length"},
+		{HeaderMapRefuse, 400, "", "X_Y"},
 	}
 	for _, tt := range tests {
 		var req Request
-		_, err := ParseHead([]byte(in), &Limits{HeaderMap: tt.m}, &req)
+		lim := Limits{HeaderMap: tt.m}
+		if tt.fwd != "" {
+			lim.Forwarder = func(name []byte) bool { return slices.Contains(strings.Fields(tt.fwd), string(name)) }
+		}
+		_, err := ParseHead([]byte(in), &lim, &req)
 		if got := status(err); got != tt.status {
 			t.Errorf("ParseHead(%q, HeaderMap %d) = %v; want status %d", in, tt.m, err, tt.status)
 			continue

@@ -92,6 +92,7 @@ type conn struct {
 	// proxy); zero unless trustedPeer. See forwarded.go.
 	trustedPeer bool
 	fwd         proxy.Forwarded
+	fwdEnv      proxy.Environ // what a trusted peer's forwarder headers set (--forwarder-headers)
 
 	// wait says whether the connection waits for the first byte of a request (waitFirst,
 	// waitNext) or not (waitNone); a graceful stop closes the ones that wait (closeIdle).
@@ -435,7 +436,7 @@ func (cn *conn) readHead() (time.Time, error) {
 				start = time.Now()
 				cn.c.SetReadDeadline(start.Add(s.cfg.HeaderTimeout))
 			}
-			n, err := http1.ParseHead(cn.buf[cn.r:cn.w], &s.cfg.Limits, &cn.req)
+			n, err := http1.ParseHead(cn.buf[cn.r:cn.w], cn.limits(), &cn.req)
 			if err == nil {
 				cn.r += n
 				cn.pinned = cn.r
@@ -787,4 +788,13 @@ func (cn *conn) trimFrame() {
 
 func putUint32(b []byte, v uint32) {
 	b[0], b[1], b[2], b[3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
+}
+
+// limits returns the parser's limits for the connection's peer: a trusted proxy's keep its
+// forwarder headers (--forwarder-headers), which are names with '_' --header-map drops.
+func (cn *conn) limits() *http1.Limits {
+	if cn.trustedPeer {
+		return &cn.srv.trustedLimits
+	}
+	return &cn.srv.cfg.Limits
 }

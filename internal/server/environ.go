@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"github.com/gonicorn/gonicorn/internal/http1"
+	"github.com/gonicorn/gonicorn/internal/proxy"
 	"github.com/gonicorn/gonicorn/internal/wire"
 )
 
@@ -24,15 +25,28 @@ func (c *conn) appendEnviron(b []byte, req *http1.Request, bodyLen int64) []byte
 	b = append(b, c.tlsEnv...) // HTTPS, SSL_* (tls.go)
 
 	// PATH_INFO is the percent-decoded path (RFC 3986 §2.1), read as latin-1 (PEP 3333).
-	// With a root path (SCRIPT_NAME), the prefix moves from PATH_INFO to SCRIPT_NAME.
+	// With a root path (SCRIPT_NAME), the prefix moves from PATH_INFO to SCRIPT_NAME. A
+	// trusted proxy's forwarder headers (forwarded.go) replace both, and REMOTE_USER.
 	c.scratch = http1.DecodePath(c.scratch[:0], req.Path)
 	path := c.scratch
-	script := s.cfg.RootPath
-	if script != "" && hasPathPrefix(path, script) {
-		path = path[len(script):]
+	fe := &c.fwdEnv
+	if fe.ScriptName != nil {
+		path, _ = proxy.SplitPath(path, fe.ScriptName) // checked by resolveForwarder
+		b = pair(b, "SCRIPT_NAME", fe.ScriptName)
+	} else {
+		script := s.cfg.RootPath
+		if script != "" && hasPathPrefix(path, script) {
+			path = path[len(script):]
+		}
+		b = pairString(b, "SCRIPT_NAME", script)
 	}
-	b = pairString(b, "SCRIPT_NAME", script)
+	if fe.PathInfo != nil {
+		path = fe.PathInfo
+	}
 	b = pair(b, "PATH_INFO", path)
+	if fe.RemoteUser != nil {
+		b = pair(b, "REMOTE_USER", fe.RemoteUser)
+	}
 
 	// REMOTE_ADDR/PORT: the peer, or the client a trusted proxy names (port "" when it
 	// gave none: the peer's port would belong to the proxy).

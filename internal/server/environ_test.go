@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/gonicorn/gonicorn/internal/http1"
+	"github.com/gonicorn/gonicorn/internal/proxy"
 )
 
 // decodeEnviron decodes the marshal dict that appendEnviron writes: '{', pairs of 'z' (1-byte
@@ -329,5 +330,58 @@ print(json.dumps({k.encode("latin-1").hex(): v.encode("latin-1").hex() for k, v 
 	if got["PATH_INFO"] != "/caf\xc3\xa9" || got["HTTP_X_NAME"] != "caf\xe9" {
 		t.Errorf("marshal.loads(environ): PATH_INFO %q, HTTP_X_NAME %q; want latin-1 %q, %q",
 			got["PATH_INFO"], got["HTTP_X_NAME"], "/caf\xc3\xa9", "caf\xe9")
+	}
+}
+
+// TestAppendEnvironForwarder checks a trusted proxy's forwarder headers (--forwarder-headers)
+// from the parse to the environ, and that they do not outlive their request on the
+// connection.
+func TestAppendEnvironForwarder(t *testing.T) {
+	trust, err := proxy.ParseTrust("*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fwd, err := proxy.ParseForwarder("SCRIPT_NAME,PATH_INFO,REMOTE_USER")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cn := testConn(Config{RootPath: "/root", Trust: trust, Forwarder: fwd})
+	cn.srv.trustedLimits.Forwarder = fwd.Keeps
+	env := func(trusted bool, raw string) map[string]string {
+		t.Helper()
+		cn.trustedPeer = trusted
+		if _, err := http1.ParseHead([]byte(raw), cn.limits(), &cn.req); err != nil {
+			t.Fatalf("ParseHead(%q) = %v", raw, err)
+		}
+		if he := cn.resolveForwarded(); he != nil {
+			t.Fatalf("resolveForwarded(%q) = %v", raw, he)
+		}
+		e, err := decodeEnviron(cn.appendEnviron(nil, &cn.req, -1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	for _, tc := range []struct {
+		name    string
+		trusted bool
+		raw     string
+		want    map[string]string
+	}{
+		{"mount point, percent-decoded path", true, "GET /app/%41b HTTP/1.1\r\nHost: h\r\nSCRIPT_NAME: /app\r\nREMOTE_USER: bob\r\n\r\n",
+			map[string]string{"SCRIPT_NAME": "/app", "PATH_INFO": "/Ab", "REMOTE_USER": "bob", "HTTP_SCRIPT_NAME": "/app"}},
+		{"next request without them: the root path again", true, "GET /root/x HTTP/1.1\r\nHost: h\r\n\r\n",
+			map[string]string{"SCRIPT_NAME": "/root", "PATH_INFO": "/x", "REMOTE_USER": absent, "HTTP_SCRIPT_NAME": absent}},
+		{"PATH_INFO as sent", true, "GET /whatever HTTP/1.1\r\nHost: h\r\nPATH_INFO: /p%20q\r\n\r\n",
+			map[string]string{"SCRIPT_NAME": "/root", "PATH_INFO": "/p%20q"}},
+		{"untrusted: dropped", false, "GET /root/x HTTP/1.1\r\nHost: h\r\nSCRIPT_NAME: /app\r\nREMOTE_USER: bob\r\n\r\n",
+			map[string]string{"SCRIPT_NAME": "/root", "PATH_INFO": "/x", "REMOTE_USER": absent, "HTTP_SCRIPT_NAME": absent, "HTTP_REMOTE_USER": absent}},
+	} {
+		got := env(tc.trusted, tc.raw)
+		for k, w := range tc.want {
+			if g, ok := got[k]; w == absent && ok || w != absent && g != w {
+				t.Errorf("%s: environ[%s] = %q; want %q", tc.name, k, g, w)
+			}
+		}
 	}
 }

@@ -63,6 +63,14 @@ type Config struct {
 	// Static answers requests for files under its mounts in the master (--static; see
 	// static.go); nil = none, every request goes to the app.
 	Static *static.Handler
+
+	// NoSendfile copies file bodies (wsgi.file_wrapper files, static files, X-Sendfile)
+	// through a buffer instead of handing them to the socket, which uses sendfile(2)
+	// (--no-sendfile; writer.go). false = sendfile.
+	NoSendfile bool
+	// Forwarder is the header names with '_' a trusted peer may send and the environ keys
+	// they set (--forwarder-headers, package proxy); nil = none.
+	Forwarder *proxy.Forwarder
 }
 
 // outputMemory is how many response bytes a slow client may owe before they go to a temp
@@ -81,6 +89,9 @@ type Server struct {
 	log     *slog.Logger
 	access  *accesslog.Format
 	maxHead int // bytes of a request head we are willing to buffer
+	// trustedLimits are cfg.Limits with the forwarder headers kept, for the requests of
+	// trusted peers (--forwarder-headers).
+	trustedLimits http1.Limits
 
 	ids       *idSource // request ids; nil when Config.RequestIDHeader is ""
 	idEnviron string    // the environ key of the request id header: HTTP_X_REQUEST_ID
@@ -152,6 +163,10 @@ func New(cfg Config, pool *dispatch.Pool, log *slog.Logger) *Server {
 	s := &Server{cfg: cfg, pool: pool, log: log, access: cfg.AccessLog, maxHead: maxHead,
 		conns: make(map[*conn]struct{}), stopping: make(chan struct{}),
 		becameIdle: make(chan struct{}, 1)}
+	s.trustedLimits = cfg.Limits
+	if cfg.Forwarder != nil {
+		s.trustedLimits.Forwarder = cfg.Forwarder.Keeps
+	}
 	if cfg.MaxConnections > 0 {
 		s.connSlots = make(chan struct{}, cfg.MaxConnections)
 	}

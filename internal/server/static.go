@@ -167,6 +167,7 @@ func (cn *conn) writer() *clientWriter {
 		s := cn.srv
 		cn.cw = newClientWriter(cn.c, outputMemory, s.cfg.WriteTimeout, s.cfg.TempDir)
 		cn.cw.spoolCap = max(s.cfg.MaxResponseSpool, 0)
+		cn.cw.noSendfile = s.cfg.NoSendfile
 	}
 	return cn.cw
 }

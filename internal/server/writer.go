@@ -37,6 +37,7 @@ type clientWriter struct {
 	raw          syscall.RawConn // nil when the conn offers none: then writes block
 	memCap       int             // bytes kept in memory before spilling to a file
 	stallTimeout time.Duration   // a blocking write that makes no progress this long fails
+	noSendfile   bool            // ReadFrom copies through a buffer, never with sendfile(2) (--no-sendfile)
 	tempDir      string
 	// spoolCap is the most bytes pending (memory and file) before Write waits for the
 	// client (--max-response-spool); 0 = none may wait: Write writes them itself; < 0 = no
@@ -373,7 +374,7 @@ func (w *clientWriter) Err() error {
 const readFromStep = 64 << 10
 
 // ReadFrom sends the contents of r (a file from the worker) after the pending bytes, with
-// sendfile when r is a file and the conn supports it. It blocks: the caller released its slot
+// sendfile when r is a file and the conn supports it (unless noSendfile). It blocks: the caller released its slot
 // already.
 //
 // The file goes in steps of readFromStep bytes, each under a fresh deadline, so that
@@ -390,13 +391,19 @@ func (w *clientWriter) ReadFrom(r io.Reader) (int64, error) {
 	}
 	var n int64
 	var err error
+	var dst io.Writer = w.c // *net.TCPConn/*net.UnixConn use sendfile/splice for files
+	var buf []byte
+	if w.noSendfile {
+		dst = writerOnly{w.c} // hides the conn's ReadFrom: io.CopyBuffer reads and writes
+		buf = make([]byte, min(lr.N, readFromStep))
+	}
 	for lr.N > 0 {
 		if w.stallTimeout > 0 {
 			w.c.SetWriteDeadline(time.Now().Add(w.stallTimeout))
 		}
 		step := &io.LimitedReader{R: lr.R, N: min(lr.N, readFromStep)}
 		var m int64
-		m, err = io.Copy(w.c, step) // *net.TCPConn/*net.UnixConn use sendfile/splice for files
+		m, err = io.CopyBuffer(dst, step, buf)
 		n += m
 		lr.N -= m
 		if err != nil || step.N > 0 { // failed, or the file ended
@@ -412,6 +419,10 @@ func (w *clientWriter) ReadFrom(r io.Reader) (int64, error) {
 	w.mu.Unlock()
 	return n, err
 }
+
+// writerOnly is a writer without the ReadFrom of the conn it wraps, so that io.Copy to it
+// copies through a buffer instead of letting the kernel send a file (--no-sendfile).
+type writerOnly struct{ io.Writer }
 
 // clearDeadlineLocked removes the write deadline that the blocking writes set.
 func (w *clientWriter) clearDeadlineLocked() {

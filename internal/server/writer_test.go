@@ -889,3 +889,69 @@ func TestClientWriterSpoolCapStall(t *testing.T) {
 		})
 	}
 }
+
+// readerFromConn is a net.Conn whose ReadFrom records each reader it was offered, as
+// *net.TCPConn's ReadFrom would take a file to send with sendfile(2).
+type readerFromConn struct {
+	net.Conn
+	offered []io.Reader
+}
+
+func (c *readerFromConn) ReadFrom(r io.Reader) (int64, error) {
+	c.offered = append(c.offered, r)
+	return io.Copy(writerOnly{c.Conn}, r)
+}
+
+// isFile reports whether r is a file, or a LimitedReader over one: what net hands to
+// sendfile(2).
+func isFile(r io.Reader) bool {
+	if lr, ok := r.(*io.LimitedReader); ok {
+		r = lr.R
+	}
+	_, ok := r.(*os.File)
+	return ok
+}
+
+// TestClientWriterNoSendfile checks that with --no-sendfile a file body never reaches the
+// conn's ReadFrom (so net cannot send it with sendfile or splice) and arrives byte-exact,
+// and that by default every step of it is offered as a file.
+func TestClientWriterNoSendfile(t *testing.T) {
+	for _, noSendfile := range []bool{false, true} {
+		t.Run(fmt.Sprintf("noSendfile=%v", noSendfile), func(t *testing.T) {
+			defer checkGoroutines(t)()
+			c1, c2 := net.Pipe()
+			defer c2.Close()
+			conn := &readerFromConn{Conn: c1}
+			w := newClientWriter(conn, 64<<10, testStall, t.TempDir())
+			w.noSendfile = noSendfile
+			body := pattern(300<<10 + 7)
+			f := writeTempFile(t, body)
+			start := make(chan struct{})
+			close(start)
+			got := readAfter(c2, start)
+			n, err := w.ReadFrom(io.LimitReader(f, int64(len(body)-5)))
+			if n != int64(len(body)-5) || err != nil {
+				t.Errorf("ReadFrom = %d, %v; want %d, nil", n, err, len(body)-5)
+			}
+			c1.Close()
+			r := <-got
+			compare(t, "file body", r.b, body[:len(body)-5])
+			if noSendfile {
+				for _, o := range conn.offered {
+					if isFile(o) {
+						t.Errorf("--no-sendfile: the conn was offered %T over a file; want a copy through a buffer", o)
+					}
+				}
+				return
+			}
+			if len(conn.offered) == 0 {
+				t.Fatal("default: the conn was offered nothing; want the file, for sendfile")
+			}
+			for _, o := range conn.offered {
+				if !isFile(o) {
+					t.Errorf("default: the conn was offered %T; want a file (LimitedReader over *os.File)", o)
+				}
+			}
+		})
+	}
+}
