@@ -192,9 +192,22 @@ def set_title(title):
 
 
 def main():
+    setup_process(os.environ.get('GONICORN_TITLE'))
+    fds = [int(s) for s in os.environ.get('GONICORN_FDS', '').split(',') if s]
+    if not fds:
+        sys.stderr.write('gonicorn worker: GONICORN_FDS is empty\n')
+        sys.exit(2)
+    app, load_error, django = load()
+    serve_process(fds, app, load_error, django,
+                  os.environ.get('GONICORN_MULTIPROCESS') == '1')
+
+
+def setup_process(title):
+    """Signals, process title, stack dumps and scheduling of a worker (or of
+    the preloader, gonicorn_preload, whose forked workers call it again)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the master decides
-    if os.environ.get('GONICORN_TITLE'):
-        set_title(os.environ['GONICORN_TITLE'])
+    if title:
+        set_title(title)
     faulthandler.register(signal.SIGUSR1, all_threads=True)
     # A crash in C code (SIGSEGV, SIGBUS, SIGFPE, SIGABRT, SIGILL) prints the
     # Python stacks of all threads to stderr, i.e. into the error log.
@@ -207,10 +220,12 @@ def main():
             os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
         except (AttributeError, OSError):
             pass
-    fds = [int(s) for s in os.environ.get('GONICORN_FDS', '').split(',') if s]
-    if not fds:
-        sys.stderr.write('gonicorn worker: GONICORN_FDS is empty\n')
-        sys.exit(2)
+
+
+def load():
+    """Imports the application as the environment says. Returns (app,
+    load_error, django): load_error is the traceback text ('' when it
+    loaded), django the report of an app that imported Django, or None."""
     paths = [p for p in os.environ.get('GONICORN_PYTHONPATH', '')
              .split(os.pathsep) if p]
     sys.path[:0] = paths
@@ -227,9 +242,15 @@ def main():
     except BaseException:
         # Sent in the ready frame; the master logs it once for all workers.
         load_error = traceback.format_exc()
+    return app, load_error, django
+
+
+def serve_process(fds, app, load_error, django, multiprocess):
+    """Serves the sockets fds, one thread each (the first in this one), and
+    exits when all of them ended: 0, or 3 after a load error or a protocol
+    error."""
     socks = [socket.socket(fileno=fd) for fd in fds]
     multithread = len(socks) > 1
-    multiprocess = os.environ.get('GONICORN_MULTIPROCESS') == '1'
 
     results = [False] * len(socks)
 

@@ -50,6 +50,7 @@ type Config struct {
 	ReusePort       bool          // SO_REUSEPORT on the bound TCP sockets
 	CheckConfig     bool          // --check-config: load the config, import the app, exit 0 or 1
 	PrintConfig     bool          // --print-config: print every effective setting and its source, then check
+	Preload         bool          // --preload: import the app once and fork the workers from it
 
 	// Supervision: a hung request, and recycling of workers (0 = off for each).
 	Timeout           time.Duration // a request running longer on a worker gets it killed (504)
@@ -452,6 +453,10 @@ func Settings(getenv func(string) string) []Setting {
 		{Name: "no-control-socket", Default: "false", File: "control_socket_disable",
 			Help:     "Do not open the control socket.",
 			register: boolean(func(c *Config) *bool { return &c.NoControlSocket })},
+		// Preload (issue 10; docs/architecture.md, "Preload").
+		{Name: "preload", Default: "", File: "preload_app",
+			Help:     "Import the app once, in a preloader process, and fork every worker from it (gunicorn's --preload): the workers share the imported code copy-on-write (less memory) and a replacement worker starts in milliseconds. An app that does not load stops the start once, with its traceback. Unlike gunicorn, HUP still loads new code: a new preloader imports it and the workers are replaced from it. Code that opens a connection or starts a thread at import shares it between the workers: open those in the app's first request, or per worker. See docs/architecture.md.",
+			register: boolean(func(c *Config) *bool { return &c.Preload })},
 		{Name: "version", Short: "v", Default: "", File: "-",
 			Help:     "Print the version and exit.",
 			register: boolean(func(c *Config) *bool { return &c.ShowVersion })},
