@@ -64,7 +64,10 @@ class Fork:
 
 
 def main():
-    gonicorn_worker.setup_process(os.environ.get('GONICORN_PRELOAD_TITLE'))
+    # Not SCHED_BATCH: a fork request is answered at once, not after the
+    # workers' batch of requests.
+    gonicorn_worker.setup_process(os.environ.get('GONICORN_PRELOAD_TITLE'),
+                                  sched=False)
     # A TERM to the whole process group (Ctrl-C's terminal, systemd's stop)
     # would end it before the master: it exits when the master closes the
     # control socket instead, or dies with the master.

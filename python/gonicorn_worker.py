@@ -202,9 +202,10 @@ def main():
                   os.environ.get('GONICORN_MULTIPROCESS') == '1')
 
 
-def setup_process(title):
-    """Signals, process title, stack dumps and scheduling of a worker (or of
-    the preloader, gonicorn_preload, whose forked workers call it again)."""
+def setup_process(title, sched=True):
+    """Signals, process title, stack dumps and (with sched) scheduling of a
+    worker, or of the preloader (gonicorn_preload), whose forked workers
+    call it again."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the master decides
     if title:
         set_title(title)
@@ -212,7 +213,7 @@ def setup_process(title):
     # A crash in C code (SIGSEGV, SIGBUS, SIGFPE, SIGABRT, SIGILL) prints the
     # Python stacks of all threads to stderr, i.e. into the error log.
     faulthandler.enable(all_threads=True)
-    if os.environ.get('GONICORN_SCHED') == 'batch':
+    if sched and os.environ.get('GONICORN_SCHED') == 'batch':
         # SCHED_BATCH: a woken worker does not preempt the master at once, so
         # the master queues several requests before the worker runs them
         # and answers them in one send (docs/architecture.md, "Scheduling").

@@ -370,3 +370,33 @@ func TestPreloadUser(t *testing.T) {
 		t.Fatal("no replacement worker booted")
 	}
 }
+
+// A preloader that dies (here: SIGKILL) takes no worker with it: they are the master's
+// children and serve on. The next worker needs a new preloader, which imports the app again.
+func TestPreloadPreloaderDeath(t *testing.T) {
+	p := startPreload(t, "-w", "1")
+	first := parseAnswer(t, p.get("/"))
+	preloader := p.preloaderPIDs()[0]
+	if err := syscall.Kill(preloader, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("Preloader (pid:%d) signal: killed; the next worker starts a new one", preloader)
+	if !p.log.waitFor(want, 5*time.Second) {
+		t.Errorf("error log lacks %q", want)
+	}
+	if a := parseAnswer(t, p.get("/")); a.pid != first.pid {
+		t.Errorf("after the preloader died, answered by %d; want the worker %d, still serving", a.pid, first.pid)
+	}
+	syscall.Kill(first.pid, syscall.SIGKILL)
+	if !p.waitForLogCount("Booting worker", 2, 10*time.Second) {
+		t.Fatal("no replacement worker booted")
+	}
+	second := parseAnswer(t, p.get("/"))
+	preloaders := p.preloaderPIDs()
+	if imports := p.importPIDs(); len(preloaders) != 2 || !slices.Equal(imports, preloaders) {
+		t.Errorf("imports by %v; want one by each of two preloaders, %v", imports, preloaders)
+	}
+	if second.pid == first.pid || second.ppid != p.cmd.Process.Pid {
+		t.Errorf("replacement %d (parent %d); want a new worker, a child of the master %d", second.pid, second.ppid, p.cmd.Process.Pid)
+	}
+}
