@@ -400,3 +400,71 @@ func TestPreloadPreloaderDeath(t *testing.T) {
 		t.Errorf("replacement %d (parent %d); want a new worker, a child of the master %d", second.pid, second.ppid, p.cmd.Process.Pid)
 	}
 }
+
+// A HUP whose new code does not import leaves the running workers serving and logs the
+// traceback once; the old preloader stays, and a worker killed afterwards is forked from it
+// (the old code, no new import).
+func TestPreloadHUPWithBrokenCode(t *testing.T) {
+	p := startPreload(t, "-w", "2")
+	p.waitWorkers(2)
+	if err := os.WriteFile(filepath.Join(p.dir, "version"), []byte("broken"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	syscall.Kill(p.cmd.Process.Pid, syscall.SIGHUP)
+	if !p.log.waitFor("Reload failed; the running workers keep serving the previous code", 15*time.Second) {
+		t.Fatal("no reload failure logged")
+	}
+	if n := p.logCount("RuntimeError: preload-marker"); n != 1 {
+		t.Errorf("%d tracebacks of the new code in the log; want 1", n)
+	}
+	first := parseAnswer(t, p.get("/"))
+	if first.version != "v1" {
+		t.Errorf("after the failed reload, version %q answered; want v1", first.version)
+	}
+	syscall.Kill(first.pid, syscall.SIGKILL)
+	if !p.waitForLogCount("Booting worker", 3, 10*time.Second) {
+		t.Fatal("no replacement worker booted")
+	}
+	for range 4 {
+		if a := parseAnswer(t, p.get("/")); a.version != "v1" {
+			t.Errorf("after the respawn, version %q answered by %d; want v1", a.version, a.pid)
+		}
+	}
+	if imports := p.importPIDs(); len(imports) != 2 {
+		t.Errorf("imports by %v; want two (the first preloader, the failed one)", imports)
+	}
+	pre := p.preloaderPIDs()
+	if len(pre) != 2 || processGone(pre[0]) || !processGone(pre[1]) {
+		t.Errorf("preloaders %v: want the first running, the failed one gone", pre)
+	}
+}
+
+// A HUP may turn preload_app on and off in the config file: the new generation is forked
+// from a preloader, then started as interpreters again, and the preloader exits.
+func TestPreloadToggledByReload(t *testing.T) {
+	s, conf := configStart(t, "workers = 1\n")
+	s.waitWorkers(1)
+	reload := func(src string, n int) {
+		t.Helper()
+		writeConfig(t, conf, configHead(t)+src)
+		syscall.Kill(s.cmd.Process.Pid, syscall.SIGHUP)
+		if !s.waitForLogCount("Reload complete", n, 30*time.Second) {
+			t.Fatalf("no reload %d completed", n)
+		}
+	}
+	reload("workers = 1\npreload_app = True\n", 1)
+	pre := preloaderLine.FindStringSubmatch(s.log.String())
+	if pre == nil {
+		t.Fatal("preload_app = True and HUP started no preloader")
+	}
+	forked := s.waitWorkers(2)[1]
+	if r := s.get("/pid"); r.status != 200 || string(r.body) != strconv.Itoa(forked) {
+		t.Errorf("GET /pid = %d %q; want 200 from the forked worker %d", r.status, r.body, forked)
+	}
+	reload("workers = 1\n", 2)
+	pid, _ := strconv.Atoi(pre[1])
+	waitAllGone(t, []int{pid}, 5*time.Second)
+	if r := s.get("/pid"); r.status != 200 || string(r.body) != strconv.Itoa(s.waitWorkers(3)[2]) {
+		t.Errorf("GET /pid = %d %q; want 200 from the third worker", r.status, r.body)
+	}
+}

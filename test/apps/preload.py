@@ -3,7 +3,8 @@
 At import it appends its pid to the file $PRELOAD_IMPORTS, so a test counts
 the imports and knows which process did them; then it reads VERSION from
 $PRELOAD_VERSION (a file), so that a reload shows whether it imported the
-code afresh; with $PRELOAD_FAIL set the import then fails.
+code afresh; with $PRELOAD_FAIL set, or the version "broken", the import
+then fails.
 
 /        "PID PPID VERSION" of the worker that answers
 /hold    appends the pid to the file $PRELOAD_HELD, then answers as / once
@@ -20,7 +21,7 @@ VERSION = "none"
 if os.environ.get("PRELOAD_VERSION"):
     with open(os.environ["PRELOAD_VERSION"]) as f:
         VERSION = f.read().strip()
-if os.environ.get("PRELOAD_FAIL"):
+if os.environ.get("PRELOAD_FAIL") or VERSION == "broken":
     raise RuntimeError("preload-marker: the app refuses to load")
 
 
