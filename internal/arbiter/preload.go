@@ -87,7 +87,7 @@ func (f *forkSpawner) start(ctx context.Context, spec *Spec, id int, slots []*os
 // preloaderLocked returns the running preloader of spec's generation, starting one if there
 // is none; a new one replaces the previous preloader, which exits. The caller holds f.mu.
 func (f *forkSpawner) preloaderLocked(ctx context.Context, spec *Spec) (*preloader, error) {
-	if p := f.current; p != nil && p.gen == spec.generation && !p.dead() {
+	if p := f.current; p != nil && p.gen == spec.generation && p.usable() {
 		return p, nil
 	}
 	if f.failed != nil && f.failedGen == spec.generation {
@@ -246,8 +246,24 @@ func (p *preloader) fork(ctx context.Context, spec *Spec, slots []*os.File, out 
 	p.conn.SetDeadline(time.Now().Add(forkTimeout))
 	defer p.conn.SetDeadline(time.Time{})
 	if _, _, err := p.conn.WriteMsgUnix(frame, syscall.UnixRights(fds...), nil); err != nil {
+		p.discard()
 		return nil, fmt.Errorf("sending the fork request: %w", err)
 	}
+	proc, err := p.answer()
+	if err != nil && !errors.Is(err, errForkFailed) {
+		// The conversation is out of step (a late P would answer the next K): this
+		// preloader is done, and the next spawn starts another.
+		p.discard()
+	}
+	return proc, err
+}
+
+// errForkFailed is wrapped by the error of a P frame that says why the fork failed; the
+// preloader is still in step with the master.
+var errForkFailed = errors.New("the preloader could not fork")
+
+// answer reads the preloader's answer to a fork request: the worker's process.
+func (p *preloader) answer() (*os.Process, error) {
 	f, err := p.reader.Next()
 	if err != nil {
 		return nil, fmt.Errorf("reading the forked worker's pid: %w", err)
@@ -261,7 +277,7 @@ func (p *preloader) fork(ctx context.Context, spec *Spec, slots []*os.File, out 
 		return nil, fmt.Errorf("decoding the %q frame %q: %v", pidKind, f.Payload, err)
 	}
 	if msg, _ := m["error"].(string); msg != "" {
-		return nil, errors.New(msg)
+		return nil, fmt.Errorf("%w: %s", errForkFailed, msg)
 	}
 	pid, ok := m["pid"].(int64)
 	if !ok || pid <= 0 {
@@ -272,14 +288,25 @@ func (p *preloader) fork(ctx context.Context, spec *Spec, slots []*os.File, out 
 	return os.FindProcess(int(pid))
 }
 
-// dead reports whether the preloader exited.
-func (p *preloader) dead() bool {
+// usable reports whether the preloader runs and was not asked to stop.
+func (p *preloader) usable() bool {
 	select {
 	case <-p.exited:
-		return true
-	default:
 		return false
+	case <-p.stopped:
+		return false
+	default:
+		return true
 	}
+}
+
+// discard stops a preloader that cannot serve the next request, in the background.
+func (p *preloader) discard() {
+	p.stopOne.Do(func() {
+		close(p.stopped)
+		p.conn.Close()
+	})
+	go p.stop()
 }
 
 // stop closes the control socket, so that the preloader exits (its workers do not: they are
