@@ -10,7 +10,8 @@ each run prints:
  - the PSS (proportional set size, /proc/PID/smaps_rollup) of the 4 workers summed, and
    with --preload also of the preloader, right after boot and again after 200 requests
    to /json and /template (Django builds its URL resolver and loads its templates at the
-   first request, in each worker);
+   first request, in each worker), and the RSS (which counts a shared page in each process
+   that maps it) then;
  - the respawn time: a worker is killed (SIGKILL) and the time until the master logs the
    replacement's "Booting worker" line (its handshake done, ready for requests) is taken,
    three times per run.
@@ -36,12 +37,12 @@ WORKERS = 4
 BOOTED = re.compile(r"Booting (worker|preloader) with pid: (\d+)")
 
 
-def pss_kib(pid):
+def rollup_kib(pid, field="Pss"):
     with open("/proc/%d/smaps_rollup" % pid) as f:
         for line in f:
-            if line.startswith("Pss:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
-    raise RuntimeError("no Pss for pid %d" % pid)
+    raise RuntimeError("no %s for pid %d" % (field, pid))
 
 
 def free_port():
@@ -90,11 +91,11 @@ class Server:
         with urllib.request.urlopen("http://127.0.0.1:%d%s" % (self.port, path), timeout=30) as r:
             r.read()
 
-    def pss(self):
-        """PSS in MiB of the workers, and of the live preloader (0 without)."""
-        workers = sum(pss_kib(pid) for pid in self.live_workers()) / 1024
+    def pss(self, field="Pss"):
+        """PSS (or field) in MiB of the workers, and of the live preloader (0 without)."""
+        workers = sum(rollup_kib(pid, field) for pid in self.live_workers()) / 1024
         pre = [pid for pid, _ in self.preloaders if os.path.exists("/proc/%d" % pid)]
-        return workers, sum(pss_kib(pid) for pid in pre) / 1024
+        return workers, sum(rollup_kib(pid, field) for pid in pre) / 1024
 
     def respawn(self):
         """Kills the oldest live worker; returns the seconds until its replacement is ready."""
@@ -127,9 +128,10 @@ def run(binary, preload):
         for t in threads:
             t.join()
         warm = s.pss()
+        rss = s.pss("Rss")
         time.sleep(max(0, 5.5 - 1))  # a worker younger than 5 s is respawned with backoff
         respawns = [s.respawn() for _ in range(3)]
-        return boot, warm, respawns
+        return boot, warm, rss, respawns
     finally:
         s.stop()
 
@@ -141,13 +143,15 @@ def main():
     subprocess.run([PYTHON, "manage.py", "migrate", "--noinput"], cwd=PROJECT, check=True,
                    env=dict(os.environ, DJANGO_DB="/tmp/gonicorn-bench-preload.sqlite3"),
                    stdout=subprocess.DEVNULL)
-    print("mode      run  PSS boot: workers (+preloader)  PSS warm: workers (+preloader)  respawn ms")
+    print("mode      run  PSS boot: workers (+preloader)  PSS warm: workers (+preloader)"
+          "  RSS warm: workers (+preloader)  respawn ms")
     for i in range(runs):
         for preload in (False, True):
-            (bw, bp), (ww, wp), resp = run(binary, preload)
-            print("%-9s %3d  %8.1f (+%5.1f) MiB            %8.1f (+%5.1f) MiB           %s" % (
-                "preload" if preload else "default", i + 1, bw, bp, ww, wp,
-                " ".join("%.0f" % (r * 1000) for r in resp)), flush=True)
+            (bw, bp), (ww, wp), (rw, rp), resp = run(binary, preload)
+            print("%-9s %3d  %8.1f (+%5.1f) MiB            %8.1f (+%5.1f) MiB           "
+                  "%8.1f (+%5.1f) MiB           %s" % (
+                      "preload" if preload else "default", i + 1, bw, bp, ww, wp, rw, rp,
+                      " ".join("%.0f" % (r * 1000) for r in resp)), flush=True)
 
 
 if __name__ == "__main__":
