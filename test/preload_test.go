@@ -468,3 +468,71 @@ func TestPreloadToggledByReload(t *testing.T) {
 		t.Errorf("GET /pid = %d %q; want 200 from the third worker", r.status, r.body)
 	}
 }
+
+// With --preload the workers forked from the preloader have the workers' title, and the
+// preloader its own: gonicorn: preloader [NAME].
+func TestPreloadProcessTitles(t *testing.T) {
+	p := startPreload(t, "-w", "2", "-n", "shop")
+	checkTitles(t, p.server, 2, "shop")
+	title := "gonicorn: preloader [shop]"
+	pid := p.preloaderPIDs()[0]
+	if got := procFile(t, pid, "cmdline"); got != title+"\x00" {
+		t.Errorf("the preloader's /proc/%d/cmdline = %q; want %q", pid, got, title+"\x00")
+	}
+	if got := procFile(t, pid, "comm"); got != title[:15]+"\n" {
+		t.Errorf("the preloader's /proc/%d/comm = %q; want %q", pid, got, title[:15]+"\n")
+	}
+}
+
+// pssKiB returns a process's proportional set size (Pss in /proc/PID/smaps_rollup), in KiB:
+// a page shared by N processes counts 1/N in each, so a sum over processes is what they use
+// together.
+func pssKiB(t *testing.T, pid int) int {
+	t.Helper()
+	for _, l := range strings.Split(procFile(t, pid, "smaps_rollup"), "\n") {
+		if v, ok := strings.CutPrefix(l, "Pss:"); ok {
+			kb, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kb
+		}
+	}
+	t.Fatalf("no Pss in /proc/%d/smaps_rollup", pid)
+	return 0
+}
+
+// djangoPSS serves the example Django project with 4 workers and args, takes a few requests,
+// and returns the PSS of the workers and of any preloader, summed, in KiB.
+func djangoPSS(t *testing.T, py, db string, args ...string) int {
+	t.Helper()
+	s := startDjango(t, py, db, append([]string{"-w", "4"}, args...)...)
+	pids := s.waitWorkers(4)
+	for _, path := range []string{"/json", "/template", "/json", "/template"} {
+		if r := s.get(path); r.status != 200 {
+			t.Fatalf("GET %s = %d", path, r.status)
+		}
+	}
+	pids = append(pids, (&preloadRun{server: s}).preloaderPIDs()...)
+	total := 0
+	for _, pid := range pids {
+		total += pssKiB(t, pid)
+	}
+	s.stop()
+	return total
+}
+
+// Issue 14's memory target: with --preload, 4 Django workers (and the preloader) use at most
+// 60 % of the memory (PSS) of 4 without (docs/performance.md has the figures: about 35 %
+// after boot, 56 % once every worker served many requests).
+func TestPreloadDjangoMemory(t *testing.T) {
+	py := debianPython(t, "django")
+	db := setupDjangoDB(t, py)
+	without := djangoPSS(t, py, db)
+	with := djangoPSS(t, py, db, "--preload")
+	t.Logf("PSS of 4 Django workers: %d KiB without --preload, %d KiB with it (preloader included): %.0f %%",
+		without, with, 100*float64(with)/float64(without))
+	if float64(with) > 0.6*float64(without) {
+		t.Errorf("PSS with --preload %d KiB > 60 %% of %d KiB without", with, without)
+	}
+}
