@@ -57,10 +57,12 @@ ADOPT_WAIT = 5.0  # seconds a worker waits to be re-parented to the master
 
 class Fork:
     """What a forked worker serves: its output fd, its sockets' fds, and
-    whether other worker processes run."""
+    whether other worker processes run; and the pid of the middle process
+    that forked it."""
 
-    def __init__(self, out, fds, multiprocess):
+    def __init__(self, out, fds, multiprocess, middle=0):
         self.out, self.fds, self.multiprocess = out, fds, multiprocess
+        self.middle = middle
 
 
 def main():
@@ -112,13 +114,13 @@ def serve_forks(link):
             sys.exit(2)
         multiprocess = marshal.loads(payload).get('multiprocess') == '1'
         try:
-            pid = fork_worker()
+            pid, middle = fork_worker()
         except OSError as e:
             pid, error = 0, 'fork: %s' % e
         else:
             if pid == 0:
                 link.sock.close()
-                return Fork(fds[0], fds[1:], multiprocess)
+                return Fork(fds[0], fds[1:], multiprocess, middle)
             error = ''
         for fd in fds:
             os.close(fd)
@@ -131,7 +133,8 @@ def serve_forks(link):
 
 def fork_worker():
     """Forks a worker through a middle process that exits at once; returns
-    the worker's pid, or 0 in the worker."""
+    (the worker's pid, the middle's pid), or (0, the middle's pid) in the
+    worker."""
     sys.stdout.flush()
     sys.stderr.flush()
     r, w = os.pipe()
@@ -139,12 +142,13 @@ def fork_worker():
     if middle == 0:
         try:
             os.close(r)
+            middle = os.getpid()
             pid = os.fork()
         except BaseException:
             os._exit(1)
         if pid == 0:
             os.close(w)
-            return 0
+            return 0, middle
         try:
             os.write(w, PID.pack(pid))
         finally:
@@ -157,14 +161,14 @@ def fork_worker():
         os.close(r)
     if len(data) != PID.size:
         raise OSError('the middle process could not fork the worker')
-    return PID.unpack(data)[0]
+    return PID.unpack(data)[0], middle
 
 
 def become_worker(job, master, prctl):
     """Makes a forked process a worker of master: waits until it is the
     master's child, dies with the master, writes to its own output pipe."""
     deadline = time.monotonic() + ADOPT_WAIT
-    while os.getppid() != master and time.monotonic() < deadline:
+    while os.getppid() == job.middle and time.monotonic() < deadline:
         time.sleep(0.0005)  # the middle process is exiting
     if prctl is not None:
         prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0)
@@ -173,9 +177,10 @@ def become_worker(job, master, prctl):
     os.dup2(job.out, 2)
     os.close(job.out)
     if os.getppid() != master:
-        # The master died (or is not our parent): nobody would supervise us.
-        sys.stderr.write('gonicorn worker %d: the master (pid %d) is gone; '
-                         'exiting\n' % (os.getpid(), master))
+        # The master died, or gave up on this fork (it stops, or its request
+        # timed out) and is no longer a subreaper: nobody supervises us.
+        sys.stderr.write('gonicorn worker %d: not adopted by the master (pid '
+                         '%d); exiting\n' % (os.getpid(), master))
         os._exit(1)
 
 

@@ -58,6 +58,7 @@ class ForkTest(unittest.TestCase):
             self.assertEqual(e.code, 0)
         else:  # the forked worker: report what it got, as the master's child
             try:
+                self.assertNotEqual(job.middle, 0)
                 preload.become_worker(job, master, None)
                 sys.stdout.write('%d %d %s\n' % (
                     os.getppid(), len(job.fds), job.multiprocess))

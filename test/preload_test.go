@@ -536,3 +536,48 @@ func TestPreloadDjangoMemory(t *testing.T) {
 		t.Errorf("PSS with --preload %d KiB > 60 %% of %d KiB without", with, without)
 	}
 }
+
+// zombieChildren returns the pids of the zombie children of pid.
+func zombieChildren(pid int) []int {
+	var zombies []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", child))
+		if err != nil {
+			continue
+		}
+		// "pid (comm) state ppid ..."; comm may hold spaces and parentheses.
+		f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+		if len(f) > 1 && f[0] == "Z" && f[1] == strconv.Itoa(pid) {
+			zombies = append(zombies, child)
+		}
+	}
+	return zombies
+}
+
+// --max-requests under load with --preload: each recycled worker is replaced by a fork, many
+// times, with no failed request, no import after the first, and no zombie left behind.
+func TestPreloadRecyclesManyTimes(t *testing.T) {
+	p := startPreload(t, "-w", "2", "--max-requests", "4")
+	p.waitWorkers(2)
+	res := runLoad(p.server, 4, "/", 0, 300, func() bool { return true }, 60*time.Second)
+	res.check(t, 300)
+	if n := p.logCount("Booting worker"); n < 40 {
+		t.Errorf("%d workers booted for 300 requests at --max-requests 4; want 40 or more", n)
+	}
+	if n := len(p.importPIDs()); n != 1 {
+		t.Errorf("the app was imported %d times; want once", n)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for z := zombieChildren(p.cmd.Process.Pid); len(z) > 0; z = zombieChildren(p.cmd.Process.Pid) {
+		if time.Now().After(deadline) {
+			t.Errorf("zombie children of the master 5 s after the load: %v", z)
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -77,7 +77,7 @@ func (f *forkSpawner) start(ctx context.Context, spec *Spec, id int, slots []*os
 	if err != nil {
 		return started{}, err
 	}
-	proc, err := p.fork(ctx, spec, slots, out)
+	proc, err := p.fork(spec, slots, out)
 	if err != nil {
 		return started{}, fmt.Errorf("forking worker %d from the preloader (pid:%d): %w", id, p.pid, err)
 	}
@@ -219,8 +219,11 @@ func (p *preloader) loaded(ctx context.Context, spec *Spec) error {
 }
 
 // fork asks the preloader for a worker whose output is out and whose slots are slots, and
-// returns the worker's process, a child of the master.
-func (p *preloader) fork(ctx context.Context, spec *Spec, slots []*os.File, out *os.File) (*os.Process, error) {
+// returns the worker's process, a child of the master. It does not give up when the
+// arbiter's context ends: a fork takes milliseconds, and a worker forked but never known
+// to the master would run unsupervised (or, were the master no longer its subreaper,
+// orphaned); spawn then stops the worker like any other whose handshake was cut short.
+func (p *preloader) fork(spec *Spec, slots []*os.File, out *os.File) (*os.Process, error) {
 	multi := "0"
 	if spec.Workers > 1 {
 		multi = "1"
@@ -242,7 +245,6 @@ func (p *preloader) fork(ctx context.Context, spec *Spec, slots []*os.File, out 
 		return nil, err
 	}
 	defer setSubreaper(false)
-	defer context.AfterFunc(ctx, func() { p.conn.SetDeadline(time.Now()) })()
 	p.conn.SetDeadline(time.Now().Add(forkTimeout))
 	defer p.conn.SetDeadline(time.Time{})
 	if _, _, err := p.conn.WriteMsgUnix(frame, syscall.UnixRights(fds...), nil); err != nil {
