@@ -437,6 +437,18 @@ func TestPreloadHUPWithBrokenCode(t *testing.T) {
 	if len(pre) != 2 || processGone(pre[0]) || !processGone(pre[1]) {
 		t.Errorf("preloaders %v: want the first running, the failed one gone", pre)
 	}
+
+	// The code fixed, a second HUP imports it.
+	if err := os.WriteFile(filepath.Join(p.dir, "version"), []byte("v3"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	syscall.Kill(p.cmd.Process.Pid, syscall.SIGHUP)
+	if !p.log.waitFor("Reload complete", 15*time.Second) {
+		t.Fatal("the reload of the fixed code did not complete")
+	}
+	if a := parseAnswer(t, p.get("/")); a.version != "v3" {
+		t.Errorf("after the fixed code's reload, version %q answered; want v3", a.version)
+	}
 }
 
 // A HUP may turn preload_app on and off in the config file: the new generation is forked

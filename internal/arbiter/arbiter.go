@@ -42,8 +42,9 @@ type Spec struct {
 	// (gunicorn's --preload; preload.go). PreloadTitle is the preloader's process title.
 	Preload      bool
 	PreloadTitle string
-	// generation counts the reloads that made this spec: a reload imports the app afresh,
-	// so with Preload it needs a new preloader. Set by Run (handle); 0 at start.
+	// generation is the reload that made this spec (Arbiter.reloads), never reused, also
+	// after a failed reload: a reload imports the app afresh, so with Preload it needs a
+	// new preloader. Set by Run (handle); 0 at start.
 	generation int
 
 	// DjangoSettings is the settings module of a Django project found by its manage.py (no
@@ -122,6 +123,7 @@ type Arbiter struct {
 
 	reloadPrev   *Spec // the spec before the last reload, restored if it fails; owned by Run
 	bootFailures int   // workers in a row that died within bootWindow of booting; owned by Run
+	reloads      int   // reloads so far, the generation of the newest spec; owned by Run
 	nextID       int
 }
 

@@ -85,9 +85,11 @@ func (f *forkSpawner) start(ctx context.Context, spec *Spec, id int, slots []*os
 }
 
 // preloaderLocked returns the running preloader of spec's generation, starting one if there
-// is none; a new one replaces the previous preloader, which exits. The caller holds f.mu.
+// is none; a new one replaces the previous preloader, which exits. A spawn of an older
+// generation (begun before a reload) gets the newer preloader, as it would import the code
+// on disk without --preload. The caller holds f.mu.
 func (f *forkSpawner) preloaderLocked(ctx context.Context, spec *Spec) (*preloader, error) {
-	if p := f.current; p != nil && p.gen == spec.generation && p.usable() {
+	if p := f.current; p != nil && p.gen >= spec.generation && p.usable() {
 		return p, nil
 	}
 	if f.failed != nil && f.failedGen == spec.generation {

@@ -201,7 +201,8 @@ func (a *Arbiter) handle(ctx context.Context, c control) int {
 	}
 	// Reload.
 	next := c.spec.withDefaults()
-	next.generation = spec.generation + 1 // new code: a new preloader imports it (Preload)
+	a.reloads++
+	next.generation = a.reloads // new code: a new preloader imports it (Preload)
 	a.reloadPrev = a.current()
 	a.setSpec(&next)
 	ws := a.serving()
