@@ -22,6 +22,8 @@ var (
 	devSource string
 	//go:embed gonicorn_worker.py
 	workerSource string
+	//go:embed gonicorn_preload.py
+	preloadSource string
 )
 
 // A Module is one of the worker's Python modules: its name in sys.modules
@@ -55,4 +57,12 @@ func Args() []string {
 		args = append(args, m.Name, m.Source)
 	}
 	return args
+}
+
+// PreloadArgs are the interpreter's arguments that start the preloader of
+// --preload: Args with gonicorn_preload after the worker's modules, so that
+// the bootstrap runs gonicorn_preload.main(), which imports the app once and
+// forks the workers from it (docs/protocol.md, "Preload").
+func PreloadArgs() []string {
+	return append(Args(), "gonicorn_preload", preloadSource)
 }

@@ -48,6 +48,7 @@ share nothing mutable but the application).
 """
 
 import ast
+import collections
 import faulthandler
 import importlib
 import io
@@ -222,14 +223,26 @@ def set_title(title):
 
 
 def main():
+    setup_process(os.environ.get('GONICORN_TITLE'))
+    fds = [int(s) for s in os.environ.get('GONICORN_FDS', '').split(',') if s]
+    if not fds:
+        sys.stderr.write('gonicorn worker: GONICORN_FDS is empty\n')
+        sys.exit(2)
+    serve_process(fds, load(), os.environ.get('GONICORN_MULTIPROCESS') == '1')
+
+
+def setup_process(title, sched=True):
+    """Signals, process title, stack dumps and (with sched) scheduling of a
+    worker, or of the preloader (gonicorn_preload), whose forked workers
+    call it again."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the master decides
-    if os.environ.get('GONICORN_TITLE'):
-        set_title(os.environ['GONICORN_TITLE'])
+    if title:
+        set_title(title)
     faulthandler.register(signal.SIGUSR1, all_threads=True)
     # A crash in C code (SIGSEGV, SIGBUS, SIGFPE, SIGABRT, SIGILL) prints the
     # Python stacks of all threads to stderr, i.e. into the error log.
     faulthandler.enable(all_threads=True)
-    if os.environ.get('GONICORN_SCHED') == 'batch':
+    if sched and os.environ.get('GONICORN_SCHED') == 'batch':
         # SCHED_BATCH: a woken worker does not preempt the master at once, so
         # the master queues several requests before the worker runs them
         # and answers them in one send (docs/architecture.md, "Scheduling").
@@ -237,10 +250,10 @@ def main():
             os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
         except (AttributeError, OSError):
             pass
-    fds = [int(s) for s in os.environ.get('GONICORN_FDS', '').split(',') if s]
-    if not fds:
-        sys.stderr.write('gonicorn worker: GONICORN_FDS is empty\n')
-        sys.exit(2)
+
+
+def load():
+    """Imports the application as the environment says. Returns a Loaded."""
     paths = [p for p in os.environ.get('GONICORN_PYTHONPATH', '')
              .split(os.pathsep) if p]
     sys.path[:0] = paths
@@ -273,15 +286,29 @@ def main():
             load_error = ''
     if reporter is not None:
         reporter.report()
+    return Loaded(app, load_error, django, reporter, app_error)
+
+
+# What load() found: the app (or None), the load error's traceback ('' when
+# it loaded), the report of an app that imported Django (or None), and with
+# --reload the module reporter and the error that the app's page shows.
+Loaded = collections.namedtuple(
+    'Loaded', 'app load_error django reporter app_error')
+
+
+def serve_process(fds, loaded, multiprocess):
+    """Serves the sockets fds, one thread each (the first in this one), with
+    what load() returned, and exits when all of them ended: 0, or 3 after a
+    load error or a protocol error."""
     socks = [socket.socket(fileno=fd) for fd in fds]
     multithread = len(socks) > 1
-    multiprocess = os.environ.get('GONICORN_MULTIPROCESS') == '1'
 
     results = [False] * len(socks)
 
     def run(i):
-        results[i] = serve(socks[i], app, multithread, multiprocess,
-                           load_error, django, reporter, app_error)
+        results[i] = serve(socks[i], loaded.app, multithread, multiprocess,
+                           loaded.load_error, loaded.django, loaded.reporter,
+                           loaded.app_error)
 
     threads = [threading.Thread(target=run, args=(i,),
                                 name='gonicorn-slot-%d' % i)
@@ -292,7 +319,7 @@ def main():
     for t in threads:
         t.join()
     sys.stderr.flush()
-    sys.exit(3 if load_error or not all(results) else 0)
+    sys.exit(3 if loaded.load_error or not all(results) else 0)
 
 
 if __name__ == '__main__':

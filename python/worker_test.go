@@ -52,3 +52,17 @@ func TestSourcesEmbedded(t *testing.T) {
 		}
 	}
 }
+
+// The preloader's arguments are the worker's, then gonicorn_preload, whose main() the
+// bootstrap runs (it is last).
+func TestPreloadArgs(t *testing.T) {
+	args, pre := Args(), PreloadArgs()
+	if len(pre) != len(args)+2 || pre[len(args)] != "gonicorn_preload" || !strings.Contains(pre[len(args)+1], "def main(") {
+		t.Fatalf("PreloadArgs() does not end with the gonicorn_preload module")
+	}
+	for i := range args {
+		if pre[i] != args[i] {
+			t.Fatalf("PreloadArgs()[%d] differs from Args()", i)
+		}
+	}
+}

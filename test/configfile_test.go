@@ -130,7 +130,7 @@ func TestConfigFileWarningsLogged(t *testing.T) {
 	s.waitWorkers(1)
 	for _, want := range []string{
 		"[WARNING] config file ", "post_fork: server hooks are not supported",
-		"preload_app: gunicorn setting ignored by gonicorn: each worker imports the app itself",
+		"Booting preloader with pid", // preload_app = True
 		"worker_tmp_dir: gunicorn setting ignored by gonicorn: workers have no heartbeat file",
 	} {
 		if !strings.Contains(s.log.String(), want) {

@@ -43,8 +43,8 @@ func TestGunicornSettingRefused(t *testing.T) {
 	}
 }
 
-// gunicorn flags harmless to leave out (Docker guides' --worker-tmp-dir /dev/shm, --preload)
-// serve, with a warning each.
+// gunicorn flags harmless to leave out (Docker guides' --worker-tmp-dir /dev/shm) serve, with
+// a warning each; --preload, with them, preloads.
 func TestGunicornSettingIgnoredServes(t *testing.T) {
 	s := start(t, "--python", python(t), "--chdir", appsDir(t), "--worker-tmp-dir", "/dev/shm", "--preload", "--capture-output", "basic")
 	if r := s.get("/"); r.status != 200 {
@@ -52,7 +52,7 @@ func TestGunicornSettingIgnoredServes(t *testing.T) {
 	}
 	for _, want := range []string{
 		"[WARNING] --worker-tmp-dir /dev/shm: gunicorn setting ignored by gonicorn: workers have no heartbeat file",
-		"[WARNING] --preload: gunicorn setting ignored by gonicorn: each worker imports the app itself",
+		"Booting preloader with pid",
 	} {
 		if !strings.Contains(s.log.String(), want) {
 			t.Errorf("log lacks %q", want)

@@ -226,6 +226,7 @@ func workerSpec(cfg *config.Config) arbiter.Spec {
 		PasteGlobal:    cfg.PasteVars,
 		DevMode:        cfg.Reload,
 		Credential:     cfg.Credential,
+		Preload:        cfg.Preload && !cfg.Reload, PreloadTitle: cfg.Title("preloader"), // see reloadWarnings
 	}
 }
 

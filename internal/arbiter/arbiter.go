@@ -38,6 +38,15 @@ type Spec struct {
 	Sched      string   // "batch" runs workers with SCHED_BATCH (see python/gonicorn_worker.py)
 	Title      string   // the workers' process title ("gonicorn: worker [NAME]"); "" = leave it
 
+	// Preload imports the app once, in a preloader process, and forks every worker from it
+	// (gunicorn's --preload; preload.go). PreloadTitle is the preloader's process title.
+	Preload      bool
+	PreloadTitle string
+	// generation is the reload that made this spec (Arbiter.reloads), never reused, also
+	// after a failed reload: a reload imports the app afresh, so with Preload it needs a
+	// new preloader. Set by Run (handle); 0 at start.
+	generation int
+
 	// DjangoSettings is the settings module of a Django project found by its manage.py (no
 	// APP_MODULE): the workers serve its WSGI_APPLICATION, as runserver does; "" = serve App.
 	DjangoSettings string
@@ -96,9 +105,10 @@ type Spec struct {
 
 // Arbiter runs the workers of one Spec and lends their slots to a dispatch.Pool.
 type Arbiter struct {
-	pool *dispatch.Pool
-	log  *slog.Logger
-	out  Output
+	pool  *dispatch.Pool
+	log   *slog.Logger
+	out   Output
+	forks *forkSpawner // the spawner of the workers of a spec with Preload
 
 	events  chan event    // worker exits and finished spawns, to Run
 	control chan control  // reload and worker-count requests (signals), to Run
@@ -139,6 +149,7 @@ type Arbiter struct {
 
 	reloadPrev   *Spec // the spec before the last reload, restored if it fails; owned by Run
 	bootFailures int   // workers in a row that died within bootWindow of booting; owned by Run
+	reloads      int   // reloads so far, the generation of the newest spec; owned by Run
 	nextID       int
 }
 
@@ -176,7 +187,7 @@ type Output interface {
 // New returns an arbiter; it starts nothing.
 func New(spec Spec, pool *dispatch.Pool, log *slog.Logger, out Output) *Arbiter {
 	spec = spec.withDefaults()
-	return &Arbiter{spec: &spec, pool: pool, log: log, out: out,
+	return &Arbiter{spec: &spec, pool: pool, log: log, out: out, forks: &forkSpawner{log: log, out: out},
 		events: make(chan event, 64), control: make(chan control, 16), wake: make(chan struct{}, 1),
 		stopped: make(chan struct{}), ended: make(chan struct{}), workers: make(map[int]*worker),
 		lingering: make(map[*worker]*os.File)}
@@ -720,7 +731,18 @@ func (a *Arbiter) Stop(grace time.Duration) {
 	for _, w := range ws {
 		<-w.exited
 	}
+	a.forks.close()
 	a.closeOutputs()
+}
+
+// spawnerFor returns the spawner of spec's workers: the preloader's forks with Preload,
+// else an interpreter each (whose spawns stop a preloader that a reload made useless).
+func (a *Arbiter) spawnerFor(spec *Spec) spawner {
+	if spec.Preload {
+		return a.forks
+	}
+	a.forks.retire()
+	return execSpawner{}
 }
 
 // stopping reports whether Stop was called.

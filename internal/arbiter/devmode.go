@@ -49,7 +49,7 @@ func (a *Arbiter) noteLoad(w *worker) {
 	a.mu.Unlock()
 	switch {
 	case failed && w.ready.Error != last:
-		le := &LoadError{App: w.spec.appName(), Python: w.cmd.Path, Version: w.ready.Python, Dir: w.spec.Dir, Traceback: w.ready.Error}
+		le := &LoadError{App: w.spec.appName(), Python: w.python, Version: w.ready.Python, Dir: w.spec.Dir, Traceback: w.ready.Error}
 		a.log.Error("Worker failed to boot: " + le.Error() + "\nServing this traceback to every request (500) until a change is saved (--reload)")
 	case !failed && last != "":
 		a.log.Info("Application loaded again (pid:" + itoa(w.pid) + ")")

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"log/slog"
 	"os"
-	"os/exec"
 	"reflect"
 	"strings"
 	"testing"
@@ -52,7 +51,7 @@ func TestNoteLoad(t *testing.T) {
 	var buf bytes.Buffer
 	a := &Arbiter{log: slog.New(slog.NewTextHandler(&buf, nil))}
 	worker := func(pid int, tb string) *worker {
-		return &worker{pid: pid, spec: &Spec{App: "app", DevMode: true}, cmd: &exec.Cmd{Path: "/usr/bin/python3"},
+		return &worker{pid: pid, spec: &Spec{App: "app", DevMode: true}, python: "/usr/bin/python3",
 			ready: wire.ReadyInfo{OK: true, Error: tb, Python: "cpython 3.11.2"}}
 	}
 	syntax := "Traceback (most recent call last):\n  File \"/srv/app.py\", line 1\nSyntaxError: invalid syntax\n"

@@ -213,6 +213,8 @@ func (a *Arbiter) handle(ctx context.Context, c control) int {
 	if c.keep {
 		next = spec
 	}
+	a.reloads++
+	next.generation = a.reloads // new code: a new preloader imports it (Preload)
 	a.reloadPrev = a.current()
 	a.setSpec(&next)
 	ws := a.serving()

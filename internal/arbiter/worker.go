@@ -10,7 +10,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -21,7 +20,6 @@ import (
 	"github.com/gonicorn/gonicorn/internal/dispatch"
 	"github.com/gonicorn/gonicorn/internal/errorlog"
 	"github.com/gonicorn/gonicorn/internal/wire"
-	"github.com/gonicorn/gonicorn/python"
 )
 
 // LoadError reports that the application could not be imported or created. The server stops
@@ -70,12 +68,15 @@ func (e *LoadError) hint() string {
 // worker is one Python worker process and its slots. It is created by spawn and owned by the
 // arbiter's Run goroutine.
 type worker struct {
-	id    int   // 1-based age order, for logs
-	spec  *Spec // what it was spawned with; a reload changes the arbiter's, not this one
-	cmd   *exec.Cmd
+	id    int         // 1-based age order, for logs
+	spec  *Spec       // what it was spawned with; a reload changes the arbiter's, not this one
+	proc  *os.Process // the master's child, from the spawner (spawn.go)
 	pid   int
 	group *dispatch.Group
 	start time.Time
+
+	// python is the path of the interpreter that runs it, for a LoadError's message.
+	python string
 
 	// ready is what the worker reported in its readiness handshake (the first slot's).
 	ready wire.ReadyInfo
@@ -141,7 +142,6 @@ func (a *Arbiter) spawn(ctx context.Context, id int) (*worker, error) {
 			f.Close()
 		}
 	}
-	fds := make([]string, threads)
 	for i := 0; i < threads; i++ {
 		pc, cf, err := socketpair(i)
 		if err != nil {
@@ -150,7 +150,6 @@ func (a *Arbiter) spawn(ctx context.Context, id int) (*worker, error) {
 		}
 		parents = append(parents, pc)
 		children = append(children, cf)
-		fds[i] = strconv.Itoa(3 + i) // ExtraFiles start at fd 3
 	}
 
 	outR, outW, err := os.Pipe()
@@ -159,29 +158,19 @@ func (a *Arbiter) spawn(ctx context.Context, id int) (*worker, error) {
 		return nil, fmt.Errorf("spawning worker %d: output pipe: %w", id, err)
 	}
 	// In DevMode the worker reports its module files on a pipe, the fd after its sockets.
-	var reportR *os.File
+	var reportR, reportW *os.File
 	if spec.DevMode {
-		r, w, err := os.Pipe()
-		if err != nil {
+		if reportR, reportW, err = os.Pipe(); err != nil {
 			outR.Close()
 			outW.Close()
 			closeAll()
 			return nil, fmt.Errorf("spawning worker %d: report pipe: %w", id, err)
 		}
-		reportR = r
-		children = append(children, w) // closed with the others once the worker started
 	}
-	cmd := exec.Command(spec.Python, python.Args()...)
-	cmd.Dir = spec.Dir
-	cmd.Env = workerEnv(spec, fds)
-	if reportR != nil {
-		cmd.Env = append(cmd.Env, "GONICORN_RELOAD_FD="+strconv.Itoa(3+threads))
+	st, err := a.spawnerFor(spec).start(ctx, spec, id, children, outW, reportW)
+	if reportW != nil {
+		reportW.Close()
 	}
-	cmd.Stdout, cmd.Stderr = outW, outW
-	cmd.ExtraFiles = children
-	cmd.SysProcAttr = procAttr()
-	cmd.SysProcAttr.Credential = spec.Credential
-	err = cmd.Start()
 	outW.Close()
 	for _, f := range children {
 		f.Close()
@@ -193,13 +182,9 @@ func (a *Arbiter) spawn(ctx context.Context, id int) (*worker, error) {
 			reportR.Close()
 		}
 		closeAll()
-		if _, serr := os.Stat(spec.Dir); spec.Dir != "" && serr != nil {
-			// fork/exec blames the interpreter for a missing working directory.
-			return nil, fmt.Errorf("spawning worker %d: --chdir %q: %w", id, spec.Dir, serr)
-		}
-		return nil, fmt.Errorf("spawning worker %d with --python %q: %w", id, spec.Python, err)
+		return nil, err
 	}
-	w := &worker{id: id, spec: spec, cmd: cmd, pid: cmd.Process.Pid, start: time.Now(),
+	w := &worker{id: id, spec: spec, proc: st.proc, python: st.python, pid: st.proc.Pid, start: time.Now(),
 		exited: make(chan struct{}), outputDone: make(chan struct{})}
 	w.reports = reportR
 	go w.copyOutput(outR, a.out)
@@ -235,7 +220,7 @@ const outputDelay = 100 * time.Millisecond
 // long as it runs. The rest of that output is still logged, tagged with the worker's pid,
 // until the pipe's EOF, or until Stop closes it (lingering output, see closeOutputs).
 func (a *Arbiter) reap(w *worker, output *os.File) {
-	w.waitErr = w.cmd.Wait()
+	w.waitErr = waitProcess(w.proc)
 	if w.reports != nil {
 		w.reports.Close() // ends startReports' goroutine, also if a child holds the pipe
 	}
@@ -327,7 +312,7 @@ func (a *Arbiter) handshake(ctx context.Context, w *worker, slots []*dispatch.Sl
 			return wire.ReadyInfo{}, fmt.Errorf("worker %d (pid:%d) slot %d: %w", w.id, w.pid, i, err)
 		}
 		if !info.OK {
-			return wire.ReadyInfo{}, &LoadError{App: spec.appName(), Python: w.cmd.Path, Version: info.Python, Dir: spec.Dir, Traceback: info.Error}
+			return wire.ReadyInfo{}, &LoadError{App: spec.appName(), Python: w.python, Version: info.Python, Dir: spec.Dir, Traceback: info.Error}
 		}
 		if i == 0 {
 			a.log.Debug("worker ready", "pid", w.pid, "python", info.Python)
@@ -340,7 +325,9 @@ func (a *Arbiter) handshake(ctx context.Context, w *worker, slots []*dispatch.Sl
 	return first, nil
 }
 
-func workerEnv(spec *Spec, fds []string) []string {
+// workerEnv is the environment of a worker's interpreter (docs/protocol.md, "Worker process
+// start"), but GONICORN_FDS, which says where its sockets are.
+func workerEnv(spec *Spec) []string {
 	env := append(os.Environ(), spec.Env...)
 	multi := "0"
 	if spec.Workers > 1 {
@@ -358,7 +345,6 @@ func workerEnv(spec *Spec, fds []string) []string {
 		"GONICORN_DJANGO_SETTINGS="+spec.DjangoSettings,
 		"GONICORN_PASTE="+spec.Paste,
 		"GONICORN_PASTE_GLOBAL="+pasteGlobal(spec.PasteGlobal),
-		"GONICORN_FDS="+strings.Join(fds, ","),
 		"GONICORN_PYTHONPATH="+strings.Join(spec.PythonPath, string(os.PathListSeparator)),
 		"GONICORN_MULTIPROCESS="+multi,
 		"GONICORN_SCHED="+spec.Sched,
@@ -449,7 +435,7 @@ func (w *worker) signal(sig syscall.Signal) {
 	select {
 	case <-w.exited:
 	default:
-		w.cmd.Process.Signal(sig)
+		w.proc.Signal(sig)
 	}
 }
 

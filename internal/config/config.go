@@ -50,6 +50,7 @@ type Config struct {
 	ReusePort       bool          // SO_REUSEPORT on the bound TCP sockets
 	CheckConfig     bool          // --check-config: load the config, import the app, exit 0 or 1
 	PrintConfig     bool          // --print-config: print every effective setting and its source, then check
+	Preload         bool          // --preload: import the app once and fork the workers from it
 
 	// Supervision: a hung request, and recycling of workers (0 = off for each).
 	Timeout           time.Duration // a request running longer on a worker gets it killed (504)
@@ -526,6 +527,10 @@ func Settings(getenv func(string) string) []Setting {
 		{Name: "forwarder-headers", Meta: "HEADERS", Default: proxy.DefaultForwarderHeaders,
 			Help:     "Comma-separated header names with '_' that the proxies of --forwarded-allow-ips set, and that are therefore kept whatever --header-map says, as gunicorn's forwarder_headers: SCRIPT_NAME (the app's mount point: PATH_INFO is the path after it), PATH_INFO and REMOTE_USER set those environ keys too; any other becomes its HTTP_* key. '*' = any name with '_'. From other peers such headers follow --header-map. See docs/proxy.md.",
 			register: str(func(c *Config) *string { return &c.ForwarderHeaders })},
+		// Preload (issue 10; docs/architecture.md, "Preload").
+		{Name: "preload", Default: "", File: "preload_app",
+			Help:     "Import the app once, in a preloader process, and fork every worker from it (gunicorn's --preload): the workers share the imported code copy-on-write (less memory) and a replacement worker starts in milliseconds. An app that does not load stops the start once, with its traceback. Unlike gunicorn, HUP still loads new code: a new preloader imports it and the workers are replaced from it. Code that opens a connection or starts a thread at import shares it between the workers: open those in the app's first request, or per worker. See docs/architecture.md.",
+			register: boolean(func(c *Config) *bool { return &c.Preload })},
 		{Name: "version", Short: "v", Default: "", File: "-",
 			Help:     "Print the version and exit.",
 			register: boolean(func(c *Config) *bool { return &c.ShowVersion })},

@@ -32,6 +32,10 @@ func (c *Config) ReloadExtraPaths() []string {
 // --reload (gunicorn ignores them silently; a forgotten --reload is worth a line).
 func (c *Config) reloadWarnings() []string {
 	if c.Reload {
+		if c.Preload {
+			// Each restart must import the changed code; a preloader holds the old one.
+			return []string{"--preload is turned off by --reload: each worker imports the app itself, so a restart loads the changed code"}
+		}
 		return nil
 	}
 	var ws []string

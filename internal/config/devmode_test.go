@@ -36,6 +36,10 @@ func TestReloadSettings(t *testing.T) {
 	if err != nil || !slices.Equal(w.Warnings, []string{"--reload-extra-file has no effect without --reload", "--reload-engine has no effect without --reload"}) {
 		t.Errorf("without --reload: warnings %q, %v; want one for each flag", w.Warnings, err)
 	}
+	p, err := Parse(strings.Fields("--reload --preload app"), env())
+	if err != nil || len(p.Warnings) != 1 || !strings.Contains(p.Warnings[0], "--preload is turned off by --reload") {
+		t.Errorf("--reload --preload: warnings %q, %v; want one saying --preload is off", p.Warnings, err)
+	}
 	_, err = Parse(strings.Fields("--reload-engine watchman app"), env())
 	if err == nil || !strings.Contains(err.Error(), "--reload-engine") || !strings.Contains(err.Error(), "watchman") {
 		t.Errorf("--reload-engine watchman: err = %v; want one naming the flag and the value", err)

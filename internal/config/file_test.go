@@ -165,7 +165,10 @@ func TestConfigFileWarnings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"on_starting", "post_fork", "preload_app", "secure_scheme_headers", "worker_tmp_dir"}
+	want := []string{"on_starting", "post_fork", "secure_scheme_headers", "worker_tmp_dir"}
+	if !c.Preload {
+		t.Errorf("preload_app = True: Preload false")
+	}
 	if len(c.Warnings) != len(want) {
 		t.Fatalf("Warnings = %q; want one each for %q", c.Warnings, want)
 	}
@@ -306,7 +309,7 @@ def post_fork(server, worker):
 		t.Fatal(err)
 	}
 	if c.Chdir != dir || c.Workers != 2 || c.Timeout != 2500*time.Millisecond || c.MaxRequests != 250 ||
-		!slices.Equal(c.Bind, []string{"127.0.0.1:8001", "127.0.0.1:8002"}) || len(c.Warnings) != 3 {
+		!slices.Equal(c.Bind, []string{"127.0.0.1:8001", "127.0.0.1:8002"}) || len(c.Warnings) != 2 || !c.Preload {
 		t.Errorf("from %s: chdir %q workers %d timeout %v max-requests %d bind %q warnings %q", conf, c.Chdir, c.Workers, c.Timeout, c.MaxRequests, c.Bind, c.Warnings)
 	}
 

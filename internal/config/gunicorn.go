@@ -133,8 +133,7 @@ func Gunicorn() []GunicornSetting {
 		impl("check_config", "check-config", "--check-config"),
 		noted(impl("print_config", "print-config", "--print-config"), "also says where each value came from: default, file, GONICORN_CMD_ARGS or GUNICORN_CMD_ARGS, command line"),
 		// Server Mechanics
-		b(GunicornSetting{Name: "preload_app", Flags: []string{"--preload"}, Status: Ignored,
-			Note: "each worker imports the app itself (preloading is not in gonicorn yet); the app works the same, with more memory and slower worker starts"}),
+		b(noted(impl("preload_app", "preload", "--preload"), "the workers are forked from a preloader that imported the app; unlike gunicorn, HUP loads new code (a new preloader); docs/architecture.md")),
 		b(noted(impl("sendfile", "no-sendfile", "--no-sendfile"), "sendfile = False in a config file; without either, the SENDFILE environment variable as in gunicorn; sendfile = True means sendfile (gunicorn turns it off for any value)")),
 		impl("reuse_port", "reuse-port", "--reuse-port"),
 		impl("chdir", "chdir", "--chdir"),

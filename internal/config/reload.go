@@ -12,7 +12,7 @@ var reloadable = map[string]bool{
 	"App": true, "Django": true, "Workers": true, "Threads": true, "Chdir": true, "PythonPath": true,
 	"Env": true, "Python": true, "WorkerSched": true, "MaxRequests": true,
 	"MaxRequestsJitter": true, "MaxWorkerLifetime": true, "MaxWorkerMemory": true,
-	"MaxBootFailures": true, "ProcName": true, "WorkerClass": true,
+	"MaxBootFailures": true, "ProcName": true, "WorkerClass": true, "Preload": true,
 	"Paste": true, "PasteGlobal": true, "PasteVars": true,
 }
 
