@@ -20,6 +20,7 @@ import (
 	"github.com/gonicorn/gonicorn/internal/rawio"
 	"github.com/gonicorn/gonicorn/internal/static"
 	"github.com/gonicorn/gonicorn/internal/wire"
+	"golang.org/x/net/http2"
 )
 
 // conn is one client connection. Its goroutine (serve) owns every field.
@@ -100,6 +101,8 @@ type conn struct {
 
 	wd watchdog // --timeout of the request on a worker; see watchdog.go
 
+	// h2 is the HTTP/2 stream this conn serves (h2.go), nil on an HTTP/1.1 connection.
+	h2 *h2Stream
 }
 
 // Values of conn.wait.
@@ -211,6 +214,10 @@ func (cn *conn) serve(ctx context.Context) {
 	if cn.isTLS() && !cn.handshake() {
 		return
 	}
+	if cn.srv.h2 != nil && cn.isTLS() && cn.c.(*tls.Conn).ConnectionState().NegotiatedProtocol == http2.NextProtoTLS {
+		cn.serveH2(ctx, cn.c, http2.ServeConnOpts{}) // ALPN chose h2 (RFC 9113 §3.2)
+		return
+	}
 	for {
 		keep := cn.serveOne(ctx)
 		if !keep {
@@ -266,17 +273,25 @@ func (cn *conn) serveOne(ctx context.Context) bool {
 		return false
 	}
 	defer body.close()
-	cn.observeBody(&body)
+	return cn.runRequest(ctx, start, &body)
+}
+
+// runRequest runs a request whose head and body were read whole (from an HTTP/1.1
+// connection, or an HTTP/2 stream, h2.go) on a worker, relays the answer and logs it. It
+// reports whether the connection may stay open.
+func (cn *conn) runRequest(ctx context.Context, start time.Time, body *body) bool {
+	s := cn.srv
+	cn.observeBody(body)
 
 	// The frame is built before a slot is taken: a slot is held only while the worker is.
 	cn.times.bodyBytes = max(body.n, 0)
-	if err := cn.buildRequest(&body); err != nil {
+	if err := cn.buildRequest(body); err != nil {
 		cn.reqLog().Error("preparing request body", "err", err)
 		cn.writeError(500, "internal server error")
 		return false
 	}
 	cn.times.ready = time.Now()
-	slot, turn, ok := cn.sendToWorker(ctx, &body)
+	slot, turn, ok := cn.sendToWorker(ctx, body)
 	if !ok {
 		return false
 	}
@@ -585,16 +600,22 @@ func (cn *conn) readBody(req *http1.Request) (body, error) {
 }
 
 func (cn *conn) readChunked() (body, error) {
-	s := cn.srv
 	br := bufio.NewReaderSize(cn, 16<<10)
-	cr := http1.NewChunkedReader(br, &s.cfg.Limits)
+	cr := http1.NewChunkedReader(br, &cn.srv.cfg.Limits)
 	defer cn.unread(br)
+	return cn.spoolBody(cr)
+}
+
+// spoolBody reads a body of unknown length from r to its end: in memory up to
+// --body-memory, then into an unlinked temp file; beyond --limit-request-body it is a 413.
+func (cn *conn) spoolBody(r io.Reader) (body, error) {
+	s := cn.srv
 	var inline []byte
 	var file *os.File
 	var total int64
 	buf := make([]byte, 32<<10)
 	for {
-		n, err := cr.Read(buf)
+		n, err := r.Read(buf)
 		total += int64(n)
 		if s.cfg.MaxBody > 0 && total > s.cfg.MaxBody {
 			if file != nil {
