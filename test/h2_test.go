@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -152,5 +151,77 @@ func TestH2Curl(t *testing.T) {
 	if version != "2" || !strings.Contains(body, `"SERVER_PROTOCOL": "HTTP/2"`) || !strings.Contains(body, `"HTTP_X_FROM": "curl"`) {
 		t.Errorf("curl --http2: version %q, body %s", version, body)
 	}
-	_ = filepath.Join
+}
+
+// h2c: prior knowledge (Go's client, curl --http2-prior-knowledge) and Upgrade (curl --http2
+// on http://) on a plain listener with --http2-cleartext; HTTP/1.1 still works beside it.
+func TestH2Cleartext(t *testing.T) {
+	s := startH2(t, nil, "--http2-cleartext", "--access-logfile", "-", "--access-logformat", `"%(r)s" %(s)s %(H)s`)
+	c := h2Client(nil)
+	req, _ := http.NewRequest("POST", h2URL(s, nil, "/up"), strings.NewReader(strings.Repeat("z", 100000)))
+	resp, b := getBody(t, c, req)
+	if resp.ProtoMajor != 2 || string(b) != "100000" {
+		t.Errorf("h2c prior knowledge: %s, %q; want HTTP/2 and 100000", resp.Proto, b)
+	}
+	req, _ = http.NewRequest("GET", h2URL(s, nil, "/env"), nil)
+	if _, b := getBody(t, c, req); !strings.Contains(string(b), `"wsgi.url_scheme": "http"`) || !strings.Contains(string(b), `"SERVER_PROTOCOL": "HTTP/2"`) {
+		t.Errorf("h2c environ: %s", b)
+	}
+	if r := s.get("/env"); r.status != 200 || !strings.Contains(string(r.body), `"SERVER_PROTOCOL": "HTTP/1.1"`) {
+		t.Errorf("HTTP/1.1 beside h2c: %d %s", r.status, r.body)
+	}
+
+	curl := debianBinary(t, "/usr/bin/curl", "curl")
+	_, port, _ := net.SplitHostPort(s.addr)
+	for _, flag := range []string{"--http2-prior-knowledge", "--http2"} {
+		out, err := exec.Command(curl, "-sS", flag, "-w", "\n%{http_version}", "http://127.0.0.1:"+port+"/env?via="+flag).CombinedOutput()
+		body, version, _ := strings.Cut(string(out), "\n")
+		if err != nil || version != "2" || !strings.Contains(body, `"SERVER_PROTOCOL": "HTTP/2"`) || !strings.Contains(body, `"QUERY_STRING": "via=`+flag) {
+			t.Errorf("curl %s: %v, version %q, body %s", flag, err, version, body)
+		}
+	}
+	if !s.log.waitFor(`"GET /env?via=--http2 HTTP/2" 200 HTTP/2`, 5*time.Second) {
+		t.Errorf("the upgraded request is not logged as HTTP/2:\n%s", s.log)
+	}
+}
+
+// Without --http2-cleartext, a plain listener speaks HTTP/1.1 only: the preface is a bad
+// request, and Upgrade: h2c is ignored.
+func TestH2CleartextOff(t *testing.T) {
+	s := startH2(t, nil)
+	out := s.raw("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", time.Second)
+	if !strings.HasPrefix(out, "HTTP/1.1 505 ") && !strings.HasPrefix(out, "HTTP/1.1 400 ") {
+		t.Errorf("preface without h2c: %q; want an HTTP/1.1 error", firstLine(out))
+	}
+	r := s.do("GET /env HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n")
+	if r.status != 200 || !strings.Contains(string(r.body), `"SERVER_PROTOCOL": "HTTP/1.1"`) {
+		t.Errorf("Upgrade: h2c without --http2-cleartext: %d %s; want HTTP/1.1's 200", r.status, r.body)
+	}
+}
+
+// nghttp (Debian's nghttp2-client), over TLS and h2c with prior knowledge, and with the
+// 103 Early Hints of wsgi.early_hints.
+func TestH2Nghttp(t *testing.T) {
+	nghttp := debianBinary(t, "/usr/bin/nghttp", "nghttp2-client")
+	ts := newTLSSetup(t)
+	s := startH2(t, ts)
+	_, port, _ := net.SplitHostPort(s.addr)
+	out, err := exec.Command(nghttp, "-v", "https://localhost:"+port+"/hints").CombinedOutput()
+	text := string(out)
+	if err != nil || !strings.Contains(text, ":status: 103") || !strings.Contains(text, "link: </a.css>; rel=preload; as=style") ||
+		!strings.Contains(text, ":status: 200") || !strings.Contains(text, "done") {
+		t.Errorf("nghttp over TLS: %v\n%s", err, text)
+	}
+	if strings.Index(text, ":status: 103") > strings.Index(text, ":status: 200") {
+		t.Errorf("103 after the final response:\n%s", text)
+	}
+
+	plain := startH2(t, nil, "--http2-cleartext")
+	_, port, _ = net.SplitHostPort(plain.addr)
+	cmd := exec.Command(nghttp, "-d", "-", "http://127.0.0.1:"+port+"/up")
+	cmd.Stdin = strings.NewReader(strings.Repeat("q", 70000))
+	out, err = cmd.CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "70000" {
+		t.Errorf("nghttp h2c POST: %v, %q; want 70000", err, out)
+	}
 }

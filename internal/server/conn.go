@@ -232,12 +232,19 @@ func (cn *conn) serveOne(ctx context.Context) bool {
 	cn.times, cn.reqID = workerTimes{}, cn.reqID[:0]
 	start, err := cn.readHead()
 	cn.reqStart = start
+	if err == errH2Preface {
+		cn.serveH2C(ctx)
+		return false
+	}
 	if err != nil {
 		var he *http1.Error
 		if errors.As(err, &he) {
 			cn.forgetPartialRequest()
 			cn.writeError(he.Status, he.Reason)
 		}
+		return false
+	}
+	if cn.upgradeH2C(ctx) {
 		return false
 	}
 	cn.served = true
@@ -418,14 +425,21 @@ func (cn *conn) readHead() (time.Time, error) {
 				start = time.Now()
 				cn.c.SetReadDeadline(start.Add(s.cfg.HeaderTimeout))
 			}
-			n, err := http1.ParseHead(cn.buf[cn.r:cn.w], &s.cfg.Limits, &cn.req)
-			if err == nil {
-				cn.r += n
-				cn.pinned = cn.r
-				return start, nil
-			}
-			if err != http1.ErrNeedMore {
+			// With h2c, the HTTP/2 client preface instead of a request (h2c.go).
+			wait, err := cn.sniffPreface()
+			if err != nil {
 				return start, err
+			}
+			if !wait {
+				n, err := http1.ParseHead(cn.buf[cn.r:cn.w], &s.cfg.Limits, &cn.req)
+				if err == nil {
+					cn.r += n
+					cn.pinned = cn.r
+					return start, nil
+				}
+				if err != http1.ErrNeedMore {
+					return start, err
+				}
 			}
 		}
 		// Make room: move unparsed bytes to the front, grow up to the head limit.
