@@ -6,7 +6,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -223,5 +226,61 @@ func TestH2Nghttp(t *testing.T) {
 	out, err = cmd.CombinedOutput()
 	if err != nil || strings.TrimSpace(string(out)) != "70000" {
 		t.Errorf("nghttp h2c POST: %v, %q; want 70000", err, out)
+	}
+}
+
+// h2specPath finds h2spec (.ci/run installs it with go install): on PATH, else in
+// $(go env GOPATH)/bin.
+func h2specPath(t *testing.T) string {
+	t.Helper()
+	if p, err := exec.LookPath("h2spec"); err == nil {
+		return p
+	}
+	out, err := exec.Command("go", "env", "GOPATH").Output()
+	if err == nil {
+		for _, dir := range filepath.SplitList(strings.TrimSpace(string(out))) {
+			p := filepath.Join(dir, "bin", "h2spec")
+			if _, err := os.Stat(p); err == nil {
+				return p
+			}
+		}
+	}
+	missing(t, "h2spec not found on PATH or in $(go env GOPATH)/bin (go install github.com/summerwind/h2spec/cmd/h2spec@v2.2.1+incompatible)")
+	return ""
+}
+
+// h2spec (every test of its http2, hpack and generic groups) passes over TLS and over h2c.
+// A stock x/net server fails some of them; package h2guard and the server's own checks make
+// up for it (docs/http2.md).
+func TestH2Spec(t *testing.T) {
+	h2spec := h2specPath(t)
+	ts := newTLSSetup(t)
+	for _, tc := range []struct {
+		name  string
+		tls   *tlsSetup
+		extra []string
+		flags []string
+	}{
+		{"tls", ts, nil, []string{"-t", "-k"}},
+		{"h2c", nil, []string{"--http2-cleartext"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startH2(t, tc.tls, tc.extra...)
+			host, port, _ := net.SplitHostPort(s.addr)
+			args := append([]string{"-h", host, "-p", port, "-o", "5"}, tc.flags...)
+			out, err := exec.Command(h2spec, args...).CombinedOutput()
+			text := string(out)
+			summary := regexp.MustCompile(`(\d+) tests, (\d+) passed, (\d+) skipped, (\d+) failed`).FindStringSubmatch(text)
+			if summary == nil {
+				t.Fatalf("h2spec: %v, no summary:\n%s", err, text)
+			}
+			if summary[4] != "0" || summary[3] != "0" || err != nil {
+				failures := text
+				if i := strings.Index(text, "Failures:"); i >= 0 {
+					failures = text[i:]
+				}
+				t.Errorf("h2spec over %s: %s (%v)\n%s", tc.name, summary[0], err, failures)
+			}
+		})
 	}
 }

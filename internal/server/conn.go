@@ -238,6 +238,12 @@ func (cn *conn) serveOne(ctx context.Context) bool {
 	}
 	if err != nil {
 		var he *http1.Error
+		if errors.As(err, &he) && cn.h2c() && cn.req.Major != 1 {
+			// On an h2c listener, a first request line that is not HTTP/1.x is taken for a
+			// broken HTTP/2 preface: a connection error, closed unanswered (RFC 9113 §3.4).
+			cn.reqLog().Debug("rejected connection", "reason", "invalid HTTP/2 preface", "remote", cn.remoteHost)
+			return false
+		}
 		if errors.As(err, &he) {
 			cn.forgetPartialRequest()
 			cn.writeError(he.Status, he.Reason)

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -13,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gonicorn/gonicorn/internal/h2guard"
 	"github.com/gonicorn/gonicorn/internal/http1"
 	"golang.org/x/net/http2"
 )
@@ -74,12 +77,13 @@ const h2StreamMemory = 64 << 10
 
 // h2Front is the server's HTTP/2 part, made once by New when HTTP/2 is on.
 type h2Front struct {
-	srv  *http2.Server
+	srv    *http2.Server
+	limits h2guard.Limits // the settings x/net advertises, for the guard
 	base *http.Server // what x/net reads its timeouts and header limit from; its Shutdown sends GOAWAY
 }
 
 // newH2Front builds the x/net server from the configuration.
-func newH2Front(cfg *Config) *h2Front {
+func newH2Front(cfg *Config, log *slog.Logger) *h2Front {
 	h := *cfg.HTTP2
 	h.MaxConcurrentStreams = cmp.Or(h.MaxConcurrentStreams, DefaultH2MaxConcurrentStreams)
 	h.InitialWindowSize = cmp.Or(h.InitialWindowSize, DefaultH2InitialWindowSize)
@@ -100,11 +104,41 @@ func newH2Front(cfg *Config) *h2Front {
 		},
 		// x/net advertises MaxHeaderBytes plus room for 10 fields' overhead (32 bytes each).
 		base: &http.Server{MaxHeaderBytes: max(int(h.MaxHeaderListSize)-320, 1), IdleTimeout: cfg.KeepAlive,
-			ErrorLog: nil},
+			// x/net's lines about clients that broke the protocol: at DEBUG, as the
+			// HTTP/1.1 front logs rejected requests.
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)},
 	}
+	f.limits = h2guard.Limits{MaxFrameSize: h.MaxFrameSize, MaxHeaderList: h.MaxHeaderListSize}
 	http2.ConfigureServer(f.base, f.srv) // so that base.Shutdown starts each connection's graceful stop
 	return f
 }
+
+// guard puts an h2guard.Reader between the client's bytes and x/net (see package h2guard),
+// keeping the TLS state visible to x/net, which checks the version and cipher suite
+// (RFC 9113 §9.2).
+func (f *h2Front) guard(c net.Conn) net.Conn {
+	g := h2guard.New(c, f.limits)
+	if tc, ok := c.(*tls.Conn); ok {
+		return &guardedTLSConn{guardedConn{c, g}, tc}
+	}
+	return &guardedConn{c, g}
+}
+
+// guardedConn is a connection read through an h2guard.Reader.
+type guardedConn struct {
+	net.Conn
+	g *h2guard.Reader
+}
+
+func (c *guardedConn) Read(p []byte) (int, error) { return c.g.Read(p) }
+
+// guardedTLSConn is a guarded TLS connection, with its TLS state.
+type guardedTLSConn struct {
+	guardedConn
+	tc *tls.Conn
+}
+
+func (c *guardedTLSConn) ConnectionState() tls.ConnectionState { return c.tc.ConnectionState() }
 
 // serveH2 serves the connection as HTTP/2 until it ends. c is what x/net reads and writes:
 // the TLS connection, or the socket with the bytes read already (h2c.go). opts may carry an
@@ -117,7 +151,7 @@ func (cn *conn) serveH2(ctx context.Context, c net.Conn, opts http2.ServeConnOpt
 	h := &h2Handler{parent: cn}
 	h.idle = sync.NewCond(&h.mu)
 	opts.Handler = h
-	s.h2.srv.ServeConn(c, &opts)
+	s.h2.srv.ServeConn(s.h2.guard(c), &opts)
 	// x/net does not wait for the handlers of streams cut by the connection's end.
 	h.mu.Lock()
 	for h.active > 0 {

@@ -157,7 +157,7 @@ func New(cfg Config, pool *dispatch.Pool, log *slog.Logger) *Server {
 		s.ids, s.idEnviron = newIDSource(), environKey(cfg.RequestIDHeader)
 	}
 	if cfg.HTTP2 != nil {
-		s.h2 = newH2Front(&s.cfg)
+		s.h2 = newH2Front(&s.cfg, log)
 	}
 	return s
 }
