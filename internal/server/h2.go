@@ -79,7 +79,7 @@ const h2StreamMemory = 64 << 10
 type h2Front struct {
 	srv    *http2.Server
 	limits h2guard.Limits // the settings x/net advertises, for the guard
-	base *http.Server // what x/net reads its timeouts and header limit from; its Shutdown sends GOAWAY
+	base   *http.Server   // what x/net reads its timeouts and header limit from; its Shutdown sends GOAWAY
 }
 
 // newH2Front builds the x/net server from the configuration.
