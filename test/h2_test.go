@@ -284,3 +284,73 @@ func TestH2Spec(t *testing.T) {
 		})
 	}
 }
+
+// The tunables are what the server's SETTINGS say; the limits of HTTP/1.1 apply to streams
+// (413 before the body or once it passes the limit, 431 for too many or too big fields, 408
+// for a body that stops), each answered on its stream and logged, the connection going on.
+func TestH2Limits(t *testing.T) {
+	s := startH2(t, nil, "--http2-cleartext", "--limit-request-body", "1000", "--limit-request-fields", "20",
+		"--body-timeout", "1", "--http2-max-concurrent-streams", "7", "--http2-initial-window-size", "30000",
+		"--http2-max-frame-size", "20000", "--http2-max-header-list-size", "4096",
+		"--access-logfile", "-", "--access-logformat", `"%(r)s" %(s)s`)
+	h := dialH2Raw(t, s, nil)
+	for id, want := range map[http2.SettingID]uint32{http2.SettingMaxConcurrentStreams: 7,
+		http2.SettingInitialWindowSize: 30000, http2.SettingMaxFrameSize: 20000} {
+		if h.settings[id] != want {
+			t.Errorf("server's %v = %d; want %d (all: %v)", id, h.settings[id], want, h.settings)
+		}
+	}
+	if v := h.settings[http2.SettingMaxHeaderListSize]; v < 4000 || v > 4200 {
+		t.Errorf("server's MAX_HEADER_LIST_SIZE = %d; want about 4096", v)
+	}
+	id := uint32(1)
+	next := func() uint32 { id += 2; return id - 2 }
+	check := func(what string, a h2Answer, status int) {
+		t.Helper()
+		if a.status != status {
+			t.Errorf("%s: %v; want %d", what, a, status)
+		}
+	}
+	// A content-length above the limit: 413 before any DATA is read.
+	sid := next()
+	h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: sid, BlockFragment: h.block("POST", "/up", "content-length", "2000"), EndHeaders: true})
+	check("content-length 2000", h.answer(sid, 10*time.Second), 413)
+	// No content-length: 413 once the body passes the limit.
+	sid = next()
+	h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: sid, BlockFragment: h.block("POST", "/up"), EndHeaders: true})
+	h.fr.WriteData(sid, false, make([]byte, 800))
+	h.fr.WriteData(sid, true, make([]byte, 800))
+	check("1600 bytes without content-length", h.answer(sid, 10*time.Second), 413)
+	// Within the limit: served.
+	sid = next()
+	h.request(sid, "POST", "/up", make([]byte, 1000))
+	check("1000 bytes", h.answer(sid, 10*time.Second), 200)
+	// 25 fields > --limit-request-fields 20.
+	var fields []string
+	for i := range 25 {
+		fields = append(fields, "x-f"+itoa(i), "v")
+	}
+	sid = next()
+	h.request(sid, "GET", "/env", nil, fields...)
+	check("25 fields", h.answer(sid, 10*time.Second), 431)
+	// A header list over --http2-max-header-list-size.
+	sid = next()
+	h.request(sid, "GET", "/env", nil, "x-big", strings.Repeat("a", 3000), "x-big2", strings.Repeat("b", 3000))
+	check("6000 bytes of fields", h.answer(sid, 10*time.Second), 431)
+	// A body that stops: 408 after --body-timeout.
+	sid = next()
+	h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: sid, BlockFragment: h.block("POST", "/up", "content-length", "10"), EndHeaders: true})
+	h.fr.WriteData(sid, false, []byte("12345"))
+	check("a stalled body", h.answer(sid, 10*time.Second), 408)
+	// The connection still serves.
+	sid = next()
+	h.request(sid, "GET", "/env", nil)
+	if a := h.answer(sid, 10*time.Second); a.status != 200 || !strings.Contains(string(a.body), `"SERVER_PROTOCOL": "HTTP/2"`) {
+		t.Errorf("after the rejections: %v", a)
+	}
+	for _, line := range []string{`"POST /up HTTP/2" 413`, `"GET /env HTTP/2" 431`, `"POST /up HTTP/2" 408`} {
+		if !s.log.waitFor(line, 5*time.Second) {
+			t.Errorf("no access log line %s:\n%s", line, s.log)
+		}
+	}
+}

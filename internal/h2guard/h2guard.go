@@ -16,6 +16,14 @@
 //     passes each setting's last value once, in the order of the first occurrence, which
 //     leaves the connection in the same state.
 //
+// It also bounds what a client may ask of the connection without asking for a response
+// (RFC 9113 §10.5: "an endpoint MAY treat activity that is suspicious as a connection
+// error"): SETTINGS, PING, PRIORITY and RST_STREAM frames draw on a budget of
+// ControlBurst frames that refills at ControlRate a second; a client that overdraws it (a
+// SETTINGS or PING flood, CVE-2023-44487's rapid reset) gets a read error, which makes x/net
+// close the connection. WINDOW_UPDATE frames are not counted: a client downloading fast
+// sends many, and x/net ends an overflowing window itself (FLOW_CONTROL_ERROR).
+//
 // Anything the guard does not follow (a frame larger than the maximum, a header block it
 // cannot decode or that grows past its bound, frames out of order) switches it to passing
 // bytes through unread for the rest of the connection: x/net then reports the error itself.
@@ -25,7 +33,9 @@ package h2guard
 
 import (
 	"encoding/binary"
+	"errors"
 	"io"
+	"time"
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
@@ -34,7 +44,10 @@ import (
 // Frame types and flags (RFC 9113 §6).
 const (
 	typeHeaders      = 0x1
+	typePriority     = 0x2
+	typeRSTStream    = 0x3
 	typeSettings     = 0x4
+	typePing         = 0x6
 	typeContinuation = 0x9
 
 	flagEndHeaders = 0x4
@@ -42,6 +55,17 @@ const (
 	flagPriority   = 0x20
 	flagAck        = 0x1
 )
+
+// The control-frame budget (see the package doc): a burst of ControlBurst frames, refilled
+// at ControlRate a second. A browser sends a handful of SETTINGS, PING and RST_STREAM frames
+// per page; h2spec a few dozen per connection.
+const (
+	ControlBurst = 1000
+	ControlRate  = 100
+)
+
+// ErrFlood is the read error of a client that overdrew the control-frame budget.
+var ErrFlood = errors.New("h2guard: too many control frames (SETTINGS, PING, PRIORITY, RST_STREAM)")
 
 // Limits are the connection's own settings, as x/net's server advertises them.
 type Limits struct {
@@ -68,6 +92,9 @@ type Reader struct {
 
 	hdr     [9]byte
 	payload []byte
+
+	budget  float64   // control frames the client may still send now
+	refilled time.Time // when budget was last refilled
 }
 
 // New guards src, whose first bytes are the client preface (RFC 9113 §3.4).
@@ -75,7 +102,7 @@ func New(src io.Reader, lim Limits) *Reader {
 	if lim.HeaderTableMax == 0 {
 		lim.HeaderTableMax = 4096
 	}
-	g := &Reader{src: src, lim: lim, preface: len(http2.ClientPreface)}
+	g := &Reader{src: src, lim: lim, preface: len(http2.ClientPreface), budget: ControlBurst}
 	g.dec = hpack.NewDecoder(lim.HeaderTableMax, g.field)
 	g.dec.SetMaxStringLength(int(lim.MaxHeaderList))
 	return g
@@ -134,6 +161,16 @@ func (g *Reader) next() error {
 		g.giveUp()
 		return err
 	}
+	switch typ {
+	case typeSettings, typePing:
+		if flags&flagAck == 0 && !g.spend() {
+			return ErrFlood
+		}
+	case typePriority, typeRSTStream:
+		if !g.spend() {
+			return ErrFlood
+		}
+	}
 	if len(g.block) > 0 && typ != typeContinuation {
 		g.giveUp() // RFC 9113 §6.10: only CONTINUATION may follow; x/net says so
 		g.appendFrame(g.hdr[:], payload)
@@ -150,6 +187,20 @@ func (g *Reader) next() error {
 		g.appendFrame(g.hdr[:], payload)
 	}
 	return nil
+}
+
+// spend takes one control frame from the budget and reports whether there was one.
+func (g *Reader) spend() bool {
+	now := time.Now()
+	if !g.refilled.IsZero() {
+		g.budget = min(g.budget+now.Sub(g.refilled).Seconds()*ControlRate, ControlBurst)
+	}
+	g.refilled = now
+	if g.budget < 1 {
+		return false
+	}
+	g.budget--
+	return true
 }
 
 // giveUp passes everything buffered and everything after it through unread.

@@ -157,3 +157,21 @@ func TestOversizeFramePassesThrough(t *testing.T) {
 		t.Errorf("oversize frame: output differs from input (%d vs %d bytes), %v", len(out), len(in), err)
 	}
 }
+
+// RFC 9113 §10.5: a flood of control frames overdraws the budget and ends the stream of
+// bytes with ErrFlood; a client within it reads on.
+func TestControlBudget(t *testing.T) {
+	c := newClient()
+	for i := range ControlBurst {
+		c.fr.WritePing(false, [8]byte{byte(i)})
+	}
+	if _, err := io.ReadAll(New(bytes.NewReader(c.buf.Bytes()), lim)); err != nil {
+		t.Errorf("%d PINGs: %v; want them passed", ControlBurst, err)
+	}
+	for range 10 {
+		c.fr.WriteRSTStream(1, http2.ErrCodeCancel)
+	}
+	if _, err := io.ReadAll(New(bytes.NewReader(c.buf.Bytes()), lim)); err != ErrFlood {
+		t.Errorf("%d control frames at once: %v; want ErrFlood", ControlBurst+10, err)
+	}
+}
