@@ -354,3 +354,38 @@ func TestH2Limits(t *testing.T) {
 		}
 	}
 }
+
+// Static files (--static) and the files of X-Sendfile (--sendfile-root) are answered by the
+// master over HTTP/2 too, with their Range and validators.
+func TestH2StaticAndSendfile(t *testing.T) {
+	dir := t.TempDir()
+	content := strings.Repeat("0123456789", 10000)
+	if err := os.WriteFile(filepath.Join(dir, "f.txt"), []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := start(t, "--http-protocols", "h1,h2", "--http2-cleartext", "--static", "/static="+dir,
+		"--sendfile-root", "/protected/="+dir, "--python", python(t), "--chdir", appsDir(t), "sendfile")
+	c := h2Client(nil)
+	resp, b := getBody(t, c, mustRequest(t, "GET", h2URL(s, nil, "/static/f.txt")))
+	if resp.StatusCode != 200 || string(b) != content || resp.Header.Get("ETag") == "" || resp.ProtoMajor != 2 {
+		t.Errorf("static over h2: %d %s, %d bytes, ETag %q", resp.StatusCode, resp.Proto, len(b), resp.Header.Get("ETag"))
+	}
+	req := mustRequest(t, "GET", h2URL(s, nil, "/static/f.txt"))
+	req.Header.Set("Range", "bytes=10-19")
+	if resp, b := getBody(t, c, req); resp.StatusCode != 206 || string(b) != "0123456789" {
+		t.Errorf("static Range over h2: %d %q", resp.StatusCode, b)
+	}
+	resp, b = getBody(t, c, mustRequest(t, "GET", h2URL(s, nil, "/x?h=X-Sendfile&v="+filepath.Join(dir, "f.txt"))))
+	if resp.StatusCode != 200 || string(b) != content || resp.Header.Get("X-App") != "kept" || resp.Header.Get("X-Sendfile") != "" {
+		t.Errorf("X-Sendfile over h2: %d, %d bytes, fields %v", resp.StatusCode, len(b), resp.Header)
+	}
+}
+
+func mustRequest(t *testing.T, method, url string) *http.Request {
+	t.Helper()
+	r, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gonicorn/gonicorn/internal/h2guard"
 	"github.com/gonicorn/gonicorn/internal/http1"
+	"github.com/gonicorn/gonicorn/internal/static"
 	"golang.org/x/net/http2"
 )
 
@@ -520,15 +521,34 @@ func (cn *conn) serveStaticH2(start time.Time) bool {
 		return false
 	}
 	defer r.Close()
-	st := cn.h2
 	fields := cn.staticHeaders(r.Header)
+	sent := cn.writeStaticH2(r, r.Status, nil, fields)
+	if s.access != nil {
+		cn.logAccess(start, result{status: r.Status, bodyBytes: sent, headers: fields}, 0)
+	}
+	return true
+}
+
+// writeStaticH2 answers the stream with a static reply (static.go) or the file of an
+// X-Sendfile (sendfile.go): status code, the app's fields kept (appFields), the reply's own
+// (fields), Date and Server unless the app sent them, then the body. A file that changed
+// while it was sent resets the stream (cn.resp.incomplete). It returns the body bytes sent.
+func (cn *conn) writeStaticH2(r *static.Reply, code int, appFields, fields [][2][]byte) int64 {
+	st := cn.h2
 	hdr := st.w.Header()
+	for _, f := range appFields {
+		hdr[string(f[0])] = append(hdr[string(f[0])], string(f[1]))
+	}
 	for _, f := range fields {
 		hdr[string(f[0])] = []string{string(f[1])}
 	}
-	hdr.Set("Date", string(s.date()))
-	hdr.Set("Server", "gonicorn")
-	st.w.WriteHeader(r.Status)
+	if len(hdr["Date"]) == 0 {
+		hdr["Date"] = []string{string(cn.srv.date())}
+	}
+	if len(hdr["Server"]) == 0 {
+		hdr["Server"] = []string{"gonicorn"}
+	}
+	st.w.WriteHeader(code)
 	w := cn.writer()
 	sent := int64(0)
 	switch {
@@ -545,10 +565,33 @@ func (cn *conn) serveStaticH2(start time.Time) bool {
 		}
 	}
 	w.Wait()
-	if s.access != nil {
-		cn.logAccess(start, result{status: r.Status, bodyBytes: sent, headers: fields}, 0)
+	return sent
+}
+
+// endSendfileH2 is endSendfile on an HTTP/2 stream: the file the app named, with the app's
+// status and kept fields (or the reply's status, 206/304/404...).
+func (rs *response) endSendfileH2() result {
+	cn := rs.cn
+	hh, r := &cn.held, &cn.static
+	code := r.Status
+	var app [][2][]byte
+	switch r.Status {
+	case 200, 206, 304:
+		for _, hd := range hh.headers {
+			if keepAppField(hd) {
+				app = append(app, hd)
+			}
+		}
+		if r.Status == 200 && len(hh.status) >= 3 {
+			code = int(hh.status[0]-'0')*100 + int(hh.status[1]-'0')*10 + int(hh.status[2]-'0')
+		}
 	}
-	return true
+	sent := cn.writeStaticH2(r, code, app, cn.staticHeaders(r.Header))
+	rs.res.status, rs.res.bodyBytes = r.Status, sent
+	if cn.srv.access != nil {
+		rs.res.headers = hh.headers
+	}
+	return rs.res
 }
 
 // isH2Preface reports whether b, the first bytes of a connection, begin the HTTP/2 client
