@@ -24,7 +24,7 @@ type h2Raw struct {
 	fr       *http2.Framer
 	hb       bytes.Buffer
 	enc      *hpack.Encoder
-	dec      *hpack.Decoder // the server's header blocks, in order
+	dec      *hpack.Decoder             // the server's header blocks, in order
 	settings map[http2.SettingID]uint32 // the server's first SETTINGS
 	bodies   map[uint32][]byte          // DATA received per stream (readResponse)
 }

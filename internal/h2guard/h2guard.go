@@ -93,7 +93,7 @@ type Reader struct {
 	hdr     [9]byte
 	payload []byte
 
-	budget  float64   // control frames the client may still send now
+	budget   float64   // control frames the client may still send now
 	refilled time.Time // when budget was last refilled
 }
 
