@@ -389,3 +389,31 @@ func mustRequest(t *testing.T, method, url string) *http.Request {
 	}
 	return r
 }
+
+// The app's failures over HTTP/2, as over HTTP/1.1: an exception before the response or an
+// invalid header is a 500 on its stream; a response that cannot be completed (the app fails
+// after its first block, or its body falls short of its Content-Length) resets the stream
+// after the bytes produced, as HTTP/1.1 closes the connection; the connection serves on.
+func TestH2AppFailures(t *testing.T) {
+	s := startH2(t, nil, "--http2-cleartext")
+	h := dialH2Raw(t, s, nil)
+	for i, tc := range []struct {
+		path   string
+		status int
+		reset  bool
+		body   string
+	}{
+		{"/raise", 500, false, "Internal Server Error"},
+		{"/badheader", 500, false, "Internal Server Error"},
+		{"/cut", 200, true, "first block"},
+		{"/short", 200, true, "12345"},
+		{"/big?n=3", 200, false, "xxx"},
+	} {
+		id := uint32(2*i + 1)
+		h.request(id, "GET", tc.path, nil)
+		a := h.answer(id, 10*time.Second)
+		if a.status != tc.status || a.reset != tc.reset || strings.TrimSpace(string(a.body)) != tc.body {
+			t.Errorf("%s: status %d, reset %v (%v), body %q; want %d, reset %v, %q", tc.path, a.status, a.reset, a.code, a.body, tc.status, tc.reset, tc.body)
+		}
+	}
+}

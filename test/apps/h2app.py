@@ -5,7 +5,9 @@ it read. /big?n=N answers N bytes (a list: the master knows the length); /stream
 yields K blocks of N bytes (a generator: no length). /hints sends a Link with
 wsgi.early_hints first. /count appends a line to the file named by COUNT_FILE (in the
 environment) for each call, so a test can tell how many requests reached the app;
-/count?wait=PATH then waits until PATH exists (at most 20 s) before it answers.
+/count?wait=PATH then waits until PATH exists (at most 20 s) before it answers. /raise fails
+before its response starts; /cut after its first block; /short sends 5 of the 10 bytes its
+Content-Length announces; /badheader returns a header value with a newline.
 """
 import json
 import os
@@ -28,8 +30,24 @@ def _count(environ):
     return b"counted"
 
 
+def _cut():
+    yield b"first block"
+    raise RuntimeError("cut")
+
+
 def _app(environ, start_response):
     path, q = environ["PATH_INFO"], _query(environ)
+    if path == "/raise":
+        raise RuntimeError("before the response")
+    if path == "/cut":
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return _cut()
+    if path == "/short":
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "10")])
+        return [b"12345"]
+    if path == "/badheader":
+        start_response("200 OK", [("X-Bad", "a\nb")])
+        return [b"never"]
     if environ["REQUEST_METHOD"] == "POST":
         n = len(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)))
         body = str(n).encode()
