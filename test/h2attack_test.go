@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -287,5 +288,33 @@ func TestH2TooManyStreams(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	if c := a.calls(); c != 5 {
 		t.Errorf("the app ran %d times; want the 5 admitted streams", c)
+	}
+}
+
+// TERM during an HTTP/2 request: the connection gets GOAWAY, the stream in flight runs to
+// its end and is answered, and the server exits.
+func TestH2GracefulStop(t *testing.T) {
+	a := startAttackTarget(t)
+	release := filepath.Join(t.TempDir(), "release")
+	h := dialH2Raw(t, a.server, nil)
+	h.request(1, "GET", "/count?wait="+release, nil)
+	deadline := time.Now().Add(10 * time.Second)
+	for a.calls() < 1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	a.cmd.Process.Signal(syscall.SIGTERM)
+	time.Sleep(300 * time.Millisecond)
+	os.WriteFile(release, nil, 0o644)
+	ans := h.answer(1, 10*time.Second)
+	if ans.status != 200 || string(ans.body) != "counted" {
+		t.Errorf("the stream in flight at TERM: %v; want 200 counted", ans)
+	}
+	if !ans.goaway {
+		t.Errorf("no GOAWAY before the answer")
+	}
+	select {
+	case <-a.done:
+	case <-time.After(10 * time.Second):
+		t.Errorf("the server did not exit after its last stream")
 	}
 }
