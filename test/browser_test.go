@@ -54,8 +54,8 @@ func TestBrowserDjangoAdminH2(t *testing.T) {
 		t.Errorf("the admin's stylesheets: %v (applied: %v)", got.CSS, got.CSSOK)
 	}
 	for _, c := range got.CSS {
-		if len(c) < 2 || c[1] != "h2" {
-			t.Errorf("stylesheet %v not over h2", c)
+		if len(c) < 3 || c[1] != "h2" || c[2] != 200.0 {
+			t.Errorf("stylesheet %v: want 200 over h2", c)
 		}
 	}
 	if !got.AdminIndex {

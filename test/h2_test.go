@@ -3,6 +3,7 @@ package e2e
 import (
 	"crypto/tls"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -172,6 +173,12 @@ func TestH2Cleartext(t *testing.T) {
 	}
 	if r := s.get("/env"); r.status != 200 || !strings.Contains(string(r.body), `"SERVER_PROTOCOL": "HTTP/1.1"`) {
 		t.Errorf("HTTP/1.1 beside h2c: %d %s", r.status, r.body)
+	}
+	// An Upgrade with a body is not taken: served as HTTP/1.1.
+	r := s.do("POST /up HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n" +
+		"HTTP2-Settings: AAMAAABkAAQAAP__\r\nContent-Length: 3\r\n\r\nabc")
+	if r.status != 200 || string(r.body) != "3" {
+		t.Errorf("Upgrade: h2c with a body: %d %q; want HTTP/1.1's 200 and 3", r.status, r.body)
 	}
 
 	curl := debianBinary(t, "/usr/bin/curl", "curl")
@@ -414,6 +421,40 @@ func TestH2AppFailures(t *testing.T) {
 		a := h.answer(id, 10*time.Second)
 		if a.status != tc.status || a.reset != tc.reset || strings.TrimSpace(string(a.body)) != tc.body {
 			t.Errorf("%s: status %d, reset %v (%v), body %q; want %d, reset %v, %q", tc.path, a.status, a.reset, a.code, a.body, tc.status, tc.reset, tc.body)
+		}
+	}
+}
+
+// Many streams at once on one connection, more than the workers: each gets its own whole
+// answer (the queue serves them in turn).
+func TestH2Multiplex(t *testing.T) {
+	ts := newTLSSetup(t)
+	s := startH2(t, ts, "--workers", "2")
+	c := h2Client(ts)
+	type result struct {
+		n   int
+		err error
+	}
+	results := make(chan result, 60)
+	for i := range 60 {
+		go func() {
+			n := 1000 + 997*i
+			resp, err := c.Get(h2URL(s, ts, "/big?n="+itoa(n)))
+			if err != nil {
+				results <- result{err: err}
+				return
+			}
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err == nil && (len(b) != n || resp.ProtoMajor != 2) {
+				err = fmt.Errorf("%d bytes over %s; want %d over HTTP/2", len(b), resp.Proto, n)
+			}
+			results <- result{n: n, err: err}
+		}()
+	}
+	for range 60 {
+		if r := <-results; r.err != nil {
+			t.Errorf("stream: %v", r.err)
 		}
 	}
 }

@@ -328,6 +328,9 @@ func (st *h2Stream) requestHead(req *http1.Request, lim *http1.Limits) *http1.Er
 	req.Method = []byte(r.Method)
 	req.Target = []byte(r.RequestURI)
 	path, query, _ := strings.Cut(r.RequestURI, "?")
+	if r.Method == "CONNECT" {
+		path, query = "", "" // the target is :authority (RFC 9113 §8.5), as authority-form in HTTP/1.1
+	}
 	req.Path, req.Query = []byte(path), []byte(query)
 	maxFields, fieldSize := cmpOr(lim.Fields, 100), cmpOr(lim.FieldSize, 8190)
 	fields := 0
