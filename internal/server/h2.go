@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"strconv"
@@ -91,13 +92,14 @@ func newH2Front(cfg *Config, log *slog.Logger) *h2Front {
 	h.MaxFrameSize = cmp.Or(h.MaxFrameSize, DefaultH2MaxFrameSize)
 	h.MaxHeaderListSize = cmp.Or(h.MaxHeaderListSize, DefaultH2MaxHeaderListSize)
 	cfg.HTTP2 = &h
-	conns := max(int32(h.InitialWindowSize)*4, 1<<20) // a few streams' worth at once
+	// The connection's receive window: a few streams' worth at once.
+	connWindow := int32(min(max(int64(h.InitialWindowSize)*4, 1<<20), math.MaxInt32))
 	f := &h2Front{
 		srv: &http2.Server{
 			MaxConcurrentStreams:         h.MaxConcurrentStreams,
 			MaxReadFrameSize:             h.MaxFrameSize,
 			MaxUploadBufferPerStream:     int32(h.InitialWindowSize),
-			MaxUploadBufferPerConnection: conns,
+			MaxUploadBufferPerConnection: connWindow,
 			// With no stream open for --keep-alive, the connection ends with a GOAWAY.
 			IdleTimeout: cfg.KeepAlive,
 			// A client that takes no bytes of the connection for --write-timeout is gone.
