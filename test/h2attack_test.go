@@ -318,3 +318,43 @@ func TestH2GracefulStop(t *testing.T) {
 		t.Errorf("the server did not exit after its last stream")
 	}
 }
+
+// A connection that reads nothing while its streams' answers pile up: together they hold at
+// most --max-response-spool (in memory and temp files), as one HTTP/1.1 connection does;
+// past it the workers wait for the client (backpressure), until --write-timeout resets the
+// streams.
+func TestH2SpoolSharedByStreams(t *testing.T) {
+	const spool = 4 << 20
+	a := startAttackTarget(t, "--workers", "2", "--max-response-spool", itoa(spool), "--write-timeout", "5")
+	h := dialH2Raw(t, a.server, nil, http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0})
+	for i := range 5 {
+		h.request(uint32(2*i+1), "GET", "/big?n=3000000", nil)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	held := spooledBytes(t, a.cmd.Process.Pid)
+	t.Logf("5 answers of 3 MB to a connection that reads nothing: %d bytes in the master's temp files", held)
+	if held > spool {
+		t.Errorf("the connection's streams hold %d bytes in temp files; want at most --max-response-spool %d", held, spool)
+	}
+}
+
+// spooledBytes is the size of the response temp files the process pid has open.
+func spooledBytes(t *testing.T, pid int) int64 {
+	t.Helper()
+	dir := "/proc/" + strconv.Itoa(pid) + "/fd"
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	for _, e := range ents {
+		target, err := os.Readlink(filepath.Join(dir, e.Name()))
+		if err != nil || !strings.Contains(target, "gonicorn-response-") {
+			continue
+		}
+		if st, err := os.Stat(filepath.Join(dir, e.Name())); err == nil {
+			total += st.Size()
+		}
+	}
+	return total
+}

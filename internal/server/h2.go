@@ -152,6 +152,11 @@ func (cn *conn) serveH2(ctx context.Context, c net.Conn, opts http2.ServeConnOpt
 	opts.Context = ctx
 	opts.BaseConfig = s.h2.base
 	h := &h2Handler{parent: cn}
+	if s.cfg.MaxResponseSpool > 0 {
+		// The connection's streams share one --max-response-spool, as the requests of an
+		// HTTP/1.1 connection do (one at a time).
+		h.spool = newSpoolShare(s.cfg.MaxResponseSpool)
+	}
 	h.idle = sync.NewCond(&h.mu)
 	opts.Handler = h
 	s.h2.srv.ServeConn(s.h2.guard(c), &opts)
@@ -166,6 +171,7 @@ func (cn *conn) serveH2(ctx context.Context, c net.Conn, opts http2.ServeConnOpt
 // h2Handler serves the streams of one HTTP/2 connection, each on its own goroutine (x/net's).
 type h2Handler struct {
 	parent *conn
+	spool  *spoolShare // the response bytes its streams may hold for the client; nil = no limit
 	mu     sync.Mutex
 	idle   *sync.Cond // on mu: signalled when active drops to 0
 	active int        // handlers running; guarded by mu
@@ -182,7 +188,7 @@ func (h *h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		h.mu.Unlock()
 	}()
-	cn := h.parent.streamConn(w, r)
+	cn := h.parent.streamConn(w, r, h.spool)
 	reset := cn.serveStream(r)
 	cn.h2.waitWritten()
 	if reset {
@@ -194,7 +200,7 @@ func (h *h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // streamConn makes the conn value that serves one stream of the connection cn: the
 // connection's addresses, TLS variables and trust, and a clientWriter onto the stream.
-func (cn *conn) streamConn(w http.ResponseWriter, r *http.Request) *conn {
+func (cn *conn) streamConn(w http.ResponseWriter, r *http.Request, spool *spoolShare) *conn {
 	st := &h2Stream{w: w, r: r, rc: http.NewResponseController(w)}
 	sc := &conn{srv: cn.srv, nc: cn.nc, accepted: cn.accepted, h2: st,
 		tlsIn: cn.tlsIn, tlsVars: cn.tlsVars, tlsEnv: cn.tlsEnv,
@@ -203,6 +209,7 @@ func (cn *conn) streamConn(w http.ResponseWriter, r *http.Request) *conn {
 	sc.c = &streamWriter{st: st, conn: cn.nc}
 	sc.cw = newClientWriter(sc.c, h2StreamMemory, cn.srv.cfg.WriteTimeout, cn.srv.cfg.TempDir)
 	sc.cw.spoolCap = max(cn.srv.cfg.MaxResponseSpool, 0)
+	sc.cw.share = spool
 	return sc
 }
 
