@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"bytes"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -357,4 +359,39 @@ func spooledBytes(t *testing.T, pid int) int64 {
 		}
 	}
 	return total
+}
+
+// A connection that turns to HTTP/2 after a graceful stop began (its preface arrives after
+// TERM) gets its GOAWAY too, instead of holding the stop up until --graceful-timeout.
+func TestH2GracefulStopLateConnection(t *testing.T) {
+	a := startAttackTarget(t)
+	release := filepath.Join(t.TempDir(), "release")
+	defer os.WriteFile(release, nil, 0o644)
+	busy := dialH2Raw(t, a.server, nil)
+	busy.request(1, "GET", "/count?wait="+release, nil) // keeps the stop draining
+	deadline := time.Now().Add(10 * time.Second)
+	for a.calls() < 1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	late, err := net.Dial("tcp", a.addr) // accepted now, preface later
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer late.Close()
+	time.Sleep(200 * time.Millisecond)
+	a.cmd.Process.Signal(syscall.SIGTERM)
+	time.Sleep(300 * time.Millisecond)
+	io.WriteString(late, http2.ClientPreface)
+	fr := http2.NewFramer(late, late)
+	fr.WriteSettings()
+	late.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			t.Fatalf("the late connection got no GOAWAY within 5 s: %v", err)
+		}
+		if _, ok := f.(*http2.GoAwayFrame); ok {
+			return
+		}
+	}
 }

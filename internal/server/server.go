@@ -232,10 +232,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.listeners = nil
 	s.mu.Unlock()
-	if s.h2 != nil {
-		// Each HTTP/2 connection sends GOAWAY and ends once its streams are done.
-		go s.h2.base.Shutdown(context.Background())
-	}
 
 	done := make(chan struct{})
 	go func() {
@@ -247,6 +243,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	defer tick.Stop()
 	for {
 		s.closeIdle()
+		if s.h2 != nil {
+			// Each HTTP/2 connection sends GOAWAY and ends once its streams are done; again
+			// at each tick for those that turned to HTTP/2 since (a handshake under way).
+			s.h2.base.Shutdown(context.Background())
+		}
 		select {
 		case <-done:
 			return nil
