@@ -395,3 +395,34 @@ func TestH2GracefulStopLateConnection(t *testing.T) {
 		}
 	}
 }
+
+// What an idle HTTP/2 connection (h2c, one request answered) costs the master: x/net's
+// connection state and buffers, the guard's, the goroutines. Logged for docs/http2.md, and
+// bounded loosely.
+func TestH2IdleConnMemory(t *testing.T) {
+	const idleConns = 500
+	raiseFDLimit(t, 2*idleConns+1000)
+	a := startAttackTarget(t)
+	for range 10 {
+		h := dialH2Raw(t, a.server, nil)
+		h.request(1, "GET", "/env", nil)
+		h.answer(1, 10*time.Second)
+		h.c.Close()
+	}
+	time.Sleep(500 * time.Millisecond)
+	before := vmRSS(t, a.cmd.Process.Pid)
+	for range idleConns {
+		h := dialH2Raw(t, a.server, nil)
+		h.request(1, "GET", "/env", nil)
+		if ans := h.answer(1, 10*time.Second); ans.status != 200 {
+			t.Fatalf("request before idling: %v", ans)
+		}
+	}
+	time.Sleep(2 * time.Second) // let the runtime settle (GC, stack shrinking)
+	after := vmRSS(t, a.cmd.Process.Pid)
+	per := float64(after-before) / idleConns / 1024
+	t.Logf("master VmRSS %d KiB → %d KiB with %d idle HTTP/2 connections: %.1f KiB per connection", before>>10, after>>10, idleConns, per)
+	if per > 256 {
+		t.Errorf("%.1f KiB per idle HTTP/2 connection; want well below 256 KiB", per)
+	}
+}
