@@ -465,7 +465,7 @@ func Settings(getenv func(string) string) []Setting {
 			Help:     "HTTP versions served, comma-separated: h1 (HTTP/1.1, always on) and h2 (HTTP/2). With h2, TLS listeners offer h2 by ALPN, and --http2-cleartext adds h2c on plain ones. See docs/http2.md.",
 			register: str(func(c *Config) *string { return &c.HTTPProtocols })},
 		{Name: "http2-cleartext", Default: "false",
-			Help:     "With --http-protocols h1,h2: serve HTTP/2 without TLS (h2c) on plain listeners too, to clients that start with the HTTP/2 preface (prior knowledge) or ask for it with Upgrade: h2c.",
+			Help:     "Serve HTTP/2 without TLS (h2c) on plain listeners too, to clients that start with the HTTP/2 preface (prior knowledge) or ask for it with Upgrade: h2c. Turns HTTP/2 on, as h2 in --http-protocols does.",
 			register: boolean(func(c *Config) *bool { return &c.HTTP2Cleartext })},
 		{Name: "http2-max-concurrent-streams", Meta: "INT", Default: "100",
 			Help:     "HTTP/2: the most streams (requests) a client may have open at once on one connection.",

@@ -209,7 +209,7 @@ func Gunicorn() []GunicornSetting {
 		noted(impl("ciphers", "ciphers", "--ciphers"), "an OpenSSL cipher list mapped onto Go's TLS 1.2 suites; unknown names are an error; TLS 1.3 suites are not configurable (docs/tls.md)"),
 		// HTTP/2
 		noted(impl("http_protocols", "http-protocols", "--http-protocols"), "h1 and h2 in any order (h1 required; the order does not change ALPN, where h2 is preferred); h3 is refused (docs/http2.md)"),
-		b(noted(impl("http2_cleartext", "http2-cleartext", "--http2-cleartext"), "needs h2 in --http-protocols (docs/http2.md)")),
+		b(noted(impl("http2_cleartext", "http2-cleartext", "--http2-cleartext"), "turns HTTP/2 on, as h2 in --http-protocols does (docs/http2.md)")),
 		impl("http2_max_concurrent_streams", "http2-max-concurrent-streams", "--http2-max-concurrent-streams"),
 		impl("http2_initial_window_size", "http2-initial-window-size", "--http2-initial-window-size"),
 		impl("http2_max_frame_size", "http2-max-frame-size", "--http2-max-frame-size"),

@@ -5,8 +5,13 @@ import (
 	"strings"
 )
 
-// HTTP2 reports whether --http-protocols asks for HTTP/2.
+// HTTP2 reports whether HTTP/2 is on: h2 in --http-protocols, or --http2-cleartext, which
+// implies it (settings are checked one by one as a config file sets them, in name order, so
+// http2_cleartext cannot require an http_protocols set after it).
 func (c *Config) HTTP2() bool {
+	if c.HTTP2Cleartext {
+		return true
+	}
 	for _, p := range strings.Split(c.HTTPProtocols, ",") {
 		if strings.TrimSpace(strings.ToLower(p)) == "h2" {
 			return true
@@ -32,9 +37,6 @@ func (c *Config) validateHTTP2() error {
 	}
 	if !h1 {
 		return fmt.Errorf("invalid value %q for --http-protocols: gonicorn always serves HTTP/1.1, so h1 must be in the list (h1,h2)", c.HTTPProtocols)
-	}
-	if c.HTTP2Cleartext && !c.HTTP2() {
-		return fmt.Errorf("--http2-cleartext needs h2 in --http-protocols (h1,h2), which is %q", c.HTTPProtocols)
 	}
 	for _, r := range []struct {
 		flag      string
