@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"crypto/tls"
+	"crypto/x509/pkix"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -455,6 +456,24 @@ func TestH2Multiplex(t *testing.T) {
 	for range 60 {
 		if r := <-results; r.err != nil {
 			t.Errorf("stream: %v", r.err)
+		}
+	}
+}
+
+// Mutual TLS over HTTP/2: every stream's environ has the connection's SSL_CLIENT_* variables.
+func TestH2ClientCertificate(t *testing.T) {
+	ts := newTLSSetup(t)
+	alice := ts.ca.Client(pkix.Name{CommonName: "alice"})
+	s := startH2(t, ts, "--ca-certs", ts.ca.File, "--cert-reqs", "2")
+	tr := &http2.Transport{TLSClientConfig: ts.clientConfig(alice)}
+	tr.TLSClientConfig.NextProtos = []string{"h2"}
+	c := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	for range 2 { // two streams on one connection
+		resp, b := getBody(t, c, mustRequest(t, "GET", h2URL(s, ts, "/env")))
+		var env map[string]string
+		json.Unmarshal(b, &env)
+		if resp.ProtoMajor != 2 || env["SSL_CLIENT_VERIFY"] != "SUCCESS" || !strings.Contains(env["SSL_CLIENT_S_DN"], "CN=alice") {
+			t.Errorf("over %s: SSL_CLIENT_VERIFY %q, SSL_CLIENT_S_DN %q; want SUCCESS and alice", resp.Proto, env["SSL_CLIENT_VERIFY"], env["SSL_CLIENT_S_DN"])
 		}
 	}
 }
