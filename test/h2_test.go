@@ -297,7 +297,7 @@ func TestH2Spec(t *testing.T) {
 // (413 before the body or once it passes the limit, 431 for too many or too big fields, 408
 // for a body that stops), each answered on its stream and logged, the connection going on.
 func TestH2Limits(t *testing.T) {
-	s := startH2(t, nil, "--http2-cleartext", "--limit-request-body", "1000", "--limit-request-fields", "20",
+	s := startH2(t, nil, "--http2-cleartext", "--limit-request-body", "1000", "--limit-request-fields", "20", "--limit-request-line", "200",
 		"--body-timeout", "1", "--http2-max-concurrent-streams", "7", "--http2-initial-window-size", "30000",
 		"--http2-max-frame-size", "20000", "--http2-max-header-list-size", "4096",
 		"--access-logfile", "-", "--access-logformat", `"%(r)s" %(s)s`)
@@ -345,6 +345,13 @@ func TestH2Limits(t *testing.T) {
 	sid = next()
 	h.request(sid, "GET", "/env", nil, "x-big", strings.Repeat("a", 3000), "x-big2", strings.Repeat("b", 3000))
 	check("6000 bytes of fields", h.answer(sid, 10*time.Second), 431)
+	// :method and :path longer than --limit-request-line as an HTTP/1.1 request line.
+	sid = next()
+	h.request(sid, "GET", "/"+strings.Repeat("p", 190), nil)
+	check("a 203-byte request line", h.answer(sid, 10*time.Second), 414)
+	sid = next()
+	h.request(sid, "GET", "/"+strings.Repeat("p", 180), nil)
+	check("a 193-byte request line", h.answer(sid, 10*time.Second), 200)
 	// A body that stops: 408 after --body-timeout.
 	sid = next()
 	h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: sid, BlockFragment: h.block("POST", "/up", "content-length", "10"), EndHeaders: true})

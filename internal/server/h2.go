@@ -321,8 +321,9 @@ func (st *h2Stream) waitWritten() {
 
 // requestHead fills req from the stream's request as the HTTP/1.1 parser would from a head:
 // :method, :path (the target, split into path and query), :authority as Host (RFC 9113
-// §8.3.1), the fields with the same limits (--limit-request-fields → 431, the size of a
-// field as an HTTP/1.1 line → 431) and the same policy on names with '_' (--header-map).
+// §8.3.1), with the same limits (--limit-request-line → 414 for :method and :path as an
+// HTTP/1.1 request line, --limit-request-fields → 431, the size of a field as an HTTP/1.1
+// line → 431) and the same policy on names with '_' (--header-map).
 // x/net has checked the rest: the pseudo-header fields (RFC 9113 §8.3), lower-case names,
 // values without CR, LF or NUL, no connection-specific fields (§8.2.2), and joined the cookie
 // crumbs with "; " (§8.2.3).
@@ -333,6 +334,10 @@ func (st *h2Stream) requestHead(req *http1.Request, lim *http1.Limits) *http1.Er
 		// x/net's 0 without the field: the HEADERS frame ended the stream, there is no
 		// body (an open stream without content-length has -1).
 		req.ContentLength = -1
+	}
+	// --limit-request-line, counted as the HTTP/1.1 request line would be: 414.
+	if len(r.Method)+len(r.RequestURI)+len(" HTTP/1.1\r\n")+1 > cmpOr(lim.RequestLine, 8190) {
+		return &http1.Error{Status: 414, Reason: "request line too long"}
 	}
 	req.Method = []byte(r.Method)
 	req.Target = []byte(r.RequestURI)
