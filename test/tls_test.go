@@ -122,7 +122,7 @@ func TestTLSServes(t *testing.T) {
 	}
 	c := mustDialTLS(t, s.addr, ts.clientConfig(nil))
 	if p := c.c.ConnectionState().NegotiatedProtocol; p != "http/1.1" {
-		t.Errorf("ALPN offered h2, http/1.1: negotiated %q; want http/1.1 (no HTTP/2 yet)", p)
+		t.Errorf("ALPN offered h2, http/1.1: negotiated %q; want http/1.1 (HTTP/2 is off by default)", p)
 	}
 	env := c.env()
 	for k, want := range map[string]string{"wsgi.url_scheme": "https", "HTTPS": "on", "SSL_PROTOCOL": "TLSv1.3",

@@ -22,5 +22,10 @@ func frontDefences(sc *server.Config, cfg *config.Config) error {
 	sc.ProxyProtocol, sc.ProxyAllow = mode, allow
 	sc.MaxConnections = cfg.MaxConnections
 	sc.HeaderTimeout, sc.BodyTimeout = cfg.HeaderTimeout, cfg.BodyTimeout
+	if cfg.HTTP2() {
+		sc.HTTP2 = &server.HTTP2{Cleartext: cfg.HTTP2Cleartext,
+			MaxConcurrentStreams: uint32(cfg.HTTP2MaxConcurrentStreams), InitialWindowSize: uint32(cfg.HTTP2InitialWindowSize),
+			MaxFrameSize: uint32(cfg.HTTP2MaxFrameSize), MaxHeaderListSize: uint32(cfg.HTTP2MaxHeaderListSize)}
+	}
 	return trustAndSpool(sc, cfg)
 }

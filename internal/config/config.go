@@ -160,6 +160,13 @@ type Config struct {
 	// forwarder_headers.
 	NoSendfile       bool   // --no-sendfile: copy file bodies through a buffer instead of sendfile(2)
 	ForwarderHeaders string // header names with '_' a trusted proxy may send (SCRIPT_NAME, PATH_INFO, REMOTE_USER); see package proxy
+	// HTTP/2 (issue 13, docs/http2.md; see http2.go).
+	HTTPProtocols             string // --http-protocols: "h1", or "h1,h2" (any order, h1 required)
+	HTTP2Cleartext            bool   // h2c on plain listeners: prior knowledge and Upgrade: h2c
+	HTTP2MaxConcurrentStreams int    // SETTINGS_MAX_CONCURRENT_STREAMS
+	HTTP2InitialWindowSize    int    // SETTINGS_INITIAL_WINDOW_SIZE: each stream's receive window, bytes
+	HTTP2MaxFrameSize         int    // SETTINGS_MAX_FRAME_SIZE, bytes (16384 to 16777215)
+	HTTP2MaxHeaderListSize    int    // SETTINGS_MAX_HEADER_LIST_SIZE, bytes
 
 	// ConfigFile is -c/--config, or ./gunicorn.conf.py when it exists and no -c is given: the
 	// file read before GONICORN_CMD_ARGS and the command line, and again on every reload;
@@ -531,6 +538,25 @@ func Settings(getenv func(string) string) []Setting {
 		{Name: "preload", Default: "", File: "preload_app",
 			Help:     "Import the app once, in a preloader process, and fork every worker from it (gunicorn's --preload): the workers share the imported code copy-on-write (less memory) and a replacement worker starts in milliseconds. An app that does not load stops the start once, with its traceback. Unlike gunicorn, HUP still loads new code: a new preloader imports it and the workers are replaced from it. Code that opens a connection or starts a thread at import shares it between the workers: open those in the app's first request, or per worker. See docs/architecture.md.",
 			register: boolean(func(c *Config) *bool { return &c.Preload })},
+		// HTTP/2 (issue 13)
+		{Name: "http-protocols", Meta: "LIST", Default: "h1",
+			Help:     "HTTP versions served, comma-separated: h1 (HTTP/1.1, always on) and h2 (HTTP/2). With h2, TLS listeners offer h2 by ALPN, and --http2-cleartext adds h2c on plain ones. See docs/http2.md.",
+			register: str(func(c *Config) *string { return &c.HTTPProtocols })},
+		{Name: "http2-cleartext", Default: "false",
+			Help:     "Serve HTTP/2 without TLS (h2c) on plain listeners too, to clients that start with the HTTP/2 preface (prior knowledge) or ask for it with Upgrade: h2c. Turns HTTP/2 on, as h2 in --http-protocols does.",
+			register: boolean(func(c *Config) *bool { return &c.HTTP2Cleartext })},
+		{Name: "http2-max-concurrent-streams", Meta: "INT", Default: "100",
+			Help:     "HTTP/2: the most streams (requests) a client may have open at once on one connection.",
+			register: intv(func(c *Config) *int { return &c.HTTP2MaxConcurrentStreams })},
+		{Name: "http2-initial-window-size", Meta: "INT", Default: "65535",
+			Help:     "HTTP/2: each stream's flow-control window, the most request body bytes of one stream the master buffers before the client must wait (1 to 2147483647).",
+			register: intv(func(c *Config) *int { return &c.HTTP2InitialWindowSize })},
+		{Name: "http2-max-frame-size", Meta: "INT", Default: "16384",
+			Help:     "HTTP/2: the largest frame payload a client may send, in bytes (16384 to 16777215); a larger one ends the connection (FRAME_SIZE_ERROR).",
+			register: intv(func(c *Config) *int { return &c.HTTP2MaxFrameSize })},
+		{Name: "http2-max-header-list-size", Meta: "INT", Default: "65536",
+			Help:     "HTTP/2: the most bytes of a request's decoded header fields (RFC 9113 §6.5.2: names, values and 32 bytes per field); beyond it the request gets 431.",
+			register: intv(func(c *Config) *int { return &c.HTTP2MaxHeaderListSize })},
 		{Name: "version", Short: "v", Default: "", File: "-",
 			Help:     "Print the version and exit.",
 			register: boolean(func(c *Config) *bool { return &c.ShowVersion })},
@@ -880,6 +906,9 @@ func (c *Config) validate() error {
 		return err
 	}
 	if err := c.validateReload(); err != nil {
+		return err
+	}
+	if err := c.validateHTTP2(); err != nil {
 		return err
 	}
 	switch c.HeaderMap {

@@ -84,7 +84,6 @@ func Gunicorn() []GunicornSetting {
 		// A Python SSLContext cannot configure Go's crypto/tls; ignoring it could drop what
 		// it asked for (client certificates), so it is refused.
 		sslContextNote = "gonicorn's TLS is Go's crypto/tls, which a Python SSLContext cannot configure; use --certfile, --keyfile, --ca-certs, --cert-reqs, --ssl-version and --ciphers (docs/tls.md)"
-		http2Note      = "gonicorn speaks HTTP/1.1 only yet; let a proxy in front speak HTTP/2 to clients"
 		hookNote       = "server hooks are not run yet (they come with gunicorn's hooks in gonicorn); code every worker needs belongs in the app's module, which each worker imports"
 		dirtyNote      = "dirty arbiters are not in gonicorn; run long jobs in a task queue (Celery, RQ) or a second gonicorn"
 		asgiNote       = "it applies to ASGI workers only, and gonicorn is a WSGI server"
@@ -202,12 +201,12 @@ func Gunicorn() []GunicornSetting {
 		b(noted(impl("do_handshake_on_connect", "do-handshake-on-connect", "--do-handshake-on-connect"), "accepted, no effect: the handshake is always done at once, in the connection's goroutine (docs/tls.md)")),
 		noted(impl("ciphers", "ciphers", "--ciphers"), "an OpenSSL cipher list mapped onto Go's TLS 1.2 suites; unknown names are an error; TLS 1.3 suites are not configurable (docs/tls.md)"),
 		// HTTP/2
-		{Name: "http_protocols", Flags: []string{"--http-protocols"}, Status: Later, Noop: []string{"none", "", "h1"}, Note: http2Note},
-		{Name: "http2_cleartext", Flags: []string{"--http2-cleartext"}, Status: Later, Noop: []string{"none", "", "off", "false"}, Note: http2Note},
-		{Name: "http2_max_concurrent_streams", Flags: []string{"--http2-max-concurrent-streams"}, Status: Ignored, Note: "it applies to HTTP/2, which gonicorn does not serve yet"},
-		{Name: "http2_initial_window_size", Flags: []string{"--http2-initial-window-size"}, Status: Ignored, Note: "it applies to HTTP/2, which gonicorn does not serve yet"},
-		{Name: "http2_max_frame_size", Flags: []string{"--http2-max-frame-size"}, Status: Ignored, Note: "it applies to HTTP/2, which gonicorn does not serve yet"},
-		{Name: "http2_max_header_list_size", Flags: []string{"--http2-max-header-list-size"}, Status: Ignored, Note: "it applies to HTTP/2, which gonicorn does not serve yet"},
+		noted(impl("http_protocols", "http-protocols", "--http-protocols"), "h1 and h2 in any order (h1 required; the order does not change ALPN, where h2 is preferred); h3 is refused (docs/http2.md)"),
+		b(noted(impl("http2_cleartext", "http2-cleartext", "--http2-cleartext"), "turns HTTP/2 on, as h2 in --http-protocols does (docs/http2.md)")),
+		impl("http2_max_concurrent_streams", "http2-max-concurrent-streams", "--http2-max-concurrent-streams"),
+		impl("http2_initial_window_size", "http2-initial-window-size", "--http2-initial-window-size"),
+		impl("http2_max_frame_size", "http2-max-frame-size", "--http2-max-frame-size"),
+		impl("http2_max_header_list_size", "http2-max-header-list-size", "--http2-max-header-list-size"),
 		impl("raw_paste_global_conf", "paste-global", "--paste-global"),
 		b(GunicornSetting{Name: "permit_obsolete_folding", Flags: []string{"--permit-obsolete-folding"}, Status: Refused,
 			Note: "gonicorn refuses folded header lines with 400 (RFC 9112 §5.2): a proxy in front that reads them differently is a request-smuggling risk, and no current client folds; fix the client that sends them (docs/limits.md)"}),

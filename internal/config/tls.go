@@ -9,7 +9,7 @@ import (
 // TLS returns the TLS settings for package tlsconf.
 func (c *Config) TLS() tlsconf.Settings {
 	return tlsconf.Settings{CertFile: c.CertFile, KeyFile: c.KeyFile, CACerts: c.CACerts,
-		CertReqs: c.CertReqs, Version: c.SSLVersion, Ciphers: c.Ciphers}
+		CertReqs: c.CertReqs, Version: c.SSLVersion, Ciphers: c.Ciphers, HTTP2: c.HTTP2()}
 }
 
 // validateTLS checks the TLS settings (their files are read when the master starts) and

@@ -21,6 +21,7 @@ import (
 	"github.com/gonicorn/gonicorn/internal/rawio"
 	"github.com/gonicorn/gonicorn/internal/static"
 	"github.com/gonicorn/gonicorn/internal/wire"
+	"golang.org/x/net/http2"
 )
 
 // conn is one client connection. Its goroutine (serve) owns every field.
@@ -107,6 +108,8 @@ type conn struct {
 
 	wd watchdog // --timeout of the request on a worker; see watchdog.go
 
+	// h2 is the HTTP/2 stream this conn serves (h2.go), nil on an HTTP/1.1 connection.
+	h2 *h2Stream
 }
 
 // Values of conn.wait.
@@ -219,6 +222,10 @@ func (cn *conn) serve(ctx context.Context) {
 	if cn.isTLS() && !cn.handshake() {
 		return
 	}
+	if cn.srv.h2 != nil && cn.isTLS() && cn.c.(*tls.Conn).ConnectionState().NegotiatedProtocol == http2.NextProtoTLS {
+		cn.serveH2(ctx, cn.c, http2.ServeConnOpts{}) // ALPN chose h2 (RFC 9113 §3.2)
+		return
+	}
 	for {
 		keep := cn.serveOne(ctx)
 		if !keep {
@@ -233,12 +240,25 @@ func (cn *conn) serveOne(ctx context.Context) bool {
 	cn.times, cn.reqID = workerTimes{}, cn.reqID[:0]
 	start, err := cn.readHead()
 	cn.reqStart = start
+	if err == errH2Preface {
+		cn.serveH2C(ctx)
+		return false
+	}
 	if err != nil {
 		var he *http1.Error
+		if errors.As(err, &he) && cn.h2c() && cn.req.Major != 1 {
+			// On an h2c listener, a first request line that is not HTTP/1.x is taken for a
+			// broken HTTP/2 preface: a connection error, closed unanswered (RFC 9113 §3.4).
+			cn.reqLog().Debug("rejected connection", "reason", "invalid HTTP/2 preface", "remote", cn.remoteHost)
+			return false
+		}
 		if errors.As(err, &he) {
 			cn.forgetPartialRequest()
 			cn.writeError(he.Status, he.Reason)
 		}
+		return false
+	}
+	if cn.upgradeH2C(ctx) {
 		return false
 	}
 	cn.served = true
@@ -274,17 +294,25 @@ func (cn *conn) serveOne(ctx context.Context) bool {
 		return false
 	}
 	defer body.close()
-	cn.observeBody(&body)
+	return cn.runRequest(ctx, start, &body)
+}
+
+// runRequest runs a request whose head and body were read whole (from an HTTP/1.1
+// connection, or an HTTP/2 stream, h2.go) on a worker, relays the answer and logs it. It
+// reports whether the connection may stay open.
+func (cn *conn) runRequest(ctx context.Context, start time.Time, body *body) bool {
+	s := cn.srv
+	cn.observeBody(body)
 
 	// The frame is built before a slot is taken: a slot is held only while the worker is.
 	cn.times.bodyBytes = max(body.n, 0)
-	if err := cn.buildRequest(&body); err != nil {
+	if err := cn.buildRequest(body); err != nil {
 		cn.reqLog().Error("preparing request body", "err", err)
 		cn.writeError(500, "internal server error")
 		return false
 	}
 	cn.times.ready = time.Now()
-	slot, turn, ok := cn.sendToWorker(ctx, &body)
+	slot, turn, ok := cn.sendToWorker(ctx, body)
 	if !ok {
 		return false
 	}
@@ -436,14 +464,21 @@ func (cn *conn) readHead() (time.Time, error) {
 				start = time.Now()
 				cn.c.SetReadDeadline(start.Add(s.cfg.HeaderTimeout))
 			}
-			n, err := http1.ParseHead(cn.buf[cn.r:cn.w], cn.limits(), &cn.req)
-			if err == nil {
-				cn.r += n
-				cn.pinned = cn.r
-				return start, nil
-			}
-			if err != http1.ErrNeedMore {
+			// With h2c, the HTTP/2 client preface instead of a request (h2c.go).
+			wait, err := cn.sniffPreface()
+			if err != nil {
 				return start, err
+			}
+			if !wait {
+				n, err := http1.ParseHead(cn.buf[cn.r:cn.w], cn.limits(), &cn.req)
+				if err == nil {
+					cn.r += n
+					cn.pinned = cn.r
+					return start, nil
+				}
+				if err != http1.ErrNeedMore {
+					return start, err
+				}
 			}
 		}
 		// Make room: move unparsed bytes to the front, grow up to the head limit.
@@ -618,16 +653,22 @@ func (cn *conn) readBody(req *http1.Request) (body, error) {
 }
 
 func (cn *conn) readChunked() (body, error) {
-	s := cn.srv
 	br := bufio.NewReaderSize(cn, 16<<10)
-	cr := http1.NewChunkedReader(br, &s.cfg.Limits)
+	cr := http1.NewChunkedReader(br, &cn.srv.cfg.Limits)
 	defer cn.unread(br)
+	return cn.spoolBody(cr)
+}
+
+// spoolBody reads a body of unknown length from r to its end: in memory up to
+// --body-memory, then into an unlinked temp file; beyond --limit-request-body it is a 413.
+func (cn *conn) spoolBody(r io.Reader) (body, error) {
+	s := cn.srv
 	var inline []byte
 	var file *os.File
 	var total int64
 	buf := make([]byte, 32<<10)
 	for {
-		n, err := cr.Read(buf)
+		n, err := r.Read(buf)
 		total += int64(n)
 		if s.cfg.MaxBody > 0 && total > s.cfg.MaxBody {
 			if file != nil {

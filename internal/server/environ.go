@@ -242,6 +242,9 @@ func pairString(b []byte, k, v string) []byte {
 }
 
 func protoString(req *http1.Request) string {
+	if req.Major == 2 {
+		return "HTTP/2"
+	}
 	if req.Minor == 0 {
 		return "HTTP/1.0"
 	}

@@ -16,13 +16,17 @@ import (
 // logged, as the hint is only advice; the final response is not affected.
 func (rs *response) hints(payload []byte) {
 	cn := rs.cn
-	if cn.req.Minor < 1 {
+	if cn.req.Major == 1 && cn.req.Minor < 1 {
 		return
 	}
 	_, headers, err := wire.DecodeStart(payload, cn.startHeaders[:0])
 	cn.startHeaders = headers[:0]
 	if err != nil {
 		cn.srv.log.Error("invalid early hints from application", "err", err, "request", requestLine(&cn.req))
+		return
+	}
+	if cn.h2 != nil {
+		cn.h2.writeHints(cn, headers)
 		return
 	}
 	b := append(cn.out[:0], "HTTP/1.1 103 Early Hints\r\n"...)

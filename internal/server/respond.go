@@ -47,6 +47,9 @@ type response struct {
 	timedOut   bool  // the request ran past --timeout and its worker was killed: 504, not 502
 	xsend      bool  // the head named a file (X-Sendfile/X-Accel-Redirect): held until E, body dropped
 	fileFailed bool  // the F frame's file could not be framed (its size unreadable): cut
+	// incomplete is set when the body ended short of what the head announced (cut, or
+	// shorter than its Content-Length): an HTTP/2 stream is then reset (h2.go).
+	incomplete bool
 	file       *os.File
 	fileCount  int64
 	res        result
@@ -208,6 +211,10 @@ func (rs *response) start(payload []byte) {
 	if cn.srv.access != nil {
 		rs.res.headers = cn.copyAccessHeaders(h.headers)
 	}
+	if cn.h2 != nil {
+		cn.h2.writeHead(rs, &h)
+		return
+	}
 	cn.out = rs.appendHead(cn.out, &h)
 }
 
@@ -276,82 +283,50 @@ func (cn *conn) copyAccessHeaders(headers [][2][]byte) [][2][]byte {
 	return cn.accessHeaders
 }
 
-// appendHead chooses the framing (RFC 9112 §6) and appends the response head. The framing
-// depends only on what the app returned, never on how fast the worker's frames arrived:
-//
-//   - the app's Content-Length, if it set one;
-//   - else, when the worker announced the body's length (L: a list or tuple response, or
-//     an empty body), a Content-Length of that length;
-//   - else chunked for HTTP/1.1, and the end of the connection for HTTP/1.0.
-//
-// A body the L frame shows to be shorter than the app's Content-Length closes the
-// connection, and the head says so.
+// appendHead chooses the framing (see framing) and appends the HTTP/1.x response head.
 func (rs *response) appendHead(b []byte, h *appHead) []byte {
 	cn, s := rs.cn, rs.cn.srv
 	req := &cn.req
-	rs.noBody = string(req.Method) == "HEAD" || h.code == 204 || h.code == 304
-	rs.appLength = h.length
-	rs.close = h.close
+	addLength, chunked := rs.framing(h)
+	rs.chunked = chunked
 
 	b = append(b, "HTTP/1."...)
 	b = append(b, '0'+byte(min(req.Minor, 1)))
 	b = append(b, ' ')
 	b = append(b, h.status...)
 	b = append(b, "\r\n"...)
-	hasServer, hasDate, hasID := false, false, false
+	var own ownFields
 	for _, hd := range h.headers {
 		name, value := hd[0], hd[1]
-		switch {
-		case asciiEqualFold(name, "Connection"), isHopByHop(name):
-			continue // RFC 9110 §7.6.1; PEP 3333 forbids apps to send them
-		case isSendfileField(name) && s.cfg.Static.HasSendfile():
-			continue // a 204 or 304 that named a file (sendfile.go)
-		case asciiEqualFold(name, "Server"):
-			hasServer = true
-		case asciiEqualFold(name, "Date"):
-			hasDate = true
-		case len(cn.reqID) > 0 && asciiEqualFold(name, s.cfg.RequestIDHeader):
-			hasID = true // the app's own id wins
+		if !rs.keepField(name, &own) {
+			continue
 		}
 		b = append(b, name...)
 		b = append(b, ": "...)
 		b = append(b, value...)
 		b = append(b, "\r\n"...)
 	}
-	if !hasDate {
+	if !own.date {
 		b = append(b, "Date: "...)
 		b = append(b, s.date()...)
 		b = append(b, "\r\n"...)
 	}
-	if !hasServer {
+	if !own.server {
 		b = append(b, "Server: gonicorn\r\n"...)
 	}
-	if !hasID && len(cn.reqID) > 0 {
+	if !own.id && len(cn.reqID) > 0 {
 		b = append(b, s.cfg.RequestIDHeader...)
 		b = append(b, ": "...)
 		b = append(b, cn.reqID...)
 		b = append(b, "\r\n"...)
 	}
-	switch {
-	case h.length >= 0:
-		rs.remaining = h.length
-		if rs.bodyLength >= 0 && rs.bodyLength < h.length && !rs.noBody {
-			rs.close = true // known short: say so now rather than close after keep-alive
-		}
-	case h.code == 204 || h.code == 304:
-		rs.remaining = 0 // RFC 9110 §8.6: no Content-Length on 204; 304 has no body
-	case rs.bodyLength >= 0:
-		rs.remaining = rs.bodyLength
+	if addLength >= 0 {
 		b = append(b, "Content-Length: "...)
-		b = strconv.AppendInt(b, rs.bodyLength, 10)
+		b = strconv.AppendInt(b, addLength, 10)
 		b = append(b, "\r\n"...)
-	case rs.noBody:
-		rs.remaining = 0 // HEAD of a streamed body: its length is unknown
-	case req.Minor >= 1:
-		rs.chunked = true
+	}
+	if chunked {
 		b = append(b, "Transfer-Encoding: chunked\r\n"...)
-	default:
-		rs.close = true // HTTP/1.0: the end of the body is the end of the connection
 	}
 	if s.shuttingDown.Load() {
 		rs.close = true
@@ -364,6 +339,71 @@ func (rs *response) appendHead(b []byte, h *appHead) []byte {
 		b = append(b, "Connection: keep-alive\r\n"...)
 	}
 	return append(b, "\r\n"...)
+}
+
+// framing chooses how the body is delimited (RFC 9112 §6); it depends only on what the app
+// returned, never on how fast the worker's frames arrived:
+//
+//   - the app's Content-Length, if it set one;
+//   - else, when the worker announced the body's length (L: a list or tuple response, or
+//     an empty body), a Content-Length of that length, which it returns as addLength;
+//   - else chunked for HTTP/1.1, the end of the connection for HTTP/1.0, and the end of
+//     the stream for HTTP/2 (RFC 9113 §8.1).
+//
+// A body the L frame shows to be shorter than the app's Content-Length closes the
+// connection, and the head says so. It sets rs.noBody, rs.remaining, rs.appLength and
+// rs.close.
+func (rs *response) framing(h *appHead) (addLength int64, chunked bool) {
+	req := &rs.cn.req
+	rs.noBody = string(req.Method) == "HEAD" || h.code == 204 || h.code == 304
+	rs.appLength = h.length
+	rs.close = h.close
+	addLength = -1
+	switch {
+	case h.length >= 0:
+		rs.remaining = h.length
+		if rs.bodyLength >= 0 && rs.bodyLength < h.length && !rs.noBody {
+			rs.close = true // known short: say so now rather than close after keep-alive
+		}
+	case h.code == 204 || h.code == 304:
+		rs.remaining = 0 // RFC 9110 §8.6: no Content-Length on 204; 304 has no body
+	case rs.bodyLength >= 0:
+		rs.remaining = rs.bodyLength
+		addLength = rs.bodyLength
+	case rs.noBody:
+		rs.remaining = 0 // HEAD of a streamed body: its length is unknown
+	case req.Major > 1:
+		// HTTP/2: the stream's end ends the body.
+	case req.Minor >= 1:
+		chunked = true
+	default:
+		rs.close = true // HTTP/1.0: the end of the body is the end of the connection
+	}
+	return addLength, chunked
+}
+
+// ownFields records which of the fields the server adds (Date, Server, the request id)
+// the app sent itself.
+type ownFields struct{ server, date, id bool }
+
+// keepField reports whether the app's response field name goes to the client: not the
+// connection's own (hop-by-hop) fields, nor a file reference the master serves. It notes in
+// own the fields the server would otherwise add.
+func (rs *response) keepField(name []byte, own *ownFields) bool {
+	cn, s := rs.cn, rs.cn.srv
+	switch {
+	case asciiEqualFold(name, "Connection"), isHopByHop(name):
+		return false // RFC 9110 §7.6.1; PEP 3333 forbids apps to send them
+	case isSendfileField(name) && s.cfg.Static.HasSendfile():
+		return false // a 204 or 304 that named a file (sendfile.go)
+	case asciiEqualFold(name, "Server"):
+		own.server = true
+	case asciiEqualFold(name, "Date"):
+		own.date = true
+	case len(cn.reqID) > 0 && asciiEqualFold(name, s.cfg.RequestIDHeader):
+		own.id = true // the app's own id wins
+	}
+	return true
 }
 
 // isHopByHop reports whether a response header is connection-specific (RFC 9110 §7.6.1)
@@ -485,6 +525,7 @@ func (rs *response) end() result {
 		// Shorter than its Content-Length: only closing tells the client (RFC 9112 §6.3).
 		// (HEAD, 204, 304: the Content-Length describes a body that is never sent.)
 		rs.close = true
+		rs.incomplete = true
 	}
 	if rs.chunked {
 		cn.out = append(cn.out, "0\r\n\r\n"...) // the last-chunk (RFC 9112 §7.1)
@@ -549,6 +590,7 @@ func (rs *response) cut() result {
 	rs.flush()
 	rs.w.Wait()
 	rs.res.keepAlive = false
+	rs.incomplete = true
 	return rs.res
 }
 
@@ -563,6 +605,10 @@ func (rs *response) abort(status int) result {
 		rs.file = nil
 	}
 	cn := rs.cn
+	if cn.h2 != nil {
+		n := cn.h2.writeError(cn, status)
+		return result{status: status, bodyBytes: int64(n), keepAlive: false}
+	}
 	cn.linger = true // the client may still be sending: see lingeringClose
 	var n int
 	cn.out, n = cn.srv.errorResponse(cn.out[:0], status, &cn.req, cn.reqID)

@@ -81,6 +81,9 @@ func (rs *response) endSendfile() result {
 		s.log.Error("cannot send the file the app named; answering 404", "header", name,
 			"value", string(hh.sf.Target), "request", requestLine(&cn.req), "err", err)
 	}
+	if cn.h2 != nil {
+		return rs.endSendfileH2()
+	}
 	keep := rs.res.keepAlive && !hh.close && !s.shuttingDown.Load()
 	buf := s.getStaticBuf()
 	defer s.putStaticBuf(buf)
@@ -115,6 +118,20 @@ func isSendfileField(name []byte) bool {
 	return asciiEqualFold(name, "X-Sendfile") || len(name) >= 8 && asciiEqualFold(name[:8], "X-Accel-")
 }
 
+// keepAppField reports whether a file answer keeps the app's field hd (see appendAppFields).
+func keepAppField(hd [2][]byte) bool {
+	name := hd[0]
+	switch {
+	case asciiEqualFold(name, "Connection"), isHopByHop(name), isSendfileField(name),
+		asciiEqualFold(name, "Content-Length"), asciiEqualFold(name, "Content-Range"),
+		asciiEqualFold(name, "Content-Encoding"), asciiEqualFold(name, "Accept-Ranges"),
+		asciiEqualFold(name, "ETag"), asciiEqualFold(name, "Last-Modified"),
+		asciiEqualFold(name, "Content-Type") && len(hd[1]) == 0:
+		return false
+	}
+	return true
+}
+
 // appendAppFields appends the app's header fields that a file answer keeps: all but the
 // hop-by-hop ones, X-Sendfile and X-Accel-*, those that describe the body, which are the
 // file's now (Content-Length, Content-Range, Content-Encoding, Accept-Ranges, ETag,
@@ -124,11 +141,7 @@ func appendAppFields(b []byte, headers [][2][]byte) ([]byte, bool, bool) {
 	for _, hd := range headers {
 		name := hd[0]
 		switch {
-		case asciiEqualFold(name, "Connection"), isHopByHop(name), isSendfileField(name),
-			asciiEqualFold(name, "Content-Length"), asciiEqualFold(name, "Content-Range"),
-			asciiEqualFold(name, "Content-Encoding"), asciiEqualFold(name, "Accept-Ranges"),
-			asciiEqualFold(name, "ETag"), asciiEqualFold(name, "Last-Modified"),
-			asciiEqualFold(name, "Content-Type") && len(hd[1]) == 0:
+		case !keepAppField(hd):
 			continue
 		case asciiEqualFold(name, "Date"):
 			hasDate = true

@@ -71,6 +71,9 @@ type Config struct {
 	// Forwarder is the header names with '_' a trusted peer may send and the environ keys
 	// they set (--forwarder-headers, package proxy); nil = none.
 	Forwarder *proxy.Forwarder
+	// HTTP2 turns HTTP/2 on (--http-protocols h2, h2.go): offered by ALPN on TLS listeners,
+	// and with HTTP2.Cleartext as h2c on plain ones; nil = HTTP/1.1 only.
+	HTTP2 *HTTP2
 }
 
 // outputMemory is how many response bytes a slow client may owe before they go to a temp
@@ -103,6 +106,7 @@ type Server struct {
 	smallFrames  sync.Pool  // *frameBuf: request frames of idle connections (idle.go)
 	inBufs       sync.Pool  // *inBuf: input buffers of idle connections (idle.go)
 	staticBufs   sync.Pool  // *staticBuf: heads and small bodies of static responses (static.go)
+	h2           *h2Front   // HTTP/2 (h2.go); nil when off
 
 	// connSlots holds a token per open connection when MaxConnections > 0 (nil otherwise);
 	// stopping is closed by Shutdown, so that an accept loop waiting for a slot ends.
@@ -172,6 +176,9 @@ func New(cfg Config, pool *dispatch.Pool, log *slog.Logger) *Server {
 	}
 	if cfg.RequestIDHeader != "" {
 		s.ids, s.idEnviron = newIDSource(), environKey(cfg.RequestIDHeader)
+	}
+	if cfg.HTTP2 != nil {
+		s.h2 = newH2Front(&s.cfg, log)
 	}
 	return s
 }
@@ -258,6 +265,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	defer tick.Stop()
 	for {
 		s.closeIdle()
+		if s.h2 != nil {
+			// Each HTTP/2 connection sends GOAWAY and ends once its streams are done; again
+			// at each tick for those that turned to HTTP/2 since (a handshake under way).
+			s.h2.base.Shutdown(context.Background())
+		}
 		select {
 		case <-done:
 			return nil
@@ -353,17 +365,27 @@ func (s *Server) errorResponse(b []byte, status int, req *http1.Request, id []by
 // writeError answers a client fault (or a request the server cannot take) and logs it in
 // the access log; the connection is closed after it.
 func (cn *conn) writeError(status int, reason string) {
+	if cn.h2 != nil {
+		n := cn.h2.writeError(cn, status)
+		cn.logRejected(status, reason, result{status: status, bodyBytes: int64(n)})
+		return
+	}
 	cn.linger = true
 	out, n := cn.srv.errorResponse(cn.out[:0], status, &cn.req, cn.requestID())
 	cn.c.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	written, _ := cn.c.Write(out)
 	cn.out = out[:0]
+	// The body bytes the client got: what was written beyond the head.
+	sent := min(max(written-(len(out)-n), 0), n)
+	cn.logRejected(status, reason, result{status: status, bodyBytes: int64(sent)})
+}
+
+// logRejected logs and counts a request the server answered with an error itself.
+func (cn *conn) logRejected(status int, reason string, res result) {
 	cn.reqLog().Debug("rejected request", "status", status, "reason", reason, "remote", cn.remoteHost)
 	cn.observeError(status)
 	if cn.srv.access != nil {
-		// The body bytes the client got: what was written beyond the head.
-		sent := min(max(written-(len(out)-n), 0), n)
-		cn.logAccess(cn.reqStart, result{status: status, bodyBytes: int64(sent)}, 0)
+		cn.logAccess(cn.reqStart, res, 0)
 	}
 }
 
@@ -424,7 +446,7 @@ func (t *workerTimes) queueAndApp() (queue, app time.Duration) {
 func (cn *conn) logAccess(start time.Time, res result, pid int) {
 	req := &cn.req
 	var proto []byte
-	if req.Major == 1 {
+	if req.Major >= 1 {
 		proto = []byte(protoString(req))
 	}
 	queue, app := cn.times.queueAndApp()

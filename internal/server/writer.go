@@ -43,7 +43,12 @@ type clientWriter struct {
 	// client (--max-response-spool); 0 = none may wait: Write writes them itself; < 0 = no
 	// limit (noSpoolLimit, what newClientWriter sets; the server sets its own).
 	spoolCap int64
-	room     *sync.Cond // on mu: broadcast by the drain when pending bytes were written or it failed
+	// share, when not nil, is a budget of pending bytes this writer shares with others (the
+	// streams of one HTTP/2 connection, h2.go): what it queues is taken from it and given
+	// back as the drain writes it. When the budget is spent and this writer has nothing
+	// pending, Write writes itself (backpressure, as at spoolCap).
+	share *spoolShare
+	room  *sync.Cond // on mu: broadcast by the drain when pending bytes were written or it failed
 
 	mu       sync.Mutex
 	err      error    // sticky: the first write error; guarded by mu
@@ -56,6 +61,34 @@ type clientWriter struct {
 	draining bool     // a drain goroutine runs; guarded by mu
 	drained  chan struct{}
 	written  int64 // bytes handed to Write that were accepted, for the access log
+}
+
+// spoolShare is a budget of pending bytes shared by several clientWriters. A nil
+// *spoolShare has no limit.
+type spoolShare struct {
+	mu   sync.Mutex
+	free int64 // bytes that may still be queued; guarded by mu
+}
+
+func newSpoolShare(n int64) *spoolShare { return &spoolShare{free: n} }
+
+// take reserves up to n bytes of the budget and returns how many it got.
+func (s *spoolShare) take(n int) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := int(min(int64(n), max(s.free, 0)))
+	s.free -= int64(k)
+	return k
+}
+
+// give returns n bytes to the budget.
+func (s *spoolShare) give(n int) {
+	if s == nil || n <= 0 {
+		return
+	}
+	s.mu.Lock()
+	s.free += int64(n)
+	s.mu.Unlock()
 }
 
 // noSpoolLimit is a spoolCap without limit.
@@ -165,9 +198,13 @@ func (w *clientWriter) Write(p []byte) (int, error) {
 			}
 		}
 		room := w.roomLocked(len(p))
+		if w.share != nil && room > 0 {
+			room = w.share.take(room)
+		}
 		switch {
 		case room > 0:
 			if err := w.appendLocked(p[:room]); err != nil {
+				w.share.give(room)
 				w.err = err
 				return total - len(p), err
 			}
@@ -277,6 +314,7 @@ func (w *clientWriter) drain() {
 			chunk, fromFile = buf[:n], true
 		}
 		if len(chunk) == 0 || w.err != nil {
+			w.share.give(w.memBytes + int(w.fileW-w.fileR)) // what a failure left unsent
 			w.releaseFileLocked()
 			w.mem, w.memBytes = nil, 0
 			// The next Write tries the socket directly, and the raw write honours the
@@ -294,6 +332,7 @@ func (w *clientWriter) drain() {
 		n, err := w.writeBlocking(chunk)
 
 		w.mu.Lock()
+		w.share.give(n)
 		if fromFile {
 			w.fileR += int64(n)
 		} else if n == len(chunk) {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -953,5 +954,68 @@ func TestClientWriterNoSendfile(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestClientWriterSpoolShare: writers sharing a budget (the streams of an HTTP/2
+// connection) together queue no more than it for clients that read nothing; the one that
+// finds it spent waits (backpressure); once the clients read, every byte arrives and the
+// budget is whole again.
+func TestClientWriterSpoolShare(t *testing.T) {
+	defer checkGoroutines(t)()
+	const budget = 100 << 10
+	share := newSpoolShare(budget)
+	var ws [2]*clientWriter
+	var peers [2]net.Conn
+	for i := range ws {
+		c1, c2 := net.Pipe()
+		defer c1.Close()
+		defer c2.Close()
+		ws[i] = newClientWriter(c1, 16<<10, testStall, t.TempDir())
+		ws[i].spoolCap, ws[i].share = 1<<20, share
+		peers[i] = c2
+	}
+	want := [2][]byte{pattern(80 << 10), pattern(80 << 10)}
+	if n, err := ws[0].Write(want[0]); n != len(want[0]) || err != nil {
+		t.Fatalf("first writer: Write = %d, %v; want all queued", n, err)
+	}
+	second := make(chan error, 1)
+	go func() {
+		_, err := ws[1].Write(want[1])
+		second <- err
+	}()
+	// The second writer gets what is left of the budget, and waits for the rest.
+	spent := func() bool { share.mu.Lock(); defer share.mu.Unlock(); return share.free == 0 }
+	for deadline := time.Now().Add(10 * time.Second); !spent(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the second writer took nothing of the budget")
+		}
+	}
+	p0, _ := ws[0].pendingBytes()
+	p1, _ := ws[1].pendingBytes()
+	if p0+p1 > budget {
+		t.Errorf("pending %d + %d bytes; want at most the shared %d", p0, p1, budget)
+	}
+	select {
+	case err := <-second:
+		t.Fatalf("the second writer's Write returned (%v) with the budget spent and no client reading", err)
+	default:
+	}
+	start := make(chan struct{})
+	got := [2]<-chan readResult{readAfter(peers[0], start), readAfter(peers[1], start)}
+	close(start)
+	if err := <-second; err != nil {
+		t.Fatalf("second writer: %v", err)
+	}
+	for i, w := range ws {
+		if err := w.Wait(); err != nil {
+			t.Fatalf("writer %d: Wait() = %v", i, err)
+		}
+		w.c.Close()
+		r := <-got[i]
+		compare(t, "writer "+strconv.Itoa(i), r.b, want[i])
+	}
+	if share.free != budget {
+		t.Errorf("budget after both drained: %d; want %d", share.free, budget)
 	}
 }

@@ -21,6 +21,7 @@ type Settings struct {
 	CertReqs string // --cert-reqs: 0 none, 1 optional, 2 required (or CERT_NONE...)
 	Version  string // --ssl-version: the lowest protocol version offered
 	Ciphers  string // --ciphers: an OpenSSL cipher list for TLS 1.2; "" = Go's defaults
+	HTTP2    bool   // --http-protocols has h2: ALPN offers it
 }
 
 // Enabled reports whether the settings ask for TLS at all.
@@ -32,11 +33,12 @@ type Options struct {
 	ClientAuth                 tls.ClientAuthType
 	MinVersion                 uint16   // tls.VersionTLS12 or tls.VersionTLS13
 	CipherSuites               []uint16 // TLS 1.2 suites; nil = Go's defaults
+	HTTP2                      bool     // offer h2 by ALPN
 }
 
 // Parse validates s without reading any file. Errors name the flag and the value.
 func Parse(s Settings) (Options, error) {
-	o := Options{CertFile: s.CertFile, KeyFile: s.KeyFile, CACerts: s.CACerts}
+	o := Options{CertFile: s.CertFile, KeyFile: s.KeyFile, CACerts: s.CACerts, HTTP2: s.HTTP2}
 	if s.CertFile == "" && s.KeyFile != "" {
 		return o, fmt.Errorf("invalid value %q for --keyfile: needs --certfile", s.KeyFile)
 	}

@@ -9,9 +9,14 @@ import (
 	"sync/atomic"
 )
 
-// NextProtos are the ALPN protocols offered (RFC 7301), in order of preference. HTTP/2
-// ("h2") will be added before "http/1.1" when the server speaks it.
-func NextProtos() []string { return []string{"http/1.1"} }
+// NextProtos are the ALPN protocols offered (RFC 7301), in order of preference: with h2,
+// HTTP/2 before HTTP/1.1 (RFC 9113 §3.2), as browsers and curl expect.
+func NextProtos(h2 bool) []string {
+	if h2 {
+		return []string{"h2", "http/1.1"}
+	}
+	return []string{"http/1.1"}
+}
 
 // Store holds the certificate, key and client CA pool in use, read from the files of its
 // Options, and gives the server a *tls.Config that always uses the latest ones read:
@@ -40,7 +45,7 @@ func Load(opts Options) (*Store, error) {
 		// because they do not set their own, so a reload keeps resumption working.
 		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) { return s.cur.Load(), nil },
 		MinVersion:         opts.MinVersion,
-		NextProtos:         NextProtos(),
+		NextProtos:         NextProtos(opts.HTTP2),
 	}
 	return s, nil
 }
@@ -76,7 +81,7 @@ func (s *Store) read() (*tls.Config, error) {
 		MinVersion:   o.MinVersion,
 		CipherSuites: o.CipherSuites,
 		ClientAuth:   o.ClientAuth,
-		NextProtos:   NextProtos(),
+		NextProtos:   NextProtos(o.HTTP2),
 	}
 	if o.CACerts != "" {
 		pool, err := readCAs(o.CACerts)

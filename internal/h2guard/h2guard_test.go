@@ -1,0 +1,177 @@
+package h2guard
+
+import (
+	"bytes"
+	"io"
+	"testing"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+)
+
+var lim = Limits{MaxFrameSize: 16384, MaxHeaderList: 65536}
+
+// client writes a client's bytes: the preface, then frames.
+type client struct {
+	buf bytes.Buffer
+	fr  *http2.Framer
+	enc *hpack.Encoder
+	hb  bytes.Buffer
+}
+
+func newClient() *client {
+	c := &client{}
+	c.buf.WriteString(http2.ClientPreface)
+	c.fr = http2.NewFramer(&c.buf, nil)
+	c.enc = hpack.NewEncoder(&c.hb)
+	return c
+}
+
+func (c *client) block(fields ...string) []byte {
+	c.hb.Reset()
+	for i := 0; i < len(fields); i += 2 {
+		c.enc.WriteField(hpack.HeaderField{Name: fields[i], Value: fields[i+1]})
+	}
+	return bytes.Clone(c.hb.Bytes())
+}
+
+// frames reads what the guard passes on, as frames, after checking the preface.
+func frames(t *testing.T, in []byte) []any {
+	t.Helper()
+	out, err := io.ReadAll(New(bytes.NewReader(in), lim))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(out, []byte(http2.ClientPreface)) {
+		t.Fatalf("preface not passed on: %q", out[:min(len(out), 24)])
+	}
+	fr := http2.NewFramer(nil, bytes.NewReader(out[len(http2.ClientPreface):]))
+	var fs []any
+	for {
+		f, err := fr.ReadFrame()
+		if err == io.EOF {
+			return fs
+		}
+		if err != nil {
+			t.Fatalf("reading the guard's output: %v", err)
+		}
+		switch f := f.(type) {
+		case *http2.HeadersFrame:
+			fs = append(fs, &http2.HeadersFrame{FrameHeader: f.FrameHeader, Priority: f.Priority})
+		case *http2.SettingsFrame:
+			var ss []http2.Setting
+			f.ForeachSetting(func(s http2.Setting) error { ss = append(ss, s); return nil })
+			fs = append(fs, settingsOf(ss))
+		default:
+			fs = append(fs, f)
+		}
+	}
+}
+
+// settingsOf is a SETTINGS frame's settings, in order.
+type settingsOf []http2.Setting
+
+// RFC 9113 §8.2.2: a connection-specific field makes the request malformed, which must be a
+// stream error: its HEADERS frame is marked as depending on itself (§5.3.1), and the block
+// is passed on unchanged. A valid request and TE: trailers pass untouched.
+func TestConnectionSpecificFields(t *testing.T) {
+	base := []string{":method", "GET", ":scheme", "https", ":path", "/", ":authority", "h"}
+	for _, tc := range []struct {
+		extra     []string
+		malformed bool
+	}{
+		{nil, false},
+		{[]string{"te", "trailers"}, false},
+		{[]string{"connection", "keep-alive"}, true},
+		{[]string{"te", "gzip"}, true},
+		{[]string{"transfer-encoding", "chunked"}, true},
+		{[]string{"upgrade", "h2c"}, true},
+		{[]string{"keep-alive", "5"}, true},
+		{[]string{"proxy-connection", "x"}, true},
+	} {
+		c := newClient()
+		blk := c.block(append(base, tc.extra...)...)
+		c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: blk, EndStream: true, EndHeaders: true})
+		fs := frames(t, c.buf.Bytes())
+		if len(fs) != 1 {
+			t.Fatalf("%v: %d frames; want 1", tc.extra, len(fs))
+		}
+		h := fs[0].(*http2.HeadersFrame)
+		self := h.Flags.Has(http2.FlagHeadersPriority) && h.Priority.StreamDep == 1
+		if self != tc.malformed {
+			t.Errorf("%v: self-dependent = %v; want %v", tc.extra, self, tc.malformed)
+		}
+	}
+}
+
+// A malformed block split over CONTINUATION frames, with padding and a priority of its own:
+// the priority is made self-dependent in place; the HPACK state of later blocks is kept.
+func TestContinuationAndPriority(t *testing.T) {
+	c := newClient()
+	blk := c.block(":method", "GET", ":scheme", "https", ":path", "/", ":authority", "h", "connection", "close")
+	c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 3, BlockFragment: blk[:5], PadLength: 3,
+		Priority: http2.PriorityParam{StreamDep: 0, Weight: 15}})
+	c.fr.WriteContinuation(3, true, blk[5:])
+	// The next request reuses the dynamic table: decoding must still be in step.
+	blk2 := c.block(":method", "GET", ":scheme", "https", ":path", "/", ":authority", "h")
+	c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 5, BlockFragment: blk2, EndStream: true, EndHeaders: true})
+	fs := frames(t, c.buf.Bytes())
+	if len(fs) != 3 {
+		t.Fatalf("%d frames; want 3", len(fs))
+	}
+	if h := fs[0].(*http2.HeadersFrame); h.Priority.StreamDep != 3 || h.Priority.Weight != 15 {
+		t.Errorf("first HEADERS priority %+v; want a dependency on stream 3, weight 15", h.Priority)
+	}
+	if h := fs[2].(*http2.HeadersFrame); h.Flags.Has(http2.FlagHeadersPriority) {
+		t.Errorf("the valid request's HEADERS was marked: %+v", h.FrameHeader)
+	}
+}
+
+// RFC 9113 §6.5.3: settings are processed in order; a repeated one passes once, with its
+// last value, where it first appeared.
+func TestSettingsDuplicates(t *testing.T) {
+	c := newClient()
+	c.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 100},
+		http2.Setting{ID: http2.SettingMaxFrameSize, Val: 20000},
+		http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1})
+	c.fr.WriteSettings(http2.Setting{ID: http2.SettingEnablePush, Val: 0})
+	fs := frames(t, c.buf.Bytes())
+	want := []http2.Setting{{ID: http2.SettingInitialWindowSize, Val: 1}, {ID: http2.SettingMaxFrameSize, Val: 20000}}
+	if got := fs[0].(settingsOf); len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("settings %v; want %v", got, want)
+	}
+	if got := fs[1].(settingsOf); len(got) != 1 || got[0].ID != http2.SettingEnablePush {
+		t.Errorf("second SETTINGS %v; want ENABLE_PUSH unchanged", got)
+	}
+}
+
+// A frame over the maximum size is passed on as it is, and so is everything after it: x/net
+// answers FRAME_SIZE_ERROR.
+func TestOversizeFramePassesThrough(t *testing.T) {
+	c := newClient()
+	c.fr.WriteData(1, false, make([]byte, 20000))
+	c.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1}, http2.Setting{ID: http2.SettingInitialWindowSize, Val: 2})
+	in := c.buf.Bytes()
+	out, err := io.ReadAll(New(bytes.NewReader(in), lim))
+	if err != nil || !bytes.Equal(out, in) {
+		t.Errorf("oversize frame: output differs from input (%d vs %d bytes), %v", len(out), len(in), err)
+	}
+}
+
+// RFC 9113 §10.5: a flood of control frames overdraws the budget and ends the stream of
+// bytes with ErrFlood; a client within it reads on.
+func TestControlBudget(t *testing.T) {
+	c := newClient()
+	for i := range ControlBurst {
+		c.fr.WritePing(false, [8]byte{byte(i)})
+	}
+	if _, err := io.ReadAll(New(bytes.NewReader(c.buf.Bytes()), lim)); err != nil {
+		t.Errorf("%d PINGs: %v; want them passed", ControlBurst, err)
+	}
+	for range 10 {
+		c.fr.WriteRSTStream(1, http2.ErrCodeCancel)
+	}
+	if _, err := io.ReadAll(New(bytes.NewReader(c.buf.Bytes()), lim)); err != ErrFlood {
+		t.Errorf("%d control frames at once: %v; want ErrFlood", ControlBurst+10, err)
+	}
+}

@@ -1,0 +1,619 @@
+package server
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gonicorn/gonicorn/internal/h2guard"
+	"github.com/gonicorn/gonicorn/internal/http1"
+	"github.com/gonicorn/gonicorn/internal/static"
+	"golang.org/x/net/http2"
+)
+
+// HTTP/2 (RFC 9113). golang.org/x/net/http2 does the framing, HPACK, flow control, stream
+// states and its own defences (rapid reset, CONTINUATION floods, control-frame floods);
+// gonicorn gives it each connection that chose h2 (ALPN "h2" after the TLS handshake, or an
+// h2c connection: the client preface, or Upgrade: h2c; h2c.go) and serves each stream with
+// a conn value of its own, so that a stream takes the same path as an HTTP/1.1 request:
+//
+//  1. The stream's pseudo-header fields and header fields become the same http1.Request
+//     the HTTP/1.1 parser makes (requestHead): :method, :path as the target, :authority
+//     as Host, with the same limits on fields and the same policy on names with '_'.
+//  2. Its body is read whole before a worker is involved, in memory then in a temp file
+//     (spoolBody), under --limit-request-body (413) and --body-timeout between DATA
+//     frames (408).
+//  3. runRequest builds the environ (SERVER_PROTOCOL HTTP/2), dispatches it and relays
+//     the worker's answer through the same validation; only the head is written
+//     differently (writeHead): as fields given to x/net, which sends them as HEADERS.
+//     The body goes through the stream's clientWriter, whose drain goroutine writes to the
+//     stream (streamConn) as its flow-control window allows, so a slow or stalled reader
+//     costs no worker. A response that cannot be completed resets the stream.
+//
+// The connection-level tunables are gunicorn 25's (--http2-*); see docs/http2.md.
+
+// HTTP2 configures HTTP/2. The zero value of a field means gunicorn's default.
+type HTTP2 struct {
+	// Cleartext serves h2c on plain listeners: the HTTP/2 client preface (prior knowledge)
+	// and requests with "Upgrade: h2c" (--http2-cleartext).
+	Cleartext bool
+	// MaxConcurrentStreams is SETTINGS_MAX_CONCURRENT_STREAMS (--http2-max-concurrent-streams):
+	// the streams a client may have open at once; default 100.
+	MaxConcurrentStreams uint32
+	// InitialWindowSize is the receive window of each stream, the most body bytes of one
+	// stream the master buffers before the client must wait (--http2-initial-window-size);
+	// default 65535.
+	InitialWindowSize uint32
+	// MaxFrameSize is SETTINGS_MAX_FRAME_SIZE (--http2-max-frame-size): larger frames are a
+	// FRAME_SIZE_ERROR; default 16384.
+	MaxFrameSize uint32
+	// MaxHeaderListSize is SETTINGS_MAX_HEADER_LIST_SIZE (--http2-max-header-list-size): the
+	// most decoded header bytes of a request (RFC 9113 §6.5.2, 32 bytes per field
+	// included); default 65536.
+	MaxHeaderListSize uint32
+}
+
+// Defaults of HTTP2's fields (gunicorn 25's).
+const (
+	DefaultH2MaxConcurrentStreams = 100
+	DefaultH2InitialWindowSize    = 65535
+	DefaultH2MaxFrameSize         = 16384
+	DefaultH2MaxHeaderListSize    = 65536
+)
+
+// h2StreamMemory is how many response bytes of one stream are kept in memory for a client
+// that reads slower than the app writes, before they go to a temp file. Less than HTTP/1.1's
+// outputMemory: a connection has up to --http2-max-concurrent-streams of them.
+const h2StreamMemory = 64 << 10
+
+// h2Front is the server's HTTP/2 part, made once by New when HTTP/2 is on.
+type h2Front struct {
+	srv    *http2.Server
+	limits h2guard.Limits // the settings x/net advertises, for the guard
+	base   *http.Server   // what x/net reads its timeouts and header limit from; its Shutdown sends GOAWAY
+}
+
+// newH2Front builds the x/net server from the configuration.
+func newH2Front(cfg *Config, log *slog.Logger) *h2Front {
+	h := *cfg.HTTP2
+	h.MaxConcurrentStreams = cmp.Or(h.MaxConcurrentStreams, DefaultH2MaxConcurrentStreams)
+	h.InitialWindowSize = cmp.Or(h.InitialWindowSize, DefaultH2InitialWindowSize)
+	h.MaxFrameSize = cmp.Or(h.MaxFrameSize, DefaultH2MaxFrameSize)
+	h.MaxHeaderListSize = cmp.Or(h.MaxHeaderListSize, DefaultH2MaxHeaderListSize)
+	cfg.HTTP2 = &h
+	// The connection's receive window: a few streams' worth at once.
+	connWindow := int32(min(max(int64(h.InitialWindowSize)*4, 1<<20), math.MaxInt32))
+	f := &h2Front{
+		srv: &http2.Server{
+			MaxConcurrentStreams:         h.MaxConcurrentStreams,
+			MaxReadFrameSize:             h.MaxFrameSize,
+			MaxUploadBufferPerStream:     int32(h.InitialWindowSize),
+			MaxUploadBufferPerConnection: connWindow,
+			// With no stream open for --keep-alive, the connection ends with a GOAWAY.
+			IdleTimeout: cfg.KeepAlive,
+			// A client that takes no bytes of the connection for --write-timeout is gone.
+			WriteByteTimeout: cfg.WriteTimeout,
+		},
+		// x/net advertises MaxHeaderBytes plus room for 10 fields' overhead (32 bytes each).
+		base: &http.Server{MaxHeaderBytes: max(int(h.MaxHeaderListSize)-320, 1), IdleTimeout: cfg.KeepAlive,
+			// x/net's lines about clients that broke the protocol: at DEBUG, as the
+			// HTTP/1.1 front logs rejected requests.
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)},
+	}
+	f.limits = h2guard.Limits{MaxFrameSize: h.MaxFrameSize, MaxHeaderList: h.MaxHeaderListSize}
+	http2.ConfigureServer(f.base, f.srv) // so that base.Shutdown starts each connection's graceful stop
+	return f
+}
+
+// guard puts an h2guard.Reader between the client's bytes and x/net (see package h2guard),
+// keeping the TLS state visible to x/net, which checks the version and cipher suite
+// (RFC 9113 §9.2).
+func (f *h2Front) guard(c net.Conn) net.Conn {
+	g := h2guard.New(c, f.limits)
+	if tc, ok := c.(*tls.Conn); ok {
+		return &guardedTLSConn{guardedConn{c, g}, tc}
+	}
+	return &guardedConn{c, g}
+}
+
+// guardedConn is a connection read through an h2guard.Reader.
+type guardedConn struct {
+	net.Conn
+	g *h2guard.Reader
+}
+
+func (c *guardedConn) Read(p []byte) (int, error) { return c.g.Read(p) }
+
+// guardedTLSConn is a guarded TLS connection, with its TLS state.
+type guardedTLSConn struct {
+	guardedConn
+	tc *tls.Conn
+}
+
+func (c *guardedTLSConn) ConnectionState() tls.ConnectionState { return c.tc.ConnectionState() }
+
+// serveH2 serves the connection as HTTP/2 until it ends. c is what x/net reads and writes:
+// the TLS connection, or the socket with the bytes read already (h2c.go). opts may carry an
+// h2c upgrade's first request.
+func (cn *conn) serveH2(ctx context.Context, c net.Conn, opts http2.ServeConnOpts) {
+	s := cn.srv
+	cn.served = true // a graceful stop waits for its streams, not for its first request
+	opts.Context = ctx
+	opts.BaseConfig = s.h2.base
+	h := &h2Handler{parent: cn}
+	if s.cfg.MaxResponseSpool > 0 {
+		// The connection's streams share one --max-response-spool, as the requests of an
+		// HTTP/1.1 connection do (one at a time).
+		h.spool = newSpoolShare(s.cfg.MaxResponseSpool)
+	}
+	h.idle = sync.NewCond(&h.mu)
+	opts.Handler = h
+	s.h2.srv.ServeConn(s.h2.guard(c), &opts)
+	// x/net does not wait for the handlers of streams cut by the connection's end.
+	h.mu.Lock()
+	for h.active > 0 {
+		h.idle.Wait()
+	}
+	h.mu.Unlock()
+}
+
+// h2Handler serves the streams of one HTTP/2 connection, each on its own goroutine (x/net's).
+type h2Handler struct {
+	parent *conn
+	spool  *spoolShare // the response bytes its streams may hold for the client; nil = no limit
+	mu     sync.Mutex
+	idle   *sync.Cond // on mu: signalled when active drops to 0
+	active int        // handlers running; guarded by mu
+}
+
+func (h *h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.mu.Lock()
+	h.active++
+	h.mu.Unlock()
+	defer func() {
+		h.mu.Lock()
+		if h.active--; h.active == 0 {
+			h.idle.Broadcast()
+		}
+		h.mu.Unlock()
+	}()
+	cn := h.parent.streamConn(w, r, h.spool)
+	reset := cn.serveStream(r)
+	cn.h2.waitWritten()
+	if reset {
+		// x/net answers a handler's ErrAbortHandler with RST_STREAM (INTERNAL_ERROR): the
+		// client learns that the response is incomplete (RFC 9113 §8.1).
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// streamConn makes the conn value that serves one stream of the connection cn: the
+// connection's addresses, TLS variables and trust, and a clientWriter onto the stream.
+func (cn *conn) streamConn(w http.ResponseWriter, r *http.Request, spool *spoolShare) *conn {
+	st := &h2Stream{w: w, r: r, rc: http.NewResponseController(w)}
+	sc := &conn{srv: cn.srv, nc: cn.nc, accepted: cn.accepted, h2: st,
+		tlsIn: cn.tlsIn, tlsVars: cn.tlsVars, tlsEnv: cn.tlsEnv,
+		remoteHost: cn.remoteHost, remotePort: cn.remotePort, client: cn.client,
+		localHost: cn.localHost, localPort: cn.localPort, trustedPeer: cn.trustedPeer}
+	sc.c = &streamWriter{st: st, conn: cn.nc}
+	sc.cw = newClientWriter(sc.c, h2StreamMemory, cn.srv.cfg.WriteTimeout, cn.srv.cfg.TempDir)
+	sc.cw.spoolCap = max(cn.srv.cfg.MaxResponseSpool, 0)
+	sc.cw.share = spool
+	return sc
+}
+
+// serveStream serves the stream's request as serveOne serves an HTTP/1.1 one. It reports
+// whether the stream must be reset: its response could not be completed, or its request
+// could not be read and nothing was answered.
+func (cn *conn) serveStream(r *http.Request) (reset bool) {
+	s := cn.srv
+	start := time.Now()
+	cn.reqStart = start
+	st := cn.h2
+	if err := st.requestHead(&cn.req, &s.cfg.Limits); err != nil {
+		cn.writeError(err.Status, err.Reason)
+		return false
+	}
+	cn.served = true
+	if o := s.cfg.Observer; o != nil {
+		o.RequestBegun()
+		defer o.RequestEnded()
+	}
+	if err := cn.resolveForwarded(); err != nil {
+		cn.writeError(err.Status, err.Reason)
+		return false
+	}
+	cn.takeRequestID()
+	if s.cfg.Static != nil && cn.serveStaticH2(start) {
+		return cn.resp.incomplete
+	}
+	req := &cn.req
+	if req.ContentLength > 0 && s.cfg.MaxBody > 0 && req.ContentLength > s.cfg.MaxBody {
+		cn.writeError(413, "request body too large")
+		return false
+	}
+	body, err := st.readBody(cn)
+	if err != nil {
+		var he *http1.Error
+		switch {
+		case errors.As(err, &he):
+			cn.writeError(he.Status, he.Reason)
+			return false
+		case r.Context().Err() != nil:
+			return true // the client reset the stream, or the connection ended
+		}
+		// x/net's own complaints: a body shorter than its content-length (RFC 9113 §8.1.1).
+		cn.writeError(400, "incomplete request body")
+		return false
+	}
+	defer body.close()
+	if r.Context().Err() != nil {
+		return true // reset before its turn: no worker runs it (CVE-2023-44487)
+	}
+	cn.runRequest(r.Context(), start, &body)
+	return cn.resp.incomplete
+}
+
+// h2Stream is what an HTTP/2 stream's conn has of x/net's: the request and the response
+// writer. The response writer is used by one goroutine at a time: the stream's handler, then
+// (for the body) its clientWriter's drain; written orders them (see after).
+type h2Stream struct {
+	w  http.ResponseWriter
+	rc *http.ResponseController
+	r  *http.Request
+	// written is closed once every hint and head queued so far went out; nil when none is
+	// pending. A 103's HEADERS frame is written at once by x/net, and waits when the
+	// connection's socket is full; it is written by a goroutine of its own, so that the
+	// relay goes on reading the worker's answer (a slow reader costs no worker), and what
+	// follows waits for it. Set by the stream's handler goroutine only, before the drain
+	// starts.
+	written chan struct{}
+}
+
+// after runs write once every hint and head queued before it was written: at once when none
+// is pending, else on a goroutine of its own.
+func (st *h2Stream) after(write func()) {
+	prev := st.written
+	if prev == nil {
+		write()
+		return
+	}
+	done := make(chan struct{})
+	st.written = done
+	go func() {
+		<-prev
+		write()
+		close(done)
+	}()
+}
+
+// async runs write on a goroutine of its own, after what was queued before.
+func (st *h2Stream) async(write func()) {
+	prev := st.written
+	done := make(chan struct{})
+	st.written = done
+	go func() {
+		if prev != nil {
+			<-prev
+		}
+		write()
+		close(done)
+	}()
+}
+
+// waitWritten waits until the hints and the head went out.
+func (st *h2Stream) waitWritten() {
+	if st.written != nil {
+		<-st.written
+	}
+}
+
+// requestHead fills req from the stream's request as the HTTP/1.1 parser would from a head:
+// :method, :path (the target, split into path and query), :authority as Host (RFC 9113
+// §8.3.1), with the same limits (--limit-request-line → 414 for :method and :path as an
+// HTTP/1.1 request line, --limit-request-fields → 431, the size of a field as an HTTP/1.1
+// line → 431) and the same policy on names with '_' (--header-map).
+// x/net has checked the rest: the pseudo-header fields (RFC 9113 §8.3), lower-case names,
+// values without CR, LF or NUL, no connection-specific fields (§8.2.2), and joined the cookie
+// crumbs with "; " (§8.2.3).
+func (st *h2Stream) requestHead(req *http1.Request, lim *http1.Limits) *http1.Error {
+	r := st.r
+	*req = http1.Request{Headers: req.Headers[:0], ContentLength: r.ContentLength, Major: 2, KeepAlive: true}
+	if _, ok := r.Header["Content-Length"]; !ok && r.ContentLength == 0 {
+		// x/net's 0 without the field: the HEADERS frame ended the stream, there is no
+		// body (an open stream without content-length has -1).
+		req.ContentLength = -1
+	}
+	// --limit-request-line, counted as the HTTP/1.1 request line would be: 414.
+	if len(r.Method)+len(r.RequestURI)+len(" HTTP/1.1\r\n")+1 > cmpOr(lim.RequestLine, 8190) {
+		return &http1.Error{Status: 414, Reason: "request line too long"}
+	}
+	req.Method = []byte(r.Method)
+	req.Target = []byte(r.RequestURI)
+	path, query, _ := strings.Cut(r.RequestURI, "?")
+	if r.Method == "CONNECT" {
+		path, query = "", "" // the target is :authority (RFC 9113 §8.5), as authority-form in HTTP/1.1
+	}
+	req.Path, req.Query = []byte(path), []byte(query)
+	maxFields, fieldSize := cmpOr(lim.Fields, 100), cmpOr(lim.FieldSize, 8190)
+	fields := 0
+	add := func(name, value string) *http1.Error {
+		fields++
+		switch {
+		case fields > maxFields:
+			return &http1.Error{Status: 431, Reason: "too many header fields"}
+		case len(name)+len(value)+4 > fieldSize:
+			return &http1.Error{Status: 431, Reason: "header field too large"}
+		case strings.IndexByte(name, '_') >= 0 && lim.HeaderMap == http1.HeaderMapRefuse:
+			return &http1.Error{Status: 400, Reason: "header field name with '_'"}
+		case strings.IndexByte(name, '_') >= 0 && lim.HeaderMap == http1.HeaderMapDrop:
+			return nil
+		}
+		req.Headers = append(req.Headers, http1.Header{Name: []byte(name), Value: []byte(value)})
+		return nil
+	}
+	if r.Host != "" {
+		if err := add("Host", r.Host); err != nil {
+			return err
+		}
+	}
+	for name, values := range r.Header {
+		if name == "Host" {
+			continue // r.Host is :authority, or the Host field without one
+		}
+		for _, v := range values {
+			if err := add(name, v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func cmpOr(v, def int) int {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+// readBody reads the stream's body whole (spoolBody), each DATA frame within --body-timeout
+// of the previous one.
+func (st *h2Stream) readBody(cn *conn) (body, error) {
+	if cn.req.ContentLength < 0 && st.r.ContentLength == 0 {
+		return body{n: -1}, nil // no body
+	}
+	if cn.req.ContentLength == 0 {
+		return body{n: 0}, nil
+	}
+	b, err := cn.spoolBody(&h2BodyReader{st: st, timeout: cn.srv.cfg.BodyTimeout})
+	st.rc.SetReadDeadline(time.Time{})
+	if err != nil {
+		return b, bodyReadError(err)
+	}
+	return b, nil
+}
+
+// h2BodyReader reads a stream's body with a fresh read deadline for each read.
+type h2BodyReader struct {
+	st      *h2Stream
+	timeout time.Duration
+}
+
+func (b *h2BodyReader) Read(p []byte) (int, error) {
+	b.st.rc.SetReadDeadline(time.Now().Add(b.timeout))
+	return b.st.r.Body.Read(p)
+}
+
+// writeHead gives x/net the response head (HEADERS, RFC 9113 §8.3.2): the app's fields
+// less the connection-specific ones, the server's Date, Server and request id, and the
+// Content-Length that framing chose. x/net sends it with the first body bytes, or with
+// END_STREAM when there are none.
+func (st *h2Stream) writeHead(rs *response, h *appHead) {
+	cn, s := rs.cn, rs.cn.srv
+	addLength, _ := rs.framing(h)
+	fields := make([][2]string, 0, len(h.headers)+4)
+	var own ownFields
+	for _, hd := range h.headers {
+		if rs.keepField(hd[0], &own) && !asciiEqualFold(hd[0], "Proxy-Connection") {
+			fields = append(fields, [2]string{string(hd[0]), string(hd[1])})
+		}
+	}
+	if !own.date {
+		fields = append(fields, [2]string{"Date", string(s.date())})
+	}
+	if !own.server {
+		fields = append(fields, [2]string{"Server", "gonicorn"})
+	}
+	if !own.id && len(cn.reqID) > 0 {
+		fields = append(fields, [2]string{s.cfg.RequestIDHeader, string(cn.reqID)})
+	}
+	if addLength >= 0 {
+		fields = append(fields, [2]string{"Content-Length", strconv.FormatInt(addLength, 10)})
+	}
+	code := h.code
+	st.after(func() {
+		hdr := st.w.Header()
+		for _, f := range fields {
+			hdr[f[0]] = append(hdr[f[0]], f[1])
+		}
+		st.w.WriteHeader(code)
+	})
+}
+
+// writeHints sends a 103 (Early Hints) HEADERS frame with the fields (RFC 8297); the
+// caller checked them.
+func (st *h2Stream) writeHints(cn *conn, headers [][2][]byte) {
+	for _, h := range headers {
+		if !http1.ValidFieldName(h[0]) || !http1.ValidFieldValue(h[1]) {
+			cn.srv.log.Error("invalid early hints header from application", "name", strconv.Quote(string(h[0])), "request", requestLine(&cn.req))
+			return
+		}
+	}
+	fields := make([][2]string, len(headers))
+	for i, h := range headers {
+		fields[i] = [2]string{string(h[0]), string(h[1])}
+	}
+	st.async(func() {
+		hdr := st.w.Header()
+		for _, f := range fields {
+			hdr[f[0]] = append(hdr[f[0]], f[1])
+		}
+		st.w.WriteHeader(103)
+		for _, f := range fields {
+			delete(hdr, f[0]) // the hints are not the final response's fields
+		}
+	})
+}
+
+// writeError answers the stream with an error status of the server's own, like
+// errorResponse, and returns the body bytes written.
+func (st *h2Stream) writeError(cn *conn, status int) int {
+	st.waitWritten()
+	body := statusText(status) + "\n"
+	hdr := st.w.Header()
+	hdr.Set("Content-Type", "text/plain; charset=utf-8")
+	hdr.Set("Content-Length", strconv.Itoa(len(body)))
+	hdr.Set("Server", "gonicorn")
+	hdr.Set("Date", string(cn.srv.date()))
+	if status == 503 {
+		hdr.Set("Retry-After", "1")
+	}
+	if id := cn.requestID(); len(id) > 0 {
+		hdr.Set(cn.srv.cfg.RequestIDHeader, string(id))
+	}
+	st.rc.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	st.w.WriteHeader(status)
+	if string(cn.req.Method) == "HEAD" {
+		return 0
+	}
+	n, _ := io.WriteString(st.w, body)
+	return n
+}
+
+// streamWriter is the net.Conn the stream's clientWriter writes the body to: each write
+// goes to x/net's response writer and is flushed, so it waits for the stream's and the
+// connection's flow-control windows (RFC 9113 §5.2), and the write deadline resets the
+// stream when the client takes nothing for --write-timeout. Only the drain goroutine of the
+// clientWriter writes (it has no raw socket to try first).
+type streamWriter struct {
+	st   *h2Stream
+	conn net.Conn // the connection, for its addresses
+}
+
+func (w *streamWriter) Write(p []byte) (int, error) {
+	w.st.waitWritten() // the head first
+	n, err := w.st.w.Write(p)
+	if err == nil {
+		err = w.st.rc.Flush()
+	}
+	return n, err
+}
+
+func (w *streamWriter) SetWriteDeadline(t time.Time) error { return w.st.rc.SetWriteDeadline(t) }
+func (w *streamWriter) SetDeadline(t time.Time) error      { return w.SetWriteDeadline(t) }
+func (w *streamWriter) SetReadDeadline(time.Time) error    { return nil }
+func (w *streamWriter) Read([]byte) (int, error)           { return 0, io.EOF }
+func (w *streamWriter) Close() error                       { return nil }
+func (w *streamWriter) LocalAddr() net.Addr                { return w.conn.LocalAddr() }
+func (w *streamWriter) RemoteAddr() net.Addr               { return w.conn.RemoteAddr() }
+
+// serveStaticH2 answers the stream from a static mount (static.go) when it is one, and
+// reports whether it did.
+func (cn *conn) serveStaticH2(start time.Time) bool {
+	s := cn.srv
+	r := &cn.static
+	if !s.cfg.Static.Serve(&cn.req, r) {
+		return false
+	}
+	defer r.Close()
+	fields := cn.staticHeaders(r.Header)
+	sent := cn.writeStaticH2(r, r.Status, nil, fields)
+	if s.access != nil {
+		cn.logAccess(start, result{status: r.Status, bodyBytes: sent, headers: fields}, 0)
+	}
+	return true
+}
+
+// writeStaticH2 answers the stream with a static reply (static.go) or the file of an
+// X-Sendfile (sendfile.go): status code, the app's fields kept (appFields), the reply's own
+// (fields), Date and Server unless the app sent them, then the body. A file that changed
+// while it was sent resets the stream (cn.resp.incomplete). It returns the body bytes sent.
+func (cn *conn) writeStaticH2(r *static.Reply, code int, appFields, fields [][2][]byte) int64 {
+	st := cn.h2
+	hdr := st.w.Header()
+	for _, f := range appFields {
+		hdr[string(f[0])] = append(hdr[string(f[0])], string(f[1]))
+	}
+	for _, f := range fields {
+		hdr[string(f[0])] = []string{string(f[1])}
+	}
+	if len(hdr["Date"]) == 0 {
+		hdr["Date"] = []string{string(cn.srv.date())}
+	}
+	if len(hdr["Server"]) == 0 {
+		hdr["Server"] = []string{"gonicorn"}
+	}
+	st.w.WriteHeader(code)
+	w := cn.writer()
+	sent := int64(0)
+	switch {
+	case r.File == nil:
+		n, _ := w.Write([]byte(r.Body))
+		sent = int64(n)
+	default:
+		if _, err := r.File.Seek(r.Offset, io.SeekStart); err == nil {
+			sent, _ = w.ReadFrom(io.LimitReader(r.File, r.Length))
+		}
+		if sent < r.Length || !r.Unchanged() {
+			cn.staticChanged(r)
+			cn.resp.incomplete = true
+		}
+	}
+	w.Wait()
+	return sent
+}
+
+// endSendfileH2 is endSendfile on an HTTP/2 stream: the file the app named, with the app's
+// status and kept fields (or the reply's status, 206/304/404...).
+func (rs *response) endSendfileH2() result {
+	cn := rs.cn
+	hh, r := &cn.held, &cn.static
+	code := r.Status
+	var app [][2][]byte
+	switch r.Status {
+	case 200, 206, 304:
+		for _, hd := range hh.headers {
+			if keepAppField(hd) {
+				app = append(app, hd)
+			}
+		}
+		if r.Status == 200 && len(hh.status) >= 3 {
+			code = int(hh.status[0]-'0')*100 + int(hh.status[1]-'0')*10 + int(hh.status[2]-'0')
+		}
+	}
+	sent := cn.writeStaticH2(r, code, app, cn.staticHeaders(r.Header))
+	rs.res.status, rs.res.bodyBytes = r.Status, sent
+	if cn.srv.access != nil {
+		rs.res.headers = hh.headers
+	}
+	return rs.res
+}
+
+// isH2Preface reports whether b, the first bytes of a connection, begin the HTTP/2 client
+// preface (RFC 9113 §3.4), as far as they go.
+func isH2Preface(b []byte) bool {
+	n := min(len(b), len(http2.ClientPreface))
+	return n > 0 && bytes.Equal(b[:n], []byte(http2.ClientPreface[:n]))
+}
