@@ -18,6 +18,8 @@ var (
 	responseSource string
 	//go:embed gonicorn_django.py
 	djangoSource string
+	//go:embed gonicorn_hooks.py
+	hooksSource string
 	//go:embed gonicorn_worker.py
 	workerSource string
 )
@@ -37,6 +39,7 @@ func Modules() []Module {
 		{"gonicorn_wire", wireSource},         // frames, the link, the handshake
 		{"gonicorn_response", responseSource}, // one request through the app
 		{"gonicorn_django", djangoSource},     // Django projects and settings
+		{"gonicorn_hooks", hooksSource},       // the config file's server hooks
 		{"gonicorn_worker", workerSource},     // app loading, serving loop, main
 	}
 }

@@ -9,6 +9,8 @@ in this order, and calls main() here:
  - gonicorn_response: one request through the app (Response,
    handle_request);
  - gonicorn_django: loading a Django project, reporting its settings;
+ - gonicorn_hooks: gunicorn's worker-side server hooks from the config
+   file (post_fork, pre_request...), when it defines any;
  - gonicorn_worker (this module): loading the app, the serving loop of each
    socket, threads, signals, the process title.
 
@@ -58,6 +60,7 @@ import threading
 import traceback
 
 import gonicorn_django
+import gonicorn_hooks
 from gonicorn_response import FileWrapper, handle_request
 from gonicorn_wire import (
     B, C, R, U32, Link, LinkBroken, ProtocolError, handshake)
@@ -66,9 +69,10 @@ from gonicorn_wire import (
 # ---------------------------------------------------------------- serving
 
 def serve(sock, app, multithread=False, multiprocess=False, load_error='',
-          django=None):
+          django=None, handle=handle_request):
     """Serves one socket until EOF; closes it. With load_error, only
-    answers the handshake (ok False). Reports whether the handshake was ok."""
+    answers the handshake (ok False). Reports whether the handshake was ok.
+    handle runs each request: handle_request, or the server hooks' wrap."""
     link = Link(sock)
     constant = {
         'wsgi.version': (1, 0),
@@ -101,7 +105,7 @@ def serve(sock, app, multithread=False, multiprocess=False, load_error='',
             del frame, payload
             environ.update(constant)
             environ['wsgi.input'] = inp
-            handle_request(link, app, environ)
+            handle(link, app, environ)
     except LinkBroken:
         return True
     except Exception:
@@ -214,9 +218,16 @@ def main():
     paths = [p for p in os.environ.get('GONICORN_PYTHONPATH', '')
              .split(os.pathsep) if p]
     sys.path[:0] = paths
+    socks = [socket.socket(fileno=fd) for fd in fds]
 
-    app, load_error, django = None, '', None
+    app, load_error, django, hooks = None, '', None, None
     try:
+        # The config file's worker-side hooks, if any (gonicorn_hooks);
+        # their signals first, as gunicorn's Worker.init_signals.
+        hooks = gonicorn_hooks.load()
+        if hooks:
+            hooks.install_signals(socks)
+            hooks.post_fork()
         settings = os.environ.get('GONICORN_DJANGO_SETTINGS')
         if settings:  # a Django project found by its manage.py
             app = gonicorn_django.load_application(settings)
@@ -224,27 +235,35 @@ def main():
             app = load_app(os.environ.get('GONICORN_APP', ''))
         if 'django.conf' in sys.modules:  # only an app that imported Django
             django = gonicorn_django.report()
+        if hooks:
+            hooks.post_worker_init(app)
     except BaseException:
         # Sent in the ready frame; the master logs it once for all workers.
         load_error = traceback.format_exc()
-    socks = [socket.socket(fileno=fd) for fd in fds]
     multithread = len(socks) > 1
     multiprocess = os.environ.get('GONICORN_MULTIPROCESS') == '1'
+    handle = handle_request
+    if hooks and hooks.per_request:
+        handle = hooks.wrap(handle_request)
 
     results = [False] * len(socks)
 
     def run(i):
         results[i] = serve(socks[i], app, multithread, multiprocess,
-                           load_error, django)
+                           load_error, django, handle)
 
     threads = [threading.Thread(target=run, args=(i,),
                                 name='gonicorn-slot-%d' % i)
                for i in range(1, len(socks))]
-    for t in threads:
-        t.start()
-    run(0)
-    for t in threads:
-        t.join()
+    try:
+        for t in threads:
+            t.start()
+        run(0)
+        for t in threads:
+            t.join()
+    finally:
+        if hooks:
+            hooks.exit()  # worker_exit, also after a signal's SystemExit
     sys.stderr.flush()
     sys.exit(3 if load_error or not all(results) else 0)
 

@@ -29,6 +29,7 @@ func TestSourcesEmbedded(t *testing.T) {
 		"gonicorn_wire":     "class Link:",
 		"gonicorn_response": "def handle_request(",
 		"gonicorn_django":   "def load_application(",
+		"gonicorn_hooks":    "def load(",
 		"gonicorn_worker":   "def main(",
 	}
 	mods := Modules()

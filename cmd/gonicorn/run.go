@@ -261,7 +261,13 @@ boot:
 	go drainWatch(drainCtx, log, sigs, cancelDrain)
 	// Requests still running when the drain ends (its timeout, or a fast stop) can only end
 	// with their workers, so the workers are stopped then (the clients get 502 or a cut).
-	endWorkers := afterDrain(drainCtx, func() { cancel(); arb.Stop(0) })
+	endWorkers := afterDrain(drainCtx, func() {
+		cancel()
+		if !graceful || errors.Is(drainCtx.Err(), context.Canceled) {
+			arb.Quit() // gunicorn's quick shutdown: the workers run worker_int
+		}
+		arb.Stop(0)
+	})
 	if err := srv.Shutdown(drainCtx); err != nil && graceful {
 		log.Warn("graceful timeout reached; closing remaining connections")
 	}

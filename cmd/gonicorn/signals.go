@@ -221,6 +221,7 @@ func workerSpec(cfg *config.Config) arbiter.Spec {
 		MaxBootFailures: cfg.MaxBootFailures, DrainTimeout: cfg.GracefulTimeout,
 		DjangoSettings: djangoSettings(cfg),
 		Credential:     cfg.Credential,
+		Hooks:          workerHooks(cfg),
 	}
 }
 

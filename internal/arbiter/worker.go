@@ -155,7 +155,7 @@ func (a *Arbiter) spawn(ctx context.Context, id int) (*worker, error) {
 	}
 	cmd := exec.Command(spec.Python, python.Args()...)
 	cmd.Dir = spec.Dir
-	cmd.Env = workerEnv(spec, fds)
+	cmd.Env = workerEnv(spec, fds, id)
 	cmd.Stdout, cmd.Stderr = outW, outW
 	cmd.ExtraFiles = children
 	cmd.SysProcAttr = procAttr()
@@ -309,7 +309,8 @@ func (a *Arbiter) handshake(ctx context.Context, w *worker, slots []*dispatch.Sl
 	return first, nil
 }
 
-func workerEnv(spec *Spec, fds []string) []string {
+// workerEnv is the environment of worker id (docs/protocol.md, "Worker process start").
+func workerEnv(spec *Spec, fds []string, id int) []string {
 	env := append(os.Environ(), spec.Env...)
 	multi := "0"
 	if spec.Workers > 1 {
@@ -321,6 +322,13 @@ func workerEnv(spec *Spec, fds []string) []string {
 	if !hasEnv(env, "MALLOC_TRIM_THRESHOLD_") {
 		env = append(env, "MALLOC_TRIM_THRESHOLD_=4194304")
 	}
+	if h := spec.Hooks; len(h.Names) > 0 {
+		// The config file's worker-side hooks (python/gonicorn_hooks.py): which, the file,
+		// their cfg, and gunicorn's worker.age and server.num_workers.
+		env = append(env, "GONICORN_CONFIG="+h.ConfigFile,
+			"GONICORN_HOOK_CFG="+h.Settings, "GONICORN_WORKER_AGE="+strconv.Itoa(id),
+			"GONICORN_NUM_WORKERS="+strconv.Itoa(spec.Workers))
+	}
 	return append(env,
 		"PYTHONUNBUFFERED=1",
 		"GONICORN_APP="+spec.App,
@@ -330,6 +338,7 @@ func workerEnv(spec *Spec, fds []string) []string {
 		"GONICORN_MULTIPROCESS="+multi,
 		"GONICORN_SCHED="+spec.Sched,
 		"GONICORN_TITLE="+spec.Title,
+		"GONICORN_HOOKS="+strings.Join(spec.Hooks.Names, ","),
 	)
 }
 

@@ -18,8 +18,9 @@ import (
 //
 // A global named like a setting of the table (gunicorn's name, or the flag's name with '_'
 // for '-') sets that setting; another gunicorn setting is answered by the inventory of
-// gunicorn.go (an error, or a warning where ignoring it is harmless; a server hook is a
-// warning); any other global is ignored, as gunicorn ignores them. See docs/config-file.md.
+// gunicorn.go (an error, or a warning where ignoring it is harmless); a server hook is run
+// (Config.Hooks, docs/hooks.md); any other global is ignored, as gunicorn ignores them. See
+// docs/config-file.md.
 
 // DefaultConfigFile is the file gunicorn reads when it is given no -c; gonicorn too, with a
 // notice at INFO that says so.
@@ -60,6 +61,7 @@ type fileLayer struct {
 	app      string   // wsgi_app; "" = none
 	set      []string // the flags the file set, for --print-config
 	warnings []string // ignored settings and hooks, one line each
+	hooks    []string // the server hooks the file defines (callables), in name order
 }
 
 // applyFile sets the flags of fs from the globals of the config file path, in name order.
@@ -127,6 +129,8 @@ func applyFile(fs *pflag.FlagSet, globals map[string]Value, path string, check f
 			if mod, _, _ := strings.Cut(layer.app, ":"); mod == "" {
 				return layer, fail("want module[:callable]")
 			}
+		case isHook(name, v):
+			layer.hooks = append(layer.hooks, name)
 		default:
 			warning, err := fileSetting(name, v, path)
 			if err != nil {
@@ -138,6 +142,13 @@ func applyFile(fs *pflag.FlagSet, globals map[string]Value, path string, check f
 		}
 	}
 	return layer, nil
+}
+
+// isHook reports whether the global name = v is one of gunicorn's server hooks that gonicorn
+// runs: a callable under a hook's name.
+func isHook(name string, v Value) bool {
+	g := gunicornByName()[name]
+	return g != nil && g.Hook && g.Status == Implemented && v.Kind == "callable"
 }
 
 // flagValues converts a config file's value for flag into the strings the flag takes, one

@@ -87,7 +87,6 @@ func Gunicorn() []GunicornSetting {
 		http2Note      = "gonicorn speaks HTTP/1.1 only yet; let a proxy in front speak HTTP/2 to clients"
 		reloadNote     = "automatic code reload is not in gonicorn yet; send HUP (kill -HUP PID) to load new code with no failed request"
 		syslogNote     = "syslog is not in gonicorn yet; log to stderr (--error-logfile -) and let journald or the container runtime forward it"
-		hookNote       = "server hooks are not run yet (they come with gunicorn's hooks in gonicorn); code every worker needs belongs in the app's module, which each worker imports"
 		dirtyNote      = "dirty arbiters are not in gonicorn; run long jobs in a task queue (Celery, RQ) or a second gonicorn"
 		strictNote     = "gonicorn parses requests strictly (RFC 9112) and has no lenient mode yet; this leniency is a request-smuggling risk behind a proxy; drop it"
 		asgiNote       = "it applies to ASGI workers only, and gonicorn is a WSGI server"
@@ -96,8 +95,9 @@ func Gunicorn() []GunicornSetting {
 	impl := func(name, flag string, flags ...string) GunicornSetting {
 		return GunicornSetting{Name: name, Flags: flags, Status: Implemented, Flag: flag}
 	}
-	hook := func(name string) GunicornSetting {
-		return GunicornSetting{Name: name, Hook: true, Status: Ignored, Note: hookNote}
+	// A server hook runs in the worker or in the master's hook process (docs/hooks.md).
+	hook := func(name, note string) GunicornSetting {
+		return GunicornSetting{Name: name, Hook: true, Status: Implemented, Note: note}
 	}
 	dirtyHook := func(name string) GunicornSetting {
 		return GunicornSetting{Name: name, Hook: true, Status: Ignored, Note: dirtyNote}
@@ -187,10 +187,21 @@ func Gunicorn() []GunicornSetting {
 		{Name: "paste", Flags: []string{"--paste", "--paster"}, Status: Later,
 			Note: "PasteDeploy ini files are not read yet; give the app as APP_MODULE (module:callable)"},
 		// Server Hooks
-		hook("on_starting"), hook("on_reload"), hook("when_ready"), hook("pre_fork"),
-		hook("post_fork"), hook("post_worker_init"), hook("worker_int"), hook("worker_abort"),
-		hook("pre_exec"), hook("pre_request"), hook("post_request"), hook("child_exit"),
-		hook("worker_exit"), hook("nworkers_changed"), hook("on_exit"),
+		hook("on_starting", "master (hook process), before the sockets are bound; an exception stops the start (exit 1), as in gunicorn"),
+		hook("on_reload", "master (hook process), on HUP once the configuration was read again, before the new workers start"),
+		hook("when_ready", "master (hook process), once the first workers are ready and the server answers (gunicorn: once the sockets are bound, before the workers); an exception stops the start (exit 1), as in gunicorn"),
+		hook("pre_fork", "master (hook process), before each worker starts; the worker's start waits for it"),
+		hook("post_fork", "worker, before it imports the app; an exception fails the worker's boot (exit 3), as in gunicorn"),
+		hook("post_worker_init", "worker, once it imported the app; an exception fails the worker's boot (exit 3), as in gunicorn"),
+		hook("worker_int", "worker, on SIGQUIT: the master's fast stop (INT, QUIT) sends it to the workers"),
+		hook("worker_abort", "worker, when a request ran past --timeout (SIGABRT after the stack dump; up to 1 s before SIGKILL)"),
+		hook("pre_exec", "master (hook process), before a binary upgrade (USR2) starts the new master"),
+		hook("pre_request", "worker, before the app is called; an exception is the request's 500, as in gunicorn"),
+		hook("post_request", "worker, once the response was handed to the master"),
+		hook("child_exit", "master (hook process), once a worker process was reaped"),
+		hook("worker_exit", "worker, as it exits (also after a failed boot, as in gunicorn)"),
+		hook("nworkers_changed", "master (hook process), at start (old_value None), TTIN, TTOU and HUP"),
+		hook("on_exit", "master (hook process), last, after the workers stopped"),
 		{Name: "ssl_context", Hook: true, Status: Refused, Note: sslContextNote},
 		noted(impl("proxy_protocol", "proxy-protocol", "--proxy-protocol"), "off, v1, v2 or auto, and gunicorn's true, false, 1, 0 in any case; the flag alone means auto and, as in gunicorn, takes the next argument as its value unless it starts with '-'"),
 		{Name: "proxy_allow_ips", Flags: []string{"--proxy-allow-from"}, Status: Implemented, Flag: "proxy-allow-ips",
@@ -412,7 +423,7 @@ func GunicornMarkdown() string {
 	b.WriteString("- **ignored with a warning**: harmless to leave out; the error log says it is ignored and why, and gonicorn serves on.\n\n")
 	b.WriteString("A setting that is not implemented is accepted silently when its value asks for nothing: in a config file\n")
 	b.WriteString("`None`, `False`, `0`, `\"\"` or an empty list (`daemon = False`, `keyfile = None`), or gunicorn's default where\n")
-	b.WriteString("the note says so (`protocol = \"http\"`). Server hooks (callables in the config file) are warnings.\n\n")
+	b.WriteString("the note says so (`protocol = \"http\"`). Server hooks (callables in the config file) run where the note says ([hooks.md](hooks.md)).\n\n")
 	b.WriteString("| setting | gunicorn's flags | status | gonicorn |\n|---|---|---|---|\n")
 	for _, g := range Gunicorn() {
 		var flags []string

@@ -87,6 +87,13 @@ func TestClassifier(t *testing.T) {
 			{"OSError: gone", T},
 			{"ok", O},
 		}},
+		{"server hook's exception", []row{ // python/gonicorn_hooks.py
+			{"Exception in server hook post_request:", T},
+			{"Traceback (most recent call last):", T},
+			{`  File "/srv/gunicorn.conf.py", line 9, in post_request`, T},
+			{"KeyError: 'x'", T},
+			{"ok", O},
+		}},
 		{"unraisable", []row{
 			{"Exception ignored in: <function Thing.__del__ at 0x7f>", T},
 			{"Traceback (most recent call last):", T},

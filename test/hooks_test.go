@@ -1,0 +1,285 @@
+package e2e
+
+// gunicorn's server hooks in a config file (docs/hooks.md): each hook appends a JSON line to
+// a file, and the tests check the order, the moments and the arguments against the real
+// workers' pids and requests.
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// hookRecorder is the head of a config file whose hooks call record(hook, **fields), which
+// appends {"hook": ..., "in_pid": the process it ran in, fields...} to the file path.
+func hookRecorder(path string) string {
+	return fmt.Sprintf(`import json, os
+HOOK_LOG = %q
+def record(hook, **fields):
+    fields["hook"] = hook
+    fields["in_pid"] = os.getpid()
+    with open(HOOK_LOG, "a") as f:
+        f.write(json.dumps(fields) + "\n")
+`, path)
+}
+
+// hookRecord is one line of a hookRecorder's file.
+type hookRecord map[string]any
+
+func (r hookRecord) str(k string) string { s, _ := r[k].(string); return s }
+func (r hookRecord) num(k string) int    { f, _ := r[k].(float64); return int(f) }
+
+// readHooks returns the records of path so far.
+func readHooks(t *testing.T, path string) []hookRecord {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	var out []hookRecord
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if line == "" {
+			continue
+		}
+		var r hookRecord
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("hook record %q: %v", line, err)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// waitHooks waits until path holds records for which match is true n times, and returns all.
+func waitHooks(t *testing.T, path string, n int, match func(hookRecord) bool) []hookRecord {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		rs := readHooks(t, path)
+		count := 0
+		for _, r := range rs {
+			if match(r) {
+				count++
+			}
+		}
+		if count >= n {
+			return rs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d matching hook records after 20 s; want %d; records: %v", count, n, rs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func hookIs(name string, pid int) func(hookRecord) bool {
+	return func(r hookRecord) bool { return r.str("hook") == name && (pid == 0 || r.num("pid") == pid) }
+}
+
+// hookOrder returns the hook names recorded for worker pid, in order.
+func hookOrder(rs []hookRecord, pid int) []string {
+	var names []string
+	for _, r := range rs {
+		if r.num("pid") == pid {
+			names = append(names, r.str("hook"))
+		}
+	}
+	return names
+}
+
+const workerHooksSrc = `
+workers = 2
+timeout = 2
+def post_fork(server, worker):
+    record("post_fork", pid=worker.pid, ppid=worker.ppid, age=worker.age, server_pid=server.pid,
+           num_workers=server.num_workers, cfg_workers=worker.cfg.workers, cfg_timeout=worker.cfg.timeout,
+           alive=worker.alive)
+def post_worker_init(worker):
+    record("post_worker_init", pid=worker.pid, app=callable(worker.wsgi))
+def pre_request(worker, req):
+    req.seen = "by pre_request"
+    worker.log.info("pre_request saw %s %s", req.method, req.path)
+    record("pre_request", pid=worker.pid, method=req.method, path=req.path, query=req.query, uri=req.uri,
+           version=list(req.version), headers=[list(h) for h in req.headers])
+def post_request(worker, req, environ, resp):
+    record("post_request", pid=worker.pid, path=req.path, seen=getattr(req, "seen", None),
+           path_info=environ.get("PATH_INFO"), status=resp and resp.status, code=resp and resp.status_code,
+           headers=resp and [list(h) for h in resp.headers])
+def worker_int(worker):
+    record("worker_int", pid=worker.pid, alive=worker.alive)
+def worker_abort(worker):
+    record("worker_abort", pid=worker.pid, alive=worker.alive)
+def worker_exit(server, worker):
+    record("worker_exit", pid=worker.pid, server_pid=server.pid)
+`
+
+// Every worker-side hook runs in the worker, at gunicorn's moment, with gunicorn's
+// arguments: post_fork and post_worker_init at boot, pre_request and post_request around a
+// request (the same req object), worker_abort on a --timeout, worker_int on the master's
+// fast stop (QUIT), worker_exit last.
+func TestWorkerHooks(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "hooks.log")
+	s, _ := configStart(t, hookRecorder(log)+workerHooksSrc)
+	pids := s.waitWorkers(2)
+	master := s.cmd.Process.Pid
+	for _, pid := range pids[:2] {
+		rs := waitHooks(t, log, 1, hookIs("post_worker_init", pid))
+		for _, r := range rs {
+			if r.num("pid") != pid || r.str("hook") != "post_fork" {
+				continue
+			}
+			if r.num("in_pid") != pid || r.num("ppid") != master || r.num("server_pid") != master ||
+				r.num("num_workers") != 2 || r.num("cfg_workers") != 2 || r.num("cfg_timeout") != 2 || r["alive"] != true {
+				t.Errorf("post_fork of worker %d (master %d): %v", pid, master, r)
+			}
+			if age := r.num("age"); age != 1 && age != 2 {
+				t.Errorf("post_fork of worker %d: age %d; want 1 or 2", pid, age)
+			}
+		}
+	}
+
+	r := s.do("GET /pid?x=1 HTTP/1.1\r\nHost: test\r\nX-Test: yes\r\n\r\n")
+	if r.status != 200 {
+		t.Fatalf("GET /pid?x=1 = %d; want 200", r.status)
+	}
+	var served int
+	fmt.Sscan(string(r.body), &served)
+	rs := waitHooks(t, log, 1, hookIs("post_request", served))
+	for _, rec := range rs {
+		switch rec.str("hook") {
+		case "pre_request":
+			headers := fmt.Sprint(rec["headers"])
+			if rec.num("in_pid") != served || rec.str("method") != "GET" || rec.str("path") != "/pid" || rec.str("query") != "x=1" ||
+				rec.str("uri") != "/pid?x=1" || fmt.Sprint(rec["version"]) != "[1 1]" ||
+				!strings.Contains(headers, "[X-TEST yes]") || !strings.Contains(headers, "[HOST test]") {
+				t.Errorf("pre_request (served by %d): %v", served, rec)
+			}
+		case "post_request":
+			if rec.num("in_pid") != served || rec.str("path") != "/pid" || rec.str("seen") != "by pre_request" ||
+				rec.str("path_info") != "/pid" || rec.str("status") != "200 OK" || rec.num("code") != 200 ||
+				!strings.Contains(fmt.Sprint(rec["headers"]), "[Content-Type text/plain]") {
+				t.Errorf("post_request (served by %d): %v", served, rec)
+			}
+		}
+	}
+	if !s.log.waitFor(fmt.Sprintf("[%d] [INFO] pre_request saw GET /pid", served), 5*time.Second) {
+		t.Errorf("worker.log's line is not in the error log with the worker's pid %d", served)
+	}
+
+	// --timeout: the worker gets SIGABRT after its stack dump, runs worker_abort and exits.
+	if r := s.get("/sleep?s=30"); r.status != 504 {
+		t.Fatalf("GET /sleep?s=30 with timeout = 2: %d; want 504", r.status)
+	}
+	rs = waitHooks(t, log, 1, hookIs("worker_abort", 0))
+	var aborted int
+	for _, rec := range rs {
+		if rec.str("hook") == "worker_abort" {
+			aborted = rec.num("pid")
+			if rec.num("in_pid") != aborted || !slices.Contains(pids, aborted) || rec["alive"] != false {
+				t.Errorf("worker_abort: %v; want it in one of the workers %v, alive False", rec, pids)
+			}
+		}
+	}
+	waitHooks(t, log, 1, hookIs("worker_exit", aborted))
+	pids = s.waitWorkers(3)
+
+	// A fast stop: worker_int, then worker_exit, in each worker.
+	waitHooks(t, log, 1, hookIs("post_worker_init", pids[2]))
+	syscall.Kill(master, syscall.SIGQUIT)
+	if code := s.exitCode(20 * time.Second); code != 0 {
+		t.Errorf("exit status after QUIT = %d; want 0", code)
+	}
+	rs = readHooks(t, log)
+	for _, pid := range pids {
+		order := hookOrder(rs, pid)
+		var want []string
+		switch pid {
+		case served:
+			want = []string{"post_fork", "post_worker_init", "pre_request", "post_request"}
+		default:
+			want = []string{"post_fork", "post_worker_init"}
+		}
+		if pid == aborted {
+			want = append(want, "pre_request", "worker_abort", "post_request", "worker_exit")
+		} else {
+			want = append(want, "worker_int", "worker_exit")
+		}
+		if !slices.Equal(order, want) {
+			t.Errorf("hooks of worker %d: %q; want %q (served /pid: %d, aborted: %d)", pid, order, want, served, aborted)
+		}
+	}
+}
+
+// A hook that raises is logged with its traceback, as one error entry, and the server goes
+// on: post_request's exception leaves the response and the worker alone; pre_request's is
+// the request's (500, "Error handling request"), as in gunicorn; worker_exit still runs at
+// the stop.
+func TestWorkerHookRaises(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "hooks.log")
+	s, _ := configStart(t, hookRecorder(log)+`
+def pre_request(worker, req):
+    if req.path == "/pid" and req.query == "pre":
+        raise RuntimeError("pre_request failed on purpose")
+def post_request(worker, req, environ, resp):
+    if req.query == "post":
+        raise KeyError("post_request failed on purpose")
+def worker_exit(server, worker):
+    record("worker_exit", pid=worker.pid)
+`)
+	pid := s.waitWorkers(1)[0]
+	if r := s.get("/pid?post"); r.status != 200 || string(r.body) != fmt.Sprint(pid) {
+		t.Errorf("GET /pid?post = %d %q; want 200 from worker %d", r.status, r.body, pid)
+	}
+	if !s.log.waitFor("KeyError: 'post_request failed on purpose'", 5*time.Second) {
+		t.Fatal("post_request's exception is not in the error log")
+	}
+	for _, want := range []string{
+		fmt.Sprintf("[%d] [ERROR] Exception in server hook post_request:", pid),
+		fmt.Sprintf("[%d] [ERROR] Traceback (most recent call last):", pid),
+		fmt.Sprintf("[%d] [ERROR] KeyError: 'post_request failed on purpose'", pid),
+	} {
+		if !strings.Contains(s.log.String(), want) {
+			t.Errorf("error log lacks %q", want)
+		}
+	}
+	if r := s.get("/pid?pre"); r.status != 500 {
+		t.Errorf("GET /pid?pre with pre_request raising = %d; want 500", r.status)
+	}
+	if !s.log.waitFor("RuntimeError: pre_request failed on purpose", 5*time.Second) ||
+		!strings.Contains(s.log.String(), "Error handling request /pid") {
+		t.Error("pre_request's exception is not logged as the request's error")
+	}
+	if r := s.get("/pid"); r.status != 200 || string(r.body) != fmt.Sprint(pid) {
+		t.Errorf("GET /pid after the hooks raised = %d %q; want 200 from the same worker %d", r.status, r.body, pid)
+	}
+	syscall.Kill(s.cmd.Process.Pid, syscall.SIGTERM)
+	if code := s.exitCode(20 * time.Second); code != 0 {
+		t.Errorf("exit status after TERM = %d; want 0", code)
+	}
+	if order := hookOrder(readHooks(t, log), pid); !slices.Equal(order, []string{"worker_exit"}) {
+		t.Errorf("hooks recorded at TERM: %q; want worker_exit", order)
+	}
+}
+
+// post_fork that raises fails the worker's boot, as in gunicorn (WORKER_BOOT_ERROR): the
+// master stops with exit status 3 and logs the traceback once.
+func TestWorkerHookPostForkRaises(t *testing.T) {
+	conf := filepath.Join(t.TempDir(), "gunicorn.conf.py")
+	writeConfig(t, conf, configHead(t)+"workers = 2\ndef post_fork(server, worker):\n    raise ValueError('no database')\n")
+	s := startNoWait(t, "--python", python(t), "-c", conf)
+	if code := s.exitCode(30 * time.Second); code != 3 {
+		t.Errorf("exit status = %d; want 3", code)
+	}
+	if n := s.logCount("ValueError: no database"); n != 1 {
+		t.Errorf("the traceback is logged %d times; want once:\n%s", n, s.log)
+	}
+	if !strings.Contains(s.log.String(), "in post_fork") {
+		t.Errorf("the log does not name post_fork:\n%s", s.log)
+	}
+}
