@@ -22,6 +22,8 @@ var (
 	hooksSource string
 	//go:embed gonicorn_worker.py
 	workerSource string
+	//go:embed gonicorn_master.py
+	masterSource string
 )
 
 // A Module is one of the worker's Python modules: its name in sys.modules
@@ -55,4 +57,11 @@ func Args() []string {
 		args = append(args, m.Name, m.Source)
 	}
 	return args
+}
+
+// HookArgs are the interpreter's arguments that start the master's hook process, which runs
+// the config file's master-side server hooks (gonicorn_master.py, internal/hooks): the
+// bootstrap, then the hooks' stand-ins and the process's loop.
+func HookArgs() []string {
+	return []string{"-c", boot, "gonicorn_hooks", hooksSource, "gonicorn_master", masterSource}
 }

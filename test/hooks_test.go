@@ -283,3 +283,150 @@ func TestWorkerHookPostForkRaises(t *testing.T) {
 		t.Errorf("the log does not name post_fork:\n%s", s.log)
 	}
 }
+
+const masterHooksSrc = `
+workers = 2
+def nworkers_changed(server, new_value, old_value):
+    record("nworkers_changed", server_pid=server.pid, new=new_value, old=old_value, num_workers=server.num_workers)
+def on_starting(server):
+    record("on_starting", server_pid=server.pid, num_workers=server.num_workers, cfg_workers=server.cfg.workers)
+def when_ready(server):
+    record("when_ready", server_pid=server.pid)
+    open(READY_FILE, "w").close()
+def pre_fork(server, worker):
+    record("pre_fork", server_pid=server.pid, age=worker.age, wpid=worker.pid, ppid=worker.ppid)
+def post_fork(server, worker):
+    record("post_fork", pid=worker.pid, age=worker.age)
+def child_exit(server, worker):
+    record("child_exit", server_pid=server.pid, age=worker.age, wpid=worker.pid, alive=worker.alive)
+def on_reload(server):
+    record("on_reload", server_pid=server.pid)
+def on_exit(server):
+    record("on_exit", server_pid=server.pid)
+`
+
+// hookNames returns the hook names of rs, in order.
+func hookNames(rs []hookRecord) []string {
+	var names []string
+	for _, r := range rs {
+		names = append(names, r.str("hook"))
+	}
+	return names
+}
+
+// The master-side hooks run in the master's hook process, at gunicorn's moments: at start
+// nworkers_changed (old None), on_starting, a pre_fork before each worker's post_fork,
+// when_ready once the server answers (a readiness file); on TTIN/TTOU nworkers_changed,
+// pre_fork, child_exit; on HUP nworkers_changed, on_reload, then the new workers; on TERM
+// child_exit for each worker and on_exit last.
+func TestMasterHooks(t *testing.T) {
+	dir := t.TempDir()
+	log, ready := filepath.Join(dir, "hooks.log"), filepath.Join(dir, "ready")
+	s, _ := configStart(t, hookRecorder(log)+fmt.Sprintf("READY_FILE = %q\n", ready)+masterHooksSrc)
+	master := s.cmd.Process.Pid
+	rs := waitHooks(t, log, 1, hookIs("when_ready", 0))
+	if _, err := os.Stat(ready); err != nil {
+		t.Fatalf("when_ready's file: %v", err)
+	}
+	if r := s.get("/pid"); r.status != 200 {
+		t.Errorf("GET /pid once when_ready wrote its file = %d; want 200", r.status)
+	}
+	helper := rs[0].num("in_pid")
+	names := hookNames(rs)
+	if !slices.Equal(names[:2], []string{"nworkers_changed", "on_starting"}) || names[len(names)-1] != "when_ready" ||
+		len(names) != 7 {
+		t.Errorf("hooks at start: %q; want nworkers_changed, on_starting, pre_fork and post_fork twice, when_ready", names)
+	}
+	if r := rs[0]; r.num("new") != 2 || r["old"] != nil || r.num("server_pid") != master {
+		t.Errorf("nworkers_changed at start: %v; want new 2, old None, server.pid %d", r, master)
+	}
+	if r := rs[1]; r.num("num_workers") != 2 || r.num("cfg_workers") != 2 {
+		t.Errorf("on_starting: %v; want num_workers 2 and cfg.workers 2", r)
+	}
+	pids := s.waitWorkers(2)
+	forked := map[int]int{} // age → position of its pre_fork
+	for i, r := range rs {
+		switch r.str("hook") {
+		case "pre_fork":
+			forked[r.num("age")] = i
+			if r.str("wpid") != "[booting]" || r.num("ppid") != master {
+				t.Errorf("pre_fork: %v; want worker.pid [booting] and worker.ppid %d", r, master)
+			}
+		case "post_fork":
+			if at, ok := forked[r.num("age")]; !ok || at > i || !slices.Contains(pids, r.num("pid")) {
+				t.Errorf("post_fork %v: not after its pre_fork (%v), or not a worker of %v", r, forked, pids)
+			}
+		}
+		if r.str("hook") != "post_fork" && (r.num("in_pid") != helper || r.num("server_pid") != master || helper == master) {
+			t.Errorf("%v: want it run in the hook process %d with server.pid %d", r, helper, master)
+		}
+	}
+
+	// TTIN: one more; TTOU: the oldest leaves.
+	syscall.Kill(master, syscall.SIGTTIN)
+	pids = s.waitWorkers(3)
+	syscall.Kill(master, syscall.SIGTTOU)
+	rs = waitHooks(t, log, 1, hookIs("child_exit", 0))
+	n := len(hookNames(rs))
+	tail := rs[7:]
+	if got := hookNames(tail); !slices.Equal(got, []string{"nworkers_changed", "pre_fork", "post_fork", "nworkers_changed", "child_exit"}) {
+		t.Errorf("hooks on TTIN and TTOU: %q", got)
+	} else if tail[0].num("new") != 3 || tail[0].num("old") != 2 || tail[3].num("new") != 2 || tail[3].num("old") != 3 ||
+		tail[1].num("age") != 3 || !slices.Contains(pids[:2], tail[4].num("wpid")) || tail[4]["alive"] != false {
+		t.Errorf("hooks on TTIN and TTOU: %v", tail)
+	}
+
+	// HUP: nworkers_changed and on_reload before the new generation's pre_fork.
+	syscall.Kill(master, syscall.SIGHUP)
+	rs = waitHooks(t, log, 2, func(r hookRecord) bool { return r.str("hook") == "post_fork" && r.num("age") > 3 })
+	if got := hookNames(rs[n:]); len(got) < 4 || !slices.Equal(got[:3], []string{"nworkers_changed", "on_reload", "pre_fork"}) {
+		t.Errorf("hooks on HUP: %q; want nworkers_changed, on_reload, pre_fork first", got)
+	}
+	if !s.log.waitFor("Reload complete", 20*time.Second) {
+		t.Fatal("no Reload complete")
+	}
+
+	syscall.Kill(master, syscall.SIGTERM)
+	if code := s.exitCode(20 * time.Second); code != 0 {
+		t.Errorf("exit status after TERM = %d; want 0", code)
+	}
+	rs = readHooks(t, log)
+	exits := 0
+	for _, r := range rs {
+		if r.str("hook") == "child_exit" {
+			exits++
+		}
+	}
+	if last := rs[len(rs)-1]; last.str("hook") != "on_exit" || exits != 5 {
+		t.Errorf("hooks: %q; want child_exit for each of the 5 workers and on_exit last", hookNames(rs))
+	}
+	if processGone(helper) != true {
+		t.Errorf("the hook process %d outlived the master", helper)
+	}
+}
+
+// A master-side hook that raises while the server runs is logged with its traceback, as
+// one error entry, and the server goes on (gunicorn's arbiter would stop); on_starting that
+// raises stops the start with exit status 1, as in gunicorn.
+func TestMasterHookRaises(t *testing.T) {
+	s, _ := configStart(t, "workers = 2\ndef pre_fork(server, worker):\n    if worker.age == 2:\n        raise OSError('no room for worker 2')\n")
+	s.waitWorkers(2)
+	if r := s.get("/pid"); r.status != 200 {
+		t.Errorf("GET /pid after pre_fork raised = %d; want 200", r.status)
+	}
+	for _, want := range []string{"[ERROR] Exception in server hook pre_fork", "OSError: no room for worker 2"} {
+		if !strings.Contains(s.log.String(), want) {
+			t.Errorf("log lacks %q", want)
+		}
+	}
+
+	conf := filepath.Join(t.TempDir(), "gunicorn.conf.py")
+	writeConfig(t, conf, configHead(t)+"def on_starting(server):\n    raise RuntimeError('not today')\n")
+	s = startNoWait(t, "--python", python(t), "-c", conf)
+	if code := s.exitCode(30 * time.Second); code != 1 {
+		t.Errorf("exit status with on_starting raising = %d; want 1", code)
+	}
+	if n := s.logCount("RuntimeError: not today"); n != 1 || strings.Contains(s.log.String(), "Booting worker") {
+		t.Errorf("want the traceback once and no worker started:\n%s", s.log)
+	}
+}

@@ -55,6 +55,17 @@ func run(ctx context.Context, cfg *config.Config) error {
 		log.Warn(w)
 	}
 	setProcTitle(log, cfg.Title("master"))
+	// The config file's master-side server hooks (hooks.go): nworkers_changed and
+	// on_starting first, as gunicorn's arbiter calls them, before any socket is bound.
+	mh, err := startMasterHooks(cfg, log, logHandler)
+	if err != nil {
+		return err
+	}
+	defer mh.close()
+	mh.workersChanged(cfg.Workers, -1)
+	if mh.run("on_starting", nil) != nil {
+		return failed("on_starting")
+	}
 
 	var access *accesslog.Format
 	var accessOut io.Writer
@@ -133,6 +144,7 @@ func run(ctx context.Context, cfg *config.Config) error {
 	}
 	defer ctl.Close()
 	up.onPromote = func() { ctl.promote(log) } // PATH.2 becomes PATH, as the pid file
+	up.onPreExec = func() { mh.run("pre_exec", nil) }
 	for i, ln := range listeners {
 		log.Info(fmt.Sprintf("Listening at: %s (%d)", describe(ln, tlsConfs[i] != nil), os.Getpid()))
 	}
@@ -145,6 +157,7 @@ func run(ctx context.Context, cfg *config.Config) error {
 	pool := dispatch.NewPool(cfg.MaxQueue, pipelineDepth)
 	pool.QueueTimeout = cfg.QueueTimeout
 	arb := arbiter.New(workerSpec(cfg), pool, log, logHandler)
+	mh.attach(arb)
 	obs, err := startOps(cfg, pool, arb, log)
 	if err != nil {
 		closeAll(listeners)
@@ -169,6 +182,14 @@ boot:
 				log.Info(fmt.Sprintf("Upgrade: new master ready; the old master (pid %d) still serves until it gets TERM", parent))
 			}
 			logDjango(log, cfg, arb.Booted())
+			// when_ready: the workers are ready and the listeners accept (serving starts
+			// below); gunicorn stops when it raises.
+			if mh.run("when_ready", nil) != nil {
+				cancel()
+				arb.Stop(0)
+				closeAll(listeners)
+				return failed("when_ready")
+			}
 			sdNotify(log, sd, up.readyState())
 			break boot
 		case sig := <-sigs:
@@ -184,6 +205,7 @@ boot:
 			<-bootDone
 			arb.Stop(0)
 			closeAll(listeners)
+			mh.run("on_exit", nil)
 			return nil
 		}
 	}
@@ -240,7 +262,7 @@ boot:
 	go func() { arbDone <- arb.Run(ctx) }()
 	go up.watchParent(serveCtx)
 
-	m := &master{log: log, cfg: cfg, arb: arb, logs: reopenable(errOut, accessOut), sd: sd, up: up, certs: certs}
+	m := &master{log: log, cfg: cfg, arb: arb, logs: reopenable(errOut, accessOut), sd: sd, up: up, certs: certs, hooks: mh}
 	ctl.serve(&controlMaster{cfg: cfg, started: started, pool: pool, arb: arb, sigs: sigs}, log)
 	sig, runErr := m.waitStop(sigs, arbDone)
 	obs.Stopping() // /readyz fails from now on
@@ -288,6 +310,7 @@ boot:
 	}
 	logLoadError(log, runErr)
 	log.Info("Shutting down: Master")
+	mh.run("on_exit", nil)
 	return runErr
 }
 

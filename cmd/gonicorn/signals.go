@@ -62,6 +62,7 @@ type master struct {
 	up   *upgrader  // binary upgrade (USR2)
 	// certs are the TLS certificate, key and CAs, re-read on HUP; nil without TLS.
 	certs *tlsconf.Store
+	hooks *masterHooks // the config file's master-side server hooks
 }
 
 // reopenable returns the log destinations among ws that are files.
@@ -176,6 +177,7 @@ func (m *master) reload() <-chan error {
 		m.log.Warn("reload: --" + name + " cannot change while running; keeping the value from start")
 	}
 	setProcTitle(m.log, next.Title("master")) // --name may have changed
+	m.hooks.reload(next)                      // on_reload, before the new workers start
 	return m.arb.Reload(workerSpec(next))
 }
 

@@ -128,6 +128,16 @@ type Arbiter struct {
 	// are listed in restarts.go); nil = nobody. Set before Boot; called by Run's goroutine.
 	OnRestart func(reason string)
 
+	// For the config file's master-side server hooks (docs/hooks.md); nil = nobody. Set
+	// before Boot. Each blocks what it is called from, as gunicorn's hooks block its arbiter.
+	// OnSpawn is called before worker id's process starts (pre_fork), by the goroutine that
+	// spawns it; OnReap once worker id's process pid was reaped (child_exit), by its reaper,
+	// before the arbiter hears of the exit; OnWorkers when TTIN or TTOU changed the number
+	// of workers (nworkers_changed), by Run.
+	OnSpawn   func(id int)
+	OnReap    func(id, pid int)
+	OnWorkers func(now, before int)
+
 	reloadPrev   *Spec // the spec before the last reload, restored if it fails; owned by Run
 	bootFailures int   // workers in a row that died within bootWindow of booting; owned by Run
 	nextID       int

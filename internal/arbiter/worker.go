@@ -124,6 +124,9 @@ const (
 // spawn starts one worker process and completes the readiness handshake on every slot. It
 // returns a *LoadError if the application failed to load.
 func (a *Arbiter) spawn(ctx context.Context, id int) (*worker, error) {
+	if a.OnSpawn != nil {
+		a.OnSpawn(id)
+	}
 	spec := a.current() // a reload may change it for later spawns, not this one
 	threads := spec.Threads
 	parents := make([]*net.UnixConn, 0, threads)
@@ -212,16 +215,25 @@ func (a *Arbiter) reap(w *worker, output *os.File) {
 	defer t.Stop()
 	select {
 	case <-w.outputDone:
+		a.reaped(w)
 		close(w.exited)
 		return
 	case <-t.C:
 	}
 	a.lingerOutput(w, output)
+	a.reaped(w)
 	close(w.exited)
 	<-w.outputDone // ends at the pipe's EOF, or when Stop closes it
 	a.mu.Lock()
 	delete(a.lingering, w)
 	a.mu.Unlock()
+}
+
+// reaped tells OnReap that w's process was reaped.
+func (a *Arbiter) reaped(w *worker) {
+	if a.OnReap != nil {
+		a.OnReap(w.id, w.pid)
+	}
 }
 
 // lingerOutput records the output pipe of a reaped worker that another process holds open,
