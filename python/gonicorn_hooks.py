@@ -23,6 +23,7 @@ Standard library only.
 """
 
 import importlib.util
+import inspect
 import json
 import logging
 import marshal
@@ -88,7 +89,7 @@ class Hooks:
         self.exited = False       # worker_exit ran
         self.exit_code = None     # set by a signal that ends the worker
         self.pre = funcs.get('pre_request')
-        self.post = funcs.get('post_request')
+        self.post = post_request_of(funcs.get('post_request'))
         # wrap's cost is paid only by a file that defines these.
         self.per_request = self.pre is not None or self.post is not None
 
@@ -216,6 +217,23 @@ class Hooks:
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(self.exit_code)
+
+
+def post_request_of(fn):
+    """post_request as gunicorn's validate_post_request takes it: a hook
+    of 2 or 3 positional parameters gets the first 2 or 3 arguments."""
+    if fn is None:
+        return None
+    try:
+        n = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+                for p in inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return fn
+    if n == 2:
+        return lambda worker, req, environ, resp: fn(worker, req)
+    if n == 3:
+        return lambda worker, req, environ, resp: fn(worker, req, environ)
+    return fn
 
 
 def report(name):

@@ -130,6 +130,9 @@ func applyFile(fs *pflag.FlagSet, globals map[string]Value, path string, check f
 				return layer, fail("want module[:callable]")
 			}
 		case isHook(name, v):
+			if err := checkArity(gunicornByName()[name], v); err != nil {
+				return layer, fail("%v", err)
+			}
 			layer.hooks = append(layer.hooks, name)
 		default:
 			warning, err := fileSetting(name, v, path)
@@ -149,6 +152,20 @@ func applyFile(fs *pflag.FlagSet, globals map[string]Value, path string, check f
 func isHook(name string, v Value) bool {
 	g := gunicornByName()[name]
 	return g != nil && g.Hook && g.Status == Implemented && v.Kind == "callable"
+}
+
+// checkArity reports a hook that does not take gunicorn's arguments, as gunicorn's
+// validate_callable does at start (post_request may take its first 2 or 3, as in
+// validate_post_request). An arity the loader could not tell (-1, nil) passes.
+func checkArity(g *GunicornSetting, v Value) error {
+	if v.Arity == nil {
+		return nil
+	}
+	n, want := *v.Arity, strings.Count(g.Args, ",")+1
+	if n < 0 || n == want || g.Name == "post_request" && (n == 2 || n == 3) {
+		return nil
+	}
+	return fmt.Errorf("a server hook that takes %d positional arguments; gunicorn calls %s(%s)", n, g.Name, g.Args)
 }
 
 // flagValues converts a config file's value for flag into the strings the flag takes, one

@@ -183,6 +183,29 @@ func TestConfigFileWarnings(t *testing.T) {
 	}
 }
 
+// A hook must take gunicorn's arguments, as gunicorn's validate_callable checks at start;
+// post_request may take its first 2 or 3 (validate_post_request).
+func TestConfigFileHookArity(t *testing.T) {
+	hook := func(arity int) Value { v := pyv("callable", "f"); v.Arity = &arity; return v }
+	for _, tc := range []struct {
+		name  string
+		arity int
+		ok    bool
+	}{
+		{"post_fork", 2, true}, {"post_fork", 1, false}, {"on_starting", 1, true}, {"on_starting", 2, false},
+		{"nworkers_changed", 3, true}, {"post_request", 4, true}, {"post_request", 3, true},
+		{"post_request", 2, true}, {"post_request", 1, false}, {"pre_request", -1, true}, // -1: unknown
+	} {
+		c, err := parseFile(t, "-c conf.py app", env(), map[string]Value{tc.name: hook(tc.arity)})
+		switch {
+		case tc.ok && (err != nil || !slices.Equal(c.Hooks, []string{tc.name})):
+			t.Errorf("%s with %d arguments: %v; want it taken", tc.name, tc.arity, err)
+		case !tc.ok && (err == nil || !strings.Contains(err.Error(), "conf.py: "+tc.name+" = ") || !strings.Contains(err.Error(), "gunicorn calls "+tc.name+"(")):
+			t.Errorf("%s with %d arguments: %v; want an error naming the file, the hook and its arguments", tc.name, tc.arity, err)
+		}
+	}
+}
+
 // ./gunicorn.conf.py is read without -c, as gunicorn reads it, with a notice saying so; -c
 // names another file instead.
 func TestDefaultConfigFileRead(t *testing.T) {
@@ -301,6 +324,9 @@ def post_fork(server, worker):
 		if globals[name].Kind != kind {
 			t.Errorf("%s: kind %q; want %q", name, globals[name].Kind, kind)
 		}
+	}
+	if a := globals["post_fork"].Arity; a == nil || *a != 2 {
+		t.Errorf("post_fork: arity %v; want 2", a)
 	}
 	c, err := ParseFrom([]string{"-c", conf, "--python", py, "app"}, Sources{Getenv: env(), Load: LoadFile})
 	if err != nil {

@@ -63,6 +63,9 @@ type GunicornSetting struct {
 	// "" and empty lists or dicts.
 	Noop []string
 	Note string // why, and what to do instead; read after "SETTING VALUE: "
+	// Args are a hook's parameters, gunicorn's ("server, worker"): it must take that many
+	// positional ones, as gunicorn checks (post_request may take its first 2 or 3).
+	Args string
 }
 
 // falsy are the values that ask for nothing, as valueText writes them.
@@ -96,8 +99,8 @@ func Gunicorn() []GunicornSetting {
 		return GunicornSetting{Name: name, Flags: flags, Status: Implemented, Flag: flag}
 	}
 	// A server hook runs in the worker or in the master's hook process (docs/hooks.md).
-	hook := func(name, note string) GunicornSetting {
-		return GunicornSetting{Name: name, Hook: true, Status: Implemented, Note: note}
+	hook := func(name, args, note string) GunicornSetting {
+		return GunicornSetting{Name: name, Hook: true, Args: args, Status: Implemented, Note: note}
 	}
 	dirtyHook := func(name string) GunicornSetting {
 		return GunicornSetting{Name: name, Hook: true, Status: Ignored, Note: dirtyNote}
@@ -187,21 +190,21 @@ func Gunicorn() []GunicornSetting {
 		{Name: "paste", Flags: []string{"--paste", "--paster"}, Status: Later,
 			Note: "PasteDeploy ini files are not read yet; give the app as APP_MODULE (module:callable)"},
 		// Server Hooks
-		hook("on_starting", "master (hook process), before the sockets are bound; an exception stops the start (exit 1), as in gunicorn"),
-		hook("on_reload", "master (hook process), on HUP once the configuration was read again, before the new workers start"),
-		hook("when_ready", "master (hook process), once the first workers are ready and the server answers (gunicorn: once the sockets are bound, before the workers); an exception stops the start (exit 1), as in gunicorn"),
-		hook("pre_fork", "master (hook process), before each worker starts; the worker's start waits for it"),
-		hook("post_fork", "worker, before it imports the app; an exception fails the worker's boot (exit 3), as in gunicorn"),
-		hook("post_worker_init", "worker, once it imported the app; an exception fails the worker's boot (exit 3), as in gunicorn"),
-		hook("worker_int", "worker, on SIGQUIT: the master's fast stop (INT, QUIT) sends it to the workers"),
-		hook("worker_abort", "worker, when a request ran past --timeout (SIGABRT after the stack dump; up to 1 s before SIGKILL)"),
-		hook("pre_exec", "master (hook process), before a binary upgrade (USR2) starts the new master"),
-		hook("pre_request", "worker, before the app is called; an exception is the request's 500, as in gunicorn"),
-		hook("post_request", "worker, once the response was handed to the master"),
-		hook("child_exit", "master (hook process), once a worker process was reaped"),
-		hook("worker_exit", "worker, as it exits (also after a failed boot, as in gunicorn)"),
-		hook("nworkers_changed", "master (hook process), at start (old_value None), TTIN, TTOU and HUP"),
-		hook("on_exit", "master (hook process), last, after the workers stopped"),
+		hook("on_starting", "server", "master (hook process), before the sockets are bound; an exception stops the start (exit 1), as in gunicorn"),
+		hook("on_reload", "server", "master (hook process), on HUP once the configuration was read again, before the new workers start"),
+		hook("when_ready", "server", "master (hook process), once the first workers are ready and the server answers (gunicorn: once the sockets are bound, before the workers); an exception stops the start (exit 1), as in gunicorn"),
+		hook("pre_fork", "server, worker", "master (hook process), before each worker starts; the worker's start waits for it"),
+		hook("post_fork", "server, worker", "worker, before it imports the app; an exception fails the worker's boot (exit 3), as in gunicorn"),
+		hook("post_worker_init", "worker", "worker, once it imported the app; an exception fails the worker's boot (exit 3), as in gunicorn"),
+		hook("worker_int", "worker", "worker, on SIGQUIT: the master's fast stop (INT, QUIT) sends it to the workers"),
+		hook("worker_abort", "worker", "worker, when a request ran past --timeout (SIGABRT after the stack dump; up to 1 s before SIGKILL)"),
+		hook("pre_exec", "server", "master (hook process), before a binary upgrade (USR2) starts the new master"),
+		hook("pre_request", "worker, req", "worker, before the app is called; an exception is the request's 500, as in gunicorn"),
+		hook("post_request", "worker, req, environ, resp", "worker, once the response was handed to the master"),
+		hook("child_exit", "server, worker", "master (hook process), once a worker process was reaped"),
+		hook("worker_exit", "server, worker", "worker, as it exits (also after a failed boot, as in gunicorn)"),
+		hook("nworkers_changed", "server, new_value, old_value", "master (hook process), at start (old_value None), TTIN, TTOU and HUP"),
+		hook("on_exit", "server", "master (hook process), last, after the workers stopped"),
 		{Name: "ssl_context", Hook: true, Status: Refused, Note: sslContextNote},
 		noted(impl("proxy_protocol", "proxy-protocol", "--proxy-protocol"), "off, v1, v2 or auto, and gunicorn's true, false, 1, 0 in any case; the flag alone means auto and, as in gunicorn, takes the next argument as its value unless it starts with '-'"),
 		{Name: "proxy_allow_ips", Flags: []string{"--proxy-allow-from"}, Status: Implemented, Flag: "proxy-allow-ips",
@@ -435,6 +438,9 @@ func GunicornMarkdown() string {
 			status = "server hook: " + status
 		}
 		note := g.Note
+		if g.Args != "" {
+			note = "`" + g.Name + "(" + g.Args + ")`, in the " + note
+		}
 		if g.Flag != "" && note != "" {
 			note = "`--" + g.Flag + "`: " + note
 		} else if g.Flag != "" {
