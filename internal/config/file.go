@@ -129,6 +129,14 @@ func applyFile(fs *pflag.FlagSet, globals map[string]Value, path string, check f
 			if mod, _, _ := strings.Cut(layer.app, ":"); mod == "" {
 				return layer, fail("want module[:callable]")
 			}
+		case v.Kind == "str" && isHook(name, Value{Kind: "callable"}):
+			// gunicorn imports a hook given as "module.function"; the file imports it here.
+			path := str(v)
+			i := strings.LastIndexByte(path, '.')
+			if i <= 0 {
+				return layer, fail("give the function, not its name")
+			}
+			return layer, fail("give the function, not its import path: from %s import %s as %s", path[:i], path[i+1:], name)
 		case isHook(name, v):
 			if err := checkArity(gunicornByName()[name], v); err != nil {
 				return layer, fail("%v", err)

@@ -206,6 +206,14 @@ func TestConfigFileHookArity(t *testing.T) {
 	}
 }
 
+// gunicorn imports a hook given by its import path; gonicorn asks for the function.
+func TestConfigFileHookPath(t *testing.T) {
+	_, err := parseFile(t, "-c conf.py app", env(), map[string]Value{"post_fork": pyv("str", "myapp.hooks.reset")})
+	if err == nil || !strings.Contains(err.Error(), "conf.py: post_fork = 'myapp.hooks.reset': give the function, not its import path: from myapp.hooks import reset as post_fork") {
+		t.Errorf("post_fork = 'myapp.hooks.reset': %v; want an error saying how to import it", err)
+	}
+}
+
 // ./gunicorn.conf.py is read without -c, as gunicorn reads it, with a notice saying so; -c
 // names another file instead.
 func TestDefaultConfigFileRead(t *testing.T) {
