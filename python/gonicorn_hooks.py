@@ -88,6 +88,7 @@ class Hooks:
         self.socks = []           # shut down for reading to stop serving
         self.exited = False       # worker_exit ran
         self.exit_code = None     # set by a signal that ends the worker
+        self.termed = False       # a TERM came: it ends the process after exit
         self.pre = funcs.get('pre_request')
         self.post = post_request_of(funcs.get('post_request'))
         # wrap's cost is paid only by a file that defines these.
@@ -106,12 +107,12 @@ class Hooks:
     # ------------------------------------------------------------ the boot
 
     def install_signals(self, socks):
-        """Takes over the signals of the hooks the file defines (gunicorn's
-        Worker.init_signals): TERM for worker_exit, QUIT for worker_int,
-        ABRT for worker_abort. Others keep their default."""
+        """Takes over signals as gunicorn's Worker.init_signals does: TERM
+        (stop serving after the current requests, then worker_exit), and
+        QUIT for worker_int and ABRT for worker_abort when the file defines
+        them (else their default stays: QUIT and ABRT would dump core)."""
         self.socks = socks
-        if 'worker_exit' in self.funcs:
-            signal.signal(signal.SIGTERM, self._on_term)
+        signal.signal(signal.SIGTERM, self._on_term)
         if 'worker_int' in self.funcs:
             signal.signal(signal.SIGQUIT, self._on_quit)
         if 'worker_abort' in self.funcs:
@@ -179,6 +180,7 @@ class Hooks:
     def _on_term(self, signum, frame):
         # gunicorn's handle_exit: a graceful end; worker_exit follows.
         self.worker.alive = False
+        self.termed = True
         if not self.exited:
             self._stop_serving()
 
@@ -210,13 +212,16 @@ class Hooks:
         self.exited = True
         self.worker.alive = False
         self.call('worker_exit', self.server, self.worker)
-        if 'worker_exit' in self.funcs:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        sys.stdout.flush()
+        sys.stderr.flush()
         if self.exit_code is not None and (self.exit_code or
                                            not self.worker.booted):
-            sys.stdout.flush()
-            sys.stderr.flush()
             os._exit(self.exit_code)
+        if self.termed:
+            # TERM ends the process now, as it does without hooks: a thread
+            # the app started must not keep it alive until SIGKILL.
+            os.kill(os.getpid(), signal.SIGTERM)
 
 
 def post_request_of(fn):

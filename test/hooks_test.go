@@ -430,3 +430,24 @@ func TestMasterHookRaises(t *testing.T) {
 		t.Errorf("want the traceback once and no worker started:\n%s", s.log)
 	}
 }
+
+// pre_exec runs in the old master's hook process on USR2, before the new master starts (whose
+// own on_starting follows).
+func TestMasterHookPreExec(t *testing.T) {
+	dir := t.TempDir()
+	log, conf := filepath.Join(dir, "hooks.log"), filepath.Join(dir, "gunicorn.conf.py")
+	writeConfig(t, conf, hookRecorder(log)+`
+def on_starting(server):
+    record("on_starting", server_pid=server.pid)
+def pre_exec(server):
+    record("pre_exec", server_pid=server.pid)
+`)
+	u := startUpgrade(t, "-c", conf)
+	old := u.cmd.Process.Pid
+	next := u.usr2(t, 1)
+	rs := waitHooks(t, log, 2, hookIs("on_starting", 0))
+	got := fmt.Sprint(hookNames(rs), rs[0].num("server_pid"), rs[1].num("server_pid"), rs[2].num("server_pid"))
+	if want := fmt.Sprint([]string{"on_starting", "pre_exec", "on_starting"}, old, old, next); got != want {
+		t.Errorf("hooks and server.pid: %s; want %s", got, want)
+	}
+}
