@@ -65,13 +65,26 @@ def load_config(path):
     return module
 
 
+class LevelMark(logging.Formatter):
+    """Marks each record with its level, "\x1eWARNING\x1e" before the
+    message, so that the master logs it at that level (errorlog's
+    LoggedLine); a traceback after it is classified as any traceback."""
+
+    def format(self, record):
+        n = record.levelno
+        level = ('CRITICAL' if n >= 50 else 'ERROR' if n >= 40 else
+                 'WARNING' if n >= 30 else 'INFO' if n >= 20 else 'DEBUG')
+        return '\x1e%s\x1e%s' % (level, super().format(record))
+
+
 def make_log(cfg):
     """gunicorn's error logger, 'gunicorn.error': its lines go to stderr,
-    which the master writes to the error log tagged with this pid."""
+    which the master writes to the error log tagged with this pid, at
+    each record's level."""
     log = logging.getLogger('gunicorn.error')
     if not log.handlers:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter('%(message)s'))
+        handler.setFormatter(LevelMark('%(message)s'))
         log.addHandler(handler)
         log.propagate = False
     log.setLevel(str(getattr(cfg, 'loglevel', 'info')).upper())

@@ -67,6 +67,15 @@ class ResponseInfoTest(unittest.TestCase):
                          ('500 Internal Server Error', 500, []))
 
 
+class LogTest(unittest.TestCase):
+
+    def test_records_carry_their_level(self):
+        record = __import__('logging').LogRecord(
+            'gunicorn.error', 30, __file__, 1, 'db %s', ('slow',), None)
+        self.assertEqual(hooks.LevelMark('%(message)s').format(record),
+                         '\x1eWARNING\x1edb slow')
+
+
 class WrapTest(unittest.TestCase):
 
     def make(self, **funcs):

@@ -104,7 +104,7 @@ def post_worker_init(worker):
     record("post_worker_init", pid=worker.pid, app=callable(worker.wsgi))
 def pre_request(worker, req):
     req.seen = "by pre_request"
-    worker.log.info("pre_request saw %s %s", req.method, req.path)
+    worker.log.warning("pre_request saw %s %s", req.method, req.path)
     record("pre_request", pid=worker.pid, method=req.method, path=req.path, query=req.query, uri=req.uri,
            version=list(req.version), headers=[list(h) for h in req.headers])
 def post_request(worker, req, environ, resp):
@@ -168,8 +168,8 @@ func TestWorkerHooks(t *testing.T) {
 			}
 		}
 	}
-	if !s.log.waitFor(fmt.Sprintf("[%d] [INFO] pre_request saw GET /pid", served), 5*time.Second) {
-		t.Errorf("worker.log's line is not in the error log with the worker's pid %d", served)
+	if !s.log.waitFor(fmt.Sprintf("[%d] [WARNING] pre_request saw GET /pid", served), 5*time.Second) {
+		t.Errorf("worker.log.warning's line is not in the error log at WARNING with the worker's pid %d", served)
 	}
 
 	// --timeout: the worker gets SIGABRT after its stack dump, runs worker_abort and exits.
