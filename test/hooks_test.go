@@ -429,6 +429,17 @@ func TestMasterHookRaises(t *testing.T) {
 	if n := s.logCount("RuntimeError: not today"); n != 1 || strings.Contains(s.log.String(), "Booting worker") {
 		t.Errorf("want the traceback once and no worker started:\n%s", s.log)
 	}
+
+	// when_ready that raises: exit status 1 too, once the workers it saw ready are stopped
+	// (the harness checks that none is left).
+	writeConfig(t, conf, configHead(t)+"def when_ready(server):\n    raise RuntimeError('not ready')\n")
+	s = startNoWait(t, "--python", python(t), "-c", conf)
+	if code := s.exitCode(30 * time.Second); code != 1 {
+		t.Errorf("exit status with when_ready raising = %d; want 1", code)
+	}
+	if n := s.logCount("RuntimeError: not ready"); n != 1 || !strings.Contains(s.log.String(), "Booting worker") {
+		t.Errorf("want the worker booted and the traceback once:\n%s", s.log)
+	}
 }
 
 // pre_exec runs in the old master's hook process on USR2, before the new master starts (whose

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -63,7 +64,7 @@ func (h *masterHooks) start(cfg *config.Config) (*hooks.Process, error) {
 }
 
 // run runs the hook name (w: its worker argument, or nil) and logs its failure; the error
-// is returned for the hooks whose failure stops the start (failed).
+// is returned for the hooks whose failure stops the start (runAtStart).
 func (h *masterHooks) run(name string, w *hooks.Worker, args ...any) error {
 	h.mu.Lock()
 	p, state := h.proc, hooks.State{NumWorkers: h.workers}
@@ -74,10 +75,15 @@ func (h *masterHooks) run(name string, w *hooks.Worker, args ...any) error {
 	return p.Run(h.log, name, state, w, args...)
 }
 
-// failed is the start's error for hook name that failed (run logged why): gunicorn stops
-// when on_starting or when_ready raises, with exit status 1.
-func failed(name string) error {
-	return fmt.Errorf("server hook %s failed (see the error log); not starting, as gunicorn", name)
+// runAtStart runs on_starting or when_ready: gunicorn stops when they raise, with exit
+// status 1, and so does gonicorn (the error says so; run logged the traceback). A hook
+// that could not run or did not answer in time is logged and the start goes on.
+func (h *masterHooks) runAtStart(name string) error {
+	var he *hooks.HookError
+	if errors.As(h.run(name, nil), &he) {
+		return fmt.Errorf("server hook %s raised (its traceback is in the error log); not starting, as gunicorn", name)
+	}
+	return nil
 }
 
 // workersChanged runs nworkers_changed(server, now, before); before < 0 is None (at start).

@@ -63,8 +63,8 @@ func run(ctx context.Context, cfg *config.Config) error {
 	}
 	defer mh.close()
 	mh.workersChanged(cfg.Workers, -1)
-	if mh.run("on_starting", nil) != nil {
-		return failed("on_starting")
+	if err := mh.runAtStart("on_starting"); err != nil {
+		return err
 	}
 
 	var access *accesslog.Format
@@ -184,11 +184,11 @@ boot:
 			logDjango(log, cfg, arb.Booted())
 			// when_ready: the workers are ready and the listeners accept (serving starts
 			// below); gunicorn stops when it raises.
-			if mh.run("when_ready", nil) != nil {
+			if err := mh.runAtStart("when_ready"); err != nil {
 				cancel()
 				arb.Stop(0)
 				closeAll(listeners)
-				return failed("when_ready")
+				return err
 			}
 			sdNotify(log, sd, up.readyState())
 			break boot
