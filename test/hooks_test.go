@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -460,5 +461,59 @@ def pre_exec(server):
 	got := fmt.Sprint(hookNames(rs), rs[0].num("server_pid"), rs[1].num("server_pid"), rs[2].num("server_pid"))
 	if want := fmt.Sprint([]string{"on_starting", "pre_exec", "on_starting"}, old, old, next); got != want {
 		t.Errorf("hooks and server.pid: %s; want %s", got, want)
+	}
+}
+
+// With threads, the hooks run the same: pre_request and post_request in the request's
+// thread, worker_abort in the main thread whichever thread hung, then worker_exit.
+func TestWorkerHooksThreads(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "hooks.log")
+	s, _ := configStart(t, hookRecorder(log)+`
+import threading
+threads = 3
+timeout = 1
+def pre_request(worker, req):
+    record("pre_request", pid=worker.pid, thread=threading.current_thread().name)
+def post_request(worker, req, environ, resp):
+    record("post_request", pid=worker.pid, thread=threading.current_thread().name, status=resp and resp.status)
+def worker_abort(worker):
+    record("worker_abort", pid=worker.pid, thread=threading.current_thread().name)
+def worker_exit(server, worker):
+    record("worker_exit", pid=worker.pid)
+`)
+	pid := s.waitWorkers(1)[0]
+	var wg sync.WaitGroup
+	codes := make([]int, 3)
+	for i := range codes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes[i] = s.get("/sleep?s=30").status
+		}()
+	}
+	wg.Wait()
+	// The first to time out gets 504; the others 504 as well, or 502 if the worker was
+	// killed before their own timeout (docs/architecture.md, "Timeouts and recycling").
+	if !slices.Contains(codes, 504) || slices.ContainsFunc(codes, func(c int) bool { return c != 504 && c != 502 }) {
+		t.Errorf("three requests past --timeout on three threads: %v; want 504 (or 502)", codes)
+	}
+	rs := waitHooks(t, log, 1, hookIs("worker_exit", pid))
+	if got := hookOrder(rs, pid); !slices.Equal(got[:3], []string{"pre_request", "pre_request", "pre_request"}) ||
+		!slices.Contains(got, "worker_abort") || got[len(got)-1] != "worker_exit" {
+		t.Errorf("hooks of worker %d: %q; want three pre_request, worker_abort, worker_exit last", pid, got)
+	}
+	threads := map[string]bool{}
+	for _, r := range rs {
+		switch r.str("hook") {
+		case "pre_request":
+			threads[r.str("thread")] = true
+		case "worker_abort":
+			if r.str("thread") != "MainThread" {
+				t.Errorf("worker_abort ran in %s; want MainThread", r.str("thread"))
+			}
+		}
+	}
+	if len(threads) != 3 {
+		t.Errorf("pre_request ran in threads %v; want the three request threads", threads)
 	}
 }
