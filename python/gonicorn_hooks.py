@@ -10,8 +10,10 @@ gonicorn_worker calls at gunicorn's moments (docs/hooks.md):
  - post_worker_init(worker): once it is;
  - pre_request(worker, req), post_request(worker, req, environ, resp):
    around each request (wrap); without them the serving loop is unchanged;
- - worker_int(worker): on SIGQUIT (the master's fast stop), then it exits;
- - worker_abort(worker): on SIGABRT (a request ran past --timeout);
+ - worker_int(worker): on SIGQUIT (the master's fast stop), then it stops
+   serving and exits;
+ - worker_abort(worker): on SIGABRT (a request ran past --timeout), then it
+   exits 1;
  - worker_exit(server, worker): as the worker exits, however it exits.
 
 The arguments stand in for gunicorn's objects with the attributes hooks
@@ -31,6 +33,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 import traceback
 import urllib.parse
 
@@ -99,9 +102,13 @@ class Hooks:
         self.server = server
         self.worker = worker
         self.socks = []           # shut down for reading to stop serving
-        self.exited = False       # worker_exit ran
+        self.exited = False       # worker_exit ran (set under lock)
         self.exit_code = None     # set by a signal that ends the worker
         self.termed = False       # a TERM came: it ends the process after exit
+        self.actions = {}         # signal -> its action (install_signals)
+        # Held by the signal thread for each action and by exit: worker_exit
+        # runs once, after the signals that came before it.
+        self.lock = threading.RLock()
         self.pre = funcs.get('pre_request')
         self.post = post_request_of(funcs.get('post_request'))
         # wrap's cost is paid only by a file that defines these.
@@ -123,13 +130,39 @@ class Hooks:
         """Takes over signals as gunicorn's Worker.init_signals does: TERM
         (stop serving after the current requests, then worker_exit), and
         QUIT for worker_int and ABRT for worker_abort when the file defines
-        them (else their default stays: QUIT and ABRT would dump core)."""
+        them (else their default stays: QUIT and ABRT would dump core).
+
+        They are blocked in every thread (the threads started later inherit
+        the mask) and taken by a thread of their own with sigwait: a Python
+        signal handler runs in the main thread only, and only once it runs
+        Python code, which a main thread serving a hung request may never
+        do. Call it before any other thread starts."""
         self.socks = socks
-        signal.signal(signal.SIGTERM, self._on_term)
+        actions = {signal.SIGTERM: self._on_term}
         if 'worker_int' in self.funcs:
-            signal.signal(signal.SIGQUIT, self._on_quit)
+            actions[signal.SIGQUIT] = self._on_quit
         if 'worker_abort' in self.funcs:
-            signal.signal(signal.SIGABRT, self._on_abort)
+            actions[signal.SIGABRT] = self._on_abort
+        self.actions = actions
+        signal.pthread_sigmask(signal.SIG_BLOCK, actions)
+        threading.Thread(target=self._take_signals, name='gonicorn-signals',
+                         daemon=True).start()
+
+    def _take_signals(self):
+        while True:
+            signum = signal.sigwait(self.actions)
+            with self.lock:
+                self.actions[signum]()
+
+    def _take_pending(self):
+        """Runs the signals that came but the signal thread has not taken
+        yet (the caller holds the lock): a QUIT the master sent just before
+        it closed the sockets runs worker_int before worker_exit."""
+        while self.actions:
+            info = signal.sigtimedwait(self.actions, 0)
+            if info is None:
+                return
+            self.actions[info.si_signo]()
 
     def post_fork(self):
         """post_fork(server, worker), before the app is imported. An
@@ -190,51 +223,61 @@ class Hooks:
             except OSError:
                 pass
 
-    def _on_term(self, signum, frame):
+    def _on_term(self):
         # gunicorn's handle_exit: a graceful end; worker_exit follows.
         self.worker.alive = False
         self.termed = True
-        if not self.exited:
-            self._stop_serving()
-
-    def _on_quit(self, signum, frame):
-        # gunicorn's handle_quit: worker_int, then exit at once.
-        self._end(0, 'worker_int')
-
-    def _on_abort(self, signum, frame):
-        # gunicorn's handle_abort: worker_abort, then exit 1.
-        self.worker.aborted = True
-        self._end(1, 'worker_abort')
-
-    def _end(self, code, hook):
-        self.worker.alive = False
-        if self.exit_code is not None or self.exited:
-            return
-        self.exit_code = code
-        self.call(hook, self.worker)
+        if self.exited:
+            self._die_by_term()
         self._stop_serving()
-        if not self.worker.booted:
+
+    def _on_quit(self):
+        # gunicorn's handle_quit: worker_int, then the worker exits.
+        self.worker.alive = False
+        if self.exit_code is None:
+            self.exit_code = 0
+            self.call('worker_int', self.worker)
+            self._stop_serving()
+            if not self.worker.booted:
+                self.exit()
+
+    def _on_abort(self):
+        # gunicorn's handle_abort: worker_abort, then exit 1 at once: the
+        # hung thread would never end.
+        self.worker.alive = False
+        self.worker.aborted = True
+        if self.exit_code is None:
+            self.exit_code = 1
+            self.call('worker_abort', self.worker)
             self.exit()
-        raise SystemExit(code)
 
     def exit(self):
-        """worker_exit(server, worker), once, as the process ends. After an
-        abort the process exits here: the hung thread would never end."""
-        if self.exited:
-            return
-        self.exited = True
-        self.worker.alive = False
-        self.call('worker_exit', self.server, self.worker)
+        """worker_exit(server, worker), once, as the process ends (from the
+        main thread, or the signal thread after an abort)."""
+        with self.lock:
+            if self.exited:
+                return
+            self._take_pending()
+            if self.exited:  # an abort ran worker_exit meanwhile
+                return
+            self.worker.alive = False
+            self.call('worker_exit', self.server, self.worker)
+            self.exited = True
+            sys.stdout.flush()
+            sys.stderr.flush()
+            if self.exit_code is not None and (self.exit_code or
+                                               not self.worker.booted):
+                os._exit(self.exit_code)
+            if self.termed:
+                # TERM ends the process now, as it does without hooks: a
+                # thread the app started must not keep it alive until KILL.
+                self._die_by_term()
+
+    @staticmethod
+    def _die_by_term():
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        if self.exit_code is not None and (self.exit_code or
-                                           not self.worker.booted):
-            os._exit(self.exit_code)
-        if self.termed:
-            # TERM ends the process now, as it does without hooks: a thread
-            # the app started must not keep it alive until SIGKILL.
-            os.kill(os.getpid(), signal.SIGTERM)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def post_request_of(fn):

@@ -223,7 +223,7 @@ def main():
     app, load_error, django, hooks = None, '', None, None
     try:
         # The config file's worker-side hooks, if any (gonicorn_hooks);
-        # their signals first, as gunicorn's Worker.init_signals.
+        # their signals first, before any thread starts.
         hooks = gonicorn_hooks.load()
         if hooks:
             hooks.install_signals(socks)
@@ -263,7 +263,7 @@ def main():
             t.join()
     finally:
         if hooks:
-            hooks.exit()  # worker_exit, also after a signal's SystemExit
+            hooks.exit()  # worker_exit, however serving ended
     sys.stderr.flush()
     sys.exit(3 if load_error or not all(results) else 0)
 

@@ -653,15 +653,31 @@ const stackDumpWait = 150 * time.Millisecond
 const abortWait = time.Second
 
 // Quit sends SIGQUIT to the workers whose config file defines worker_int: gunicorn's quick
-// shutdown (INT or QUIT to the master), which runs that hook in each. Call it just before
-// Stop; the workers of a file without worker_int get nothing (SIGQUIT would dump core).
+// shutdown (INT or QUIT to the master), which runs that hook in each; each then stops
+// serving and exits. Quit waits up to quitWait for them, so that their sockets are not
+// closed under the hook. Call it just before Stop; the workers of a file without worker_int
+// get nothing (SIGQUIT would dump core).
 func (a *Arbiter) Quit() {
+	var ws []*worker
 	for _, w := range a.table() {
 		if w.spec.Hooks.has("worker_int") {
 			w.signal(syscall.SIGQUIT)
+			ws = append(ws, w)
+		}
+	}
+	t := time.NewTimer(quitWait)
+	defer t.Stop()
+	for _, w := range ws {
+		select {
+		case <-w.exited:
+		case <-t.C:
+			return // Stop ends the rest
 		}
 	}
 }
+
+// quitWait bounds how long Quit waits for the workers to run worker_int and exit.
+const quitWait = time.Second
 
 // respawnAfter spawns a replacement worker after delay, in its own goroutine, and reports
 // it to Run as a spawned event (also when ctx ends first, so Run can count it). old is the

@@ -196,7 +196,7 @@ func Gunicorn() []GunicornSetting {
 		hook("pre_fork", "server, worker", "master (hook process), before each worker starts; the worker's start waits for it"),
 		hook("post_fork", "server, worker", "worker, before it imports the app; an exception fails the worker's boot (exit 3), as in gunicorn"),
 		hook("post_worker_init", "worker", "worker, once it imported the app; an exception fails the worker's boot (exit 3), as in gunicorn"),
-		hook("worker_int", "worker", "worker, on SIGQUIT: the master's fast stop (INT, QUIT) sends it to the workers"),
+		hook("worker_int", "worker", "worker, on SIGQUIT: the master's fast stop (INT, QUIT) sends it to the workers, which then stop serving and exit"),
 		hook("worker_abort", "worker", "worker, when a request ran past --timeout (SIGABRT after the stack dump; up to 1 s before SIGKILL)"),
 		hook("pre_exec", "server", "master (hook process), before a binary upgrade (USR2) starts the new master"),
 		hook("pre_request", "worker, req", "worker, before the app is called; an exception is the request's 500, as in gunicorn"),
