@@ -30,6 +30,7 @@ import json
 import logging
 import marshal
 import os
+import select
 import signal
 import socket
 import sys
@@ -106,6 +107,7 @@ class Hooks:
         self.exit_code = None     # set by a signal that ends the worker
         self.termed = False       # a TERM came: it ends the process after exit
         self.actions = {}         # signal -> its action (install_signals)
+        self.wakeup = None        # read end of the signals' wakeup pipe
         # Held by the signal thread for each action and by exit: worker_exit
         # runs once, after the signals that came before it.
         self.lock = threading.RLock()
@@ -132,11 +134,14 @@ class Hooks:
         QUIT for worker_int and ABRT for worker_abort when the file defines
         them (else their default stays: QUIT and ABRT would dump core).
 
-        They are blocked in every thread (the threads started later inherit
-        the mask) and taken by a thread of their own with sigwait: a Python
-        signal handler runs in the main thread only, and only once it runs
-        Python code, which a main thread serving a hung request may never
-        do. Call it before any other thread starts."""
+        A thread of its own runs them: a Python signal handler runs in the
+        main thread only, once it runs Python code, which a main thread
+        serving a hung request may never do. The handlers installed here do
+        nothing; Python's C-level handler writes each signal's number to the
+        wakeup fd (signal.set_wakeup_fd) in whatever thread it arrives, and
+        the signal thread reads it. (Blocking the signals and sigwait would
+        leave them blocked in every process the app starts.) Call it from
+        the main thread."""
         self.socks = socks
         actions = {signal.SIGTERM: self._on_term}
         if 'worker_int' in self.funcs:
@@ -144,25 +149,36 @@ class Hooks:
         if 'worker_abort' in self.funcs:
             actions[signal.SIGABRT] = self._on_abort
         self.actions = actions
-        signal.pthread_sigmask(signal.SIG_BLOCK, actions)
+        r, w = os.pipe()
+        os.set_blocking(w, False)
+        self.wakeup = r
+        for signum in actions:
+            signal.signal(signum, _woken)
+        signal.set_wakeup_fd(w, warn_on_full_buffer=False)
         threading.Thread(target=self._take_signals, name='gonicorn-signals',
                          daemon=True).start()
 
     def _take_signals(self):
         while True:
-            signum = signal.sigwait(self.actions)
-            with self.lock:
-                self.actions[signum]()
+            for signum in os.read(self.wakeup, 64):
+                with self.lock:
+                    self._run_action(signum)
+
+    def _run_action(self, signum):
+        action = self.actions.get(signum)
+        if action is not None:
+            action()
 
     def _take_pending(self):
-        """Runs the signals that came but the signal thread has not taken
-        yet (the caller holds the lock): a QUIT the master sent just before
-        it closed the sockets runs worker_int before worker_exit."""
-        while self.actions:
-            info = signal.sigtimedwait(self.actions, 0)
-            if info is None:
+        """Runs the signals that came but the signal thread has not read
+        yet (the caller holds the lock): a QUIT that came just before the
+        sockets closed runs worker_int before worker_exit."""
+        while self.wakeup is not None:
+            ready, _, _ = select.select([self.wakeup], [], [], 0)
+            if not ready:
                 return
-            self.actions[info.si_signo]()
+            for signum in os.read(self.wakeup, 64):
+                self._run_action(signum)
 
     def post_fork(self):
         """post_fork(server, worker), before the app is imported. An
@@ -227,8 +243,6 @@ class Hooks:
         # gunicorn's handle_exit: a graceful end; worker_exit follows.
         self.worker.alive = False
         self.termed = True
-        if self.exited:
-            self._die_by_term()
         self._stop_serving()
 
     def _on_quit(self):
@@ -268,16 +282,16 @@ class Hooks:
             if self.exit_code is not None and (self.exit_code or
                                                not self.worker.booted):
                 os._exit(self.exit_code)
+            # From here TERM ends the process, as it does without hooks: a
+            # thread the app started must not keep it alive until KILL.
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
             if self.termed:
-                # TERM ends the process now, as it does without hooks: a
-                # thread the app started must not keep it alive until KILL.
-                self._die_by_term()
+                os.kill(os.getpid(), signal.SIGTERM)
 
-    @staticmethod
-    def _die_by_term():
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
-        os.kill(os.getpid(), signal.SIGTERM)
+
+def _woken(signum, frame):
+    """The Python-level handler of the hooks' signals: nothing; the signal
+    thread acts on the number the C-level handler wrote (install_signals)."""
 
 
 def post_request_of(fn):
