@@ -9,7 +9,9 @@ import contextlib
 import io
 import marshal
 import os
+import subprocess
 import sys
+import textwrap
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -74,6 +76,27 @@ class LogTest(unittest.TestCase):
             'gunicorn.error', 30, __file__, 1, 'db %s', ('slow',), None)
         self.assertEqual(hooks.LevelMark('%(message)s').format(record),
                          '\x1eWARNING\x1edb slow')
+
+
+class SignalsTest(unittest.TestCase):
+
+    def test_processes_the_app_starts_get_no_blocked_signals(self):
+        # In a process of its own: install_signals takes over its signals.
+        script = textwrap.dedent('''
+            import subprocess, sys
+            sys.path.insert(0, %r)
+            import gonicorn_hooks as hooks
+            cfg = hooks.Config({})
+            log = hooks.make_log(cfg)
+            h = hooks.Hooks({'worker_int': print, 'worker_abort': print},
+                            hooks.Server(cfg, log, 1), hooks.Worker(1, cfg, log))
+            h.install_signals([])
+            print(subprocess.run(['grep', 'SigBlk', '/proc/self/status'],
+                                 capture_output=True, text=True).stdout)
+        ''') % os.path.dirname(os.path.abspath(__file__))
+        out = subprocess.run([sys.executable, '-c', script], capture_output=True,
+                             text=True, timeout=30)
+        self.assertEqual(out.stdout.split(), ['SigBlk:', '0' * 16], out.stderr)
 
 
 class WrapTest(unittest.TestCase):
