@@ -20,10 +20,14 @@ var (
 	djangoSource string
 	//go:embed gonicorn_dev.py
 	devSource string
+	//go:embed gonicorn_hooks.py
+	hooksSource string
 	//go:embed gonicorn_worker.py
 	workerSource string
 	//go:embed gonicorn_preload.py
 	preloadSource string
+	//go:embed gonicorn_master.py
+	masterSource string
 )
 
 // A Module is one of the worker's Python modules: its name in sys.modules
@@ -42,6 +46,7 @@ func Modules() []Module {
 		{"gonicorn_response", responseSource}, // one request through the app
 		{"gonicorn_django", djangoSource},     // Django projects and settings
 		{"gonicorn_dev", devSource},           // development mode (--reload)
+		{"gonicorn_hooks", hooksSource},       // the config file's server hooks
 		{"gonicorn_worker", workerSource},     // app loading, serving loop, main
 	}
 }
@@ -65,4 +70,11 @@ func Args() []string {
 // forks the workers from it (docs/protocol.md, "Preload").
 func PreloadArgs() []string {
 	return append(Args(), "gonicorn_preload", preloadSource)
+}
+
+// HookArgs are the interpreter's arguments that start the master's hook process, which runs
+// the config file's master-side server hooks (gonicorn_master.py, internal/hooks): the
+// bootstrap, then the hooks' stand-ins and the process's loop.
+func HookArgs() []string {
+	return []string{"-c", boot, "gonicorn_hooks", hooksSource, "gonicorn_master", masterSource}
 }

@@ -60,8 +60,9 @@ class Fork:
     whether other worker processes run; and the pid of the middle process
     that forked it."""
 
-    def __init__(self, out, fds, multiprocess, middle=0):
+    def __init__(self, out, fds, multiprocess, middle=0, age=''):
         self.out, self.fds, self.multiprocess = out, fds, multiprocess
+        self.age = age  # the worker's number, gunicorn's worker.age (hooks)
         self.middle = middle
 
 
@@ -94,7 +95,13 @@ def main():
     job = serve_forks(link)  # returns in a forked worker only
     become_worker(job, master, prctl)
     gonicorn_worker.setup_process(os.environ.get('GONICORN_TITLE'))
-    gonicorn_worker.serve_process(job.fds, loaded, job.multiprocess)
+    if job.age:
+        os.environ['GONICORN_WORKER_AGE'] = job.age
+    socks = [socket.socket(fileno=fd) for fd in job.fds]
+    hooks, hook_error = gonicorn_worker.start_hooks(socks)
+    if hook_error:
+        loaded = loaded._replace(load_error=hook_error)
+    gonicorn_worker.serve_process(socks, loaded, job.multiprocess, hooks)
 
 
 def serve_forks(link):
@@ -113,7 +120,8 @@ def serve_forks(link):
             sys.stderr.write('gonicorn preloader: frame %r with %d fds, want '
                              'K with 2 or more\n' % (chr(kind), len(fds)))
             sys.exit(2)
-        multiprocess = marshal.loads(payload).get('multiprocess') == '1'
+        job = marshal.loads(payload)
+        multiprocess = job.get('multiprocess') == '1'
         try:
             pid, middle = fork_worker()
         except OSError as e:
@@ -121,7 +129,8 @@ def serve_forks(link):
         else:
             if pid == 0:
                 link.sock.close()
-                return Fork(fds[0], fds[1:], multiprocess, middle)
+                return Fork(fds[0], fds[1:], multiprocess, middle,
+                            job.get('age', ''))
             error = ''
         for fd in fds:
             os.close(fd)

@@ -29,7 +29,8 @@ from gonicorn_wire import (
 
 def handle_request(link, app, environ):
     """Runs one request and answers it: S, D or F frames, then E or X.
-    Raises LinkBroken when the socket failed (after close() was called)."""
+    Returns its Response (post_request reads it, gonicorn_hooks). Raises
+    LinkBroken when the socket failed (after close() was called)."""
     resp = Response(link)
     environ['wsgi.early_hints'] = resp.early_hints
     inp = environ['wsgi.input']
@@ -58,6 +59,7 @@ def handle_request(link, app, environ):
         except LinkBroken:
             sys.stderr.write(text)
             raise
+    return resp
 
 
 class Response:
@@ -76,6 +78,7 @@ class Response:
         self.headers = None  # the headers list given to start_response
         self.sent = False    # S went out: status can no longer change
         self.ended = False   # E or X went out: the request is over
+        self.failed = False  # X went out: the application failed
         self.lock = threading.Lock()  # held for each send and the end
 
     def _check_running(self, what):
@@ -193,7 +196,7 @@ class Response:
     def fail(self, text):
         """Sends X with the traceback text. The request is over."""
         with self.lock:
-            self.ended = True
+            self.ended = self.failed = True
             self.link.send(error_frame(text))
 
     def send_file(self, wrapper):

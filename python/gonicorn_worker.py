@@ -11,6 +11,8 @@ in this order, and calls main() here:
  - gonicorn_django: loading a Django project, reporting its settings;
  - gonicorn_dev: development mode (--reload): the module files reported
    to the master, the error page of an app that fails to load;
+ - gonicorn_hooks: gunicorn's worker-side server hooks from the config
+   file (post_fork, pre_request...), when it defines any;
  - gonicorn_worker (this module): loading the app, the serving loop of each
    socket, threads, signals, the process title.
 
@@ -62,6 +64,7 @@ import traceback
 
 import gonicorn_dev
 import gonicorn_django
+import gonicorn_hooks
 from gonicorn_response import FileWrapper, handle_request
 from gonicorn_wire import (
     B, C, R, U32, Link, LinkBroken, ProtocolError, handshake)
@@ -70,9 +73,10 @@ from gonicorn_wire import (
 # ---------------------------------------------------------------- serving
 
 def serve(sock, app, multithread=False, multiprocess=False, load_error='',
-          django=None, reporter=None, app_error=''):
+          django=None, reporter=None, app_error='', handle=handle_request):
     """Serves one socket until EOF; closes it. With load_error, only
     answers the handshake (ok False). Reports whether the handshake was ok.
+    handle runs each request: handle_request, or the server hooks' wrap.
     In development mode (--reload): app_error is the traceback of an app
     that failed to load, whose error page app is (the handshake is ok and
     carries it), and reporter reports the modules a request imported."""
@@ -109,7 +113,7 @@ def serve(sock, app, multithread=False, multiprocess=False, load_error='',
             del frame, payload
             environ.update(constant)
             environ['wsgi.input'] = inp
-            handle_request(link, app, environ)
+            handle(link, app, environ)
             if reporter is not None:
                 reporter.report()
     except LinkBroken:
@@ -228,7 +232,12 @@ def main():
     if not fds:
         sys.stderr.write('gonicorn worker: GONICORN_FDS is empty\n')
         sys.exit(2)
-    serve_process(fds, load(), os.environ.get('GONICORN_MULTIPROCESS') == '1')
+    socks = [socket.socket(fileno=fd) for fd in fds]
+    hooks, hook_error = start_hooks(socks)
+    loaded = load() if not hook_error else Loaded(None, hook_error, None,
+                                                  None, '')
+    serve_process(socks, loaded, os.environ.get('GONICORN_MULTIPROCESS') == '1',
+                  hooks)
 
 
 def setup_process(title, sched=True):
@@ -250,6 +259,21 @@ def setup_process(title, sched=True):
             os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
         except (AttributeError, OSError):
             pass
+
+
+def start_hooks(socks):
+    """The config file's worker-side hooks, if any (gonicorn_hooks): their
+    signals first, before any thread starts, then post_fork. Returns the
+    hooks (None without any) and the traceback of a hook that raised ('')."""
+    hooks = None
+    try:
+        hooks = gonicorn_hooks.load()
+        if hooks:
+            hooks.install_signals(socks)
+            hooks.post_fork()
+    except BaseException:
+        return hooks, traceback.format_exc()
+    return hooks, ''
 
 
 def load():
@@ -296,11 +320,19 @@ Loaded = collections.namedtuple(
     'Loaded', 'app load_error django reporter app_error')
 
 
-def serve_process(fds, loaded, multiprocess):
-    """Serves the sockets fds, one thread each (the first in this one), with
-    what load() returned, and exits when all of them ended: 0, or 3 after a
-    load error or a protocol error."""
-    socks = [socket.socket(fileno=fd) for fd in fds]
+def serve_process(socks, loaded, multiprocess, hooks=None):
+    """Serves the sockets socks, one thread each (the first in this one),
+    with what load() returned and the worker-side hooks (start_hooks), and
+    exits when all of them ended: 0, or 3 after a load error or a protocol
+    error."""
+    if hooks and not (loaded.load_error or loaded.app_error):
+        try:
+            hooks.post_worker_init(loaded.app)
+        except BaseException:
+            loaded = loaded._replace(load_error=traceback.format_exc())
+    handle = handle_request
+    if hooks and hooks.per_request:
+        handle = hooks.wrap(handle_request)
     multithread = len(socks) > 1
 
     results = [False] * len(socks)
@@ -308,16 +340,20 @@ def serve_process(fds, loaded, multiprocess):
     def run(i):
         results[i] = serve(socks[i], loaded.app, multithread, multiprocess,
                            loaded.load_error, loaded.django, loaded.reporter,
-                           loaded.app_error)
+                           loaded.app_error, handle)
 
     threads = [threading.Thread(target=run, args=(i,),
                                 name='gonicorn-slot-%d' % i)
                for i in range(1, len(socks))]
-    for t in threads:
-        t.start()
-    run(0)
-    for t in threads:
-        t.join()
+    try:
+        for t in threads:
+            t.start()
+        run(0)
+        for t in threads:
+            t.join()
+    finally:
+        if hooks:
+            hooks.exit()  # worker_exit, however serving ended
     sys.stderr.flush()
     sys.exit(3 if loaded.load_error or not all(results) else 0)
 

@@ -35,7 +35,7 @@ import gonicorn_worker as gw  # noqa: E402
 
 # The worker's modules in the order the master passes them (python.Modules).
 MODULES = ('gonicorn_wire', 'gonicorn_response', 'gonicorn_django',
-           'gonicorn_dev', 'gonicorn_worker')
+           'gonicorn_dev', 'gonicorn_hooks', 'gonicorn_worker')
 
 
 def read_source(name):

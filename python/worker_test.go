@@ -7,17 +7,17 @@ import (
 )
 
 // TestPythonUnittest runs the worker's own unit tests (test_gonicorn_worker.py,
-// test_gonicorn_django.py, test_gonicorn_dev.py) with the python3 on PATH, so that go test covers the
+// test_gonicorn_django.py, test_gonicorn_dev.py, test_gonicorn_hooks.py) with the python3 on PATH, so that go test covers the
 // Python side too.
 func TestPythonUnittest(t *testing.T) {
 	py, err := exec.LookPath("python3")
 	if err != nil {
 		t.Skip("python3 not found")
 	}
-	cmd := exec.Command(py, "-m", "unittest", "-v", "test_gonicorn_worker", "test_gonicorn_django", "test_gonicorn_dev")
+	cmd := exec.Command(py, "-m", "unittest", "-v", "test_gonicorn_worker", "test_gonicorn_django", "test_gonicorn_dev", "test_gonicorn_hooks")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("%s -m unittest test_gonicorn_worker test_gonicorn_django: %v\n%s", py, err, out)
+		t.Fatalf("%s -m unittest test_gonicorn_worker test_gonicorn_django test_gonicorn_hooks: %v\n%s", py, err, out)
 	}
 	if testing.Verbose() {
 		t.Logf("%s", out)
@@ -30,6 +30,7 @@ func TestSourcesEmbedded(t *testing.T) {
 		"gonicorn_response": "def handle_request(",
 		"gonicorn_django":   "def load_application(",
 		"gonicorn_dev":      "class Reporter:",
+		"gonicorn_hooks":    "def load(",
 		"gonicorn_worker":   "def main(",
 	}
 	mods := Modules()

@@ -62,6 +62,17 @@ func run(ctx context.Context, cfg *config.Config) error {
 		log.Warn(w)
 	}
 	setProcTitle(log, cfg.Title("master"))
+	// The config file's master-side server hooks (hooks.go): nworkers_changed and
+	// on_starting first, as gunicorn's arbiter calls them, before any socket is bound.
+	mh, err := startMasterHooks(cfg, log, logHandler)
+	if err != nil {
+		return err
+	}
+	defer mh.close()
+	mh.workersChanged(cfg.Workers, -1)
+	if err := mh.runAtStart("on_starting"); err != nil {
+		return err
+	}
 
 	var access *accesslog.Format
 	var accessFile io.Writer // --access-logfile's; nil without it
@@ -145,6 +156,7 @@ func run(ctx context.Context, cfg *config.Config) error {
 	}
 	defer ctl.Close()
 	up.onPromote = func() { ctl.promote(log) } // PATH.2 becomes PATH, as the pid file
+	up.onPreExec = func() { mh.run("pre_exec", nil) }
 	for i, ln := range listeners {
 		log.Info(fmt.Sprintf("Listening at: %s (%d)", describe(ln, tlsConfs[i] != nil), os.Getpid()))
 	}
@@ -157,6 +169,7 @@ func run(ctx context.Context, cfg *config.Config) error {
 	pool := dispatch.NewPool(cfg.MaxQueue, pipelineDepth)
 	pool.QueueTimeout = cfg.QueueTimeout
 	arb := arbiter.New(workerSpec(cfg), pool, log, logHandler)
+	mh.attach(arb)
 	obs, err := startOps(cfg, pool, arb, log)
 	if err != nil {
 		closeAll(listeners)
@@ -194,6 +207,14 @@ boot:
 				log.Info(fmt.Sprintf("Upgrade: new master ready; the old master (pid %d) still serves until it gets TERM", parent))
 			}
 			logDjango(log, cfg, arb.Booted())
+			// when_ready: the workers are ready and the listeners accept (serving starts
+			// below); gunicorn stops when it raises.
+			if err := mh.runAtStart("when_ready"); err != nil {
+				cancel()
+				arb.Stop(0)
+				closeAll(listeners)
+				return err
+			}
 			dev.banner(cfg, listeners)
 			sdNotify(log, sd, up.readyState())
 			break boot
@@ -210,6 +231,7 @@ boot:
 			<-bootDone
 			arb.Stop(0)
 			closeAll(listeners)
+			mh.run("on_exit", nil)
 			return nil
 		}
 	}
@@ -269,7 +291,7 @@ boot:
 	go func() { arbDone <- arb.Run(ctx) }()
 	go up.watchParent(serveCtx)
 
-	m := &master{log: log, cfg: cfg, arb: arb, logs: reopenable(errOut, accessFile), sd: sd, up: up, certs: certs}
+	m := &master{log: log, cfg: cfg, arb: arb, logs: reopenable(errOut, accessFile), sd: sd, up: up, certs: certs, hooks: mh}
 	ctl.serve(&controlMaster{cfg: cfg, started: started, pool: pool, arb: arb, sigs: sigs, recent: recent}, log)
 	sig, runErr := m.waitStop(sigs, arbDone)
 	obs.Stopping() // /readyz fails from now on
@@ -290,7 +312,13 @@ boot:
 	go drainWatch(drainCtx, log, sigs, cancelDrain)
 	// Requests still running when the drain ends (its timeout, or a fast stop) can only end
 	// with their workers, so the workers are stopped then (the clients get 502 or a cut).
-	endWorkers := afterDrain(drainCtx, func() { cancel(); arb.Stop(0) })
+	endWorkers := afterDrain(drainCtx, func() {
+		cancel()
+		if !graceful || errors.Is(drainCtx.Err(), context.Canceled) {
+			arb.Quit() // gunicorn's quick shutdown: the workers run worker_int
+		}
+		arb.Stop(0)
+	})
 	if err := srv.Shutdown(drainCtx); err != nil && graceful {
 		log.Warn("graceful timeout reached; closing remaining connections")
 	}
@@ -311,6 +339,7 @@ boot:
 	}
 	logLoadError(log, runErr)
 	log.Info("Shutting down: Master")
+	mh.run("on_exit", nil)
 	return runErr
 }
 

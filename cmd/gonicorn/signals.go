@@ -62,6 +62,7 @@ type master struct {
 	up   *upgrader  // binary upgrade (USR2)
 	// certs are the TLS certificate, key and CAs, re-read on HUP; nil without TLS.
 	certs *tlsconf.Store
+	hooks *masterHooks // the config file's master-side server hooks
 }
 
 // reopenable returns the log destinations among ws that are files.
@@ -176,6 +177,7 @@ func (m *master) reload() <-chan error {
 		m.log.Warn("reload: --" + name + " cannot change while running; keeping the value from start")
 	}
 	setProcTitle(m.log, next.Title("master")) // --name may have changed
+	m.hooks.reload(next)                      // on_reload, before the new workers start
 	spec := workerSpec(next)
 	spec.DevMode = m.cfg.Reload // --reload cannot change while running (its watcher is set up at start)
 	return m.arb.Reload(spec)
@@ -227,6 +229,7 @@ func workerSpec(cfg *config.Config) arbiter.Spec {
 		DevMode:        cfg.Reload,
 		Credential:     cfg.Credential,
 		Preload:        cfg.Preload && !cfg.Reload, PreloadTitle: cfg.Title("preloader"), // see reloadWarnings
+		Hooks: workerHooks(cfg),
 	}
 }
 

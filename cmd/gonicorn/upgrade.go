@@ -97,6 +97,9 @@ type upgrader struct {
 	// onPromote is called once this master is promoted (the old one exited); nil = nothing.
 	// Set before watchParent starts.
 	onPromote func()
+	// onPreExec is called before a new master is started (gunicorn's pre_exec hook); nil =
+	// nothing. Set before USR2 can come.
+	onPreExec func()
 }
 
 // newUpgrader returns the upgrader of a master serving lns (systemd's sockets if systemd)
@@ -192,6 +195,9 @@ func (u *upgrader) start() {
 	case u.parent != 0:
 		u.log.Warn("USR2 signal ignored. Parent exists.")
 		return
+	}
+	if u.onPreExec != nil {
+		u.onPreExec() // the config file's pre_exec hook
 	}
 	cmd, err := u.command()
 	if err == nil {

@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -65,6 +66,10 @@ type Spec struct {
 
 	BootTimeout time.Duration // how long a worker may take to import the app; 0 = 5 minutes
 
+	// Hooks are gunicorn's worker-side server hooks the config file defines, which each
+	// worker runs (docs/hooks.md); the zero value = none.
+	Hooks WorkerHooks
+
 	// Recycling (gunicorn's max_requests, and what uWSGI and Granian add): a worker past one
 	// of these limits is replaced without a failed request. Its replacement is spawned and
 	// ready first; then the old worker takes no new requests, finishes what it holds and
@@ -102,6 +107,18 @@ type Spec struct {
 	// are respawned with exponential backoff (100 ms doubling to 10 s) until then.
 	MaxBootFailures int
 }
+
+// WorkerHooks is what the workers need to run the config file's server hooks
+// (python/gonicorn_hooks.py). A worker_abort hook makes a --timeout send SIGABRT after the
+// stack dump and wait abortWait before SIGKILL; a worker_int hook makes Quit send SIGQUIT.
+type WorkerHooks struct {
+	ConfigFile string   // the config file, an absolute path; each worker evaluates it again
+	Names      []string // the worker-side hooks it defines: post_fork, pre_request...; nil = none
+	Settings   string   // every setting by gunicorn name, a JSON object: the hooks' cfg
+}
+
+// has reports whether the config file defines the worker-side hook name.
+func (h WorkerHooks) has(name string) bool { return slices.Contains(h.Names, name) }
 
 // Arbiter runs the workers of one Spec and lends their slots to a dispatch.Pool.
 type Arbiter struct {
@@ -146,6 +163,16 @@ type Arbiter struct {
 	// adding counts the spawns in flight that add a worker rather than replace one (old ==
 	// nil: a respawn after an exit, TTIN, a reload's extras), for coming. Owned by Run.
 	adding int
+
+	// For the config file's master-side server hooks (docs/hooks.md); nil = nobody. Set
+	// before Boot. Each blocks what it is called from, as gunicorn's hooks block its arbiter.
+	// OnSpawn is called before worker id's process starts (pre_fork), by the goroutine that
+	// spawns it; OnReap once worker id's process pid was reaped (child_exit), by its reaper,
+	// before the arbiter hears of the exit; OnWorkers when TTIN or TTOU changed the number
+	// of workers (nworkers_changed), by Run.
+	OnSpawn   func(id int)
+	OnReap    func(id, pid int)
+	OnWorkers func(now, before int)
 
 	reloadPrev   *Spec // the spec before the last reload, restored if it fails; owned by Run
 	bootFailures int   // workers in a row that died within bootWindow of booting; owned by Run
@@ -654,11 +681,49 @@ func (a *Arbiter) timeout(w *worker, request, requestID string) {
 	}
 	a.log.Log(context.Background(), errorlog.LevelCritical, "WORKER TIMEOUT (pid:"+itoa(w.pid)+")", attrs...)
 	w.signal(syscall.SIGUSR1)
-	time.AfterFunc(stackDumpWait, func() { w.kill("after WORKER TIMEOUT") })
+	wait := stackDumpWait
+	if w.spec.Hooks.has("worker_abort") {
+		// gunicorn's SIGABRT: the worker runs worker_abort and exits 1 (the dump of SIGUSR1
+		// is printed first: faulthandler writes it in the signal handler itself).
+		w.signal(syscall.SIGABRT)
+		wait = abortWait
+	}
+	time.AfterFunc(wait, func() { w.kill("after WORKER TIMEOUT") })
 }
 
 // stackDumpWait is how long a timed-out worker has to print its stacks before SIGKILL.
 const stackDumpWait = 150 * time.Millisecond
+
+// abortWait is how long a timed-out worker with a worker_abort hook has to run it and exit
+// before SIGKILL: about what gunicorn gives (its next murder round, a second later).
+const abortWait = time.Second
+
+// Quit sends SIGQUIT to the workers whose config file defines worker_int: gunicorn's quick
+// shutdown (INT or QUIT to the master), which runs that hook in each; each then stops
+// serving and exits. Quit waits up to quitWait for them, so that their sockets are not
+// closed under the hook. Call it just before Stop; the workers of a file without worker_int
+// get nothing (SIGQUIT would dump core).
+func (a *Arbiter) Quit() {
+	var ws []*worker
+	for _, w := range a.table() {
+		if w.spec.Hooks.has("worker_int") {
+			w.signal(syscall.SIGQUIT)
+			ws = append(ws, w)
+		}
+	}
+	t := time.NewTimer(quitWait)
+	defer t.Stop()
+	for _, w := range ws {
+		select {
+		case <-w.exited:
+		case <-t.C:
+			return // Stop ends the rest
+		}
+	}
+}
+
+// quitWait bounds how long Quit waits for the workers to run worker_int and exit.
+const quitWait = time.Second
 
 // respawnAfter spawns a replacement worker after delay, in its own goroutine, and reports
 // it to Run as a spawned event (also when ctx ends first, so Run can count it). old is the

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -36,7 +37,7 @@ import (
 // The conversation over the preloader's control socket (docs/protocol.md, "Preload"):
 //
 //	preloader → master  Y  marshal {pid, python, ok, error}: the app was imported, or not
-//	master → preloader  K  marshal {multiprocess}; fds: the worker's output pipe, its slots
+//	master → preloader  K  marshal {multiprocess, age}; fds: the worker's output pipe, its slots
 //	preloader → master  P  marshal {pid, error}: the forked worker, or why not
 
 // Frame kinds of the preloader's control socket; Y is wire.Ready.
@@ -78,7 +79,7 @@ func (f *forkSpawner) start(ctx context.Context, spec *Spec, id int, slots []*os
 	if err != nil {
 		return started{}, err
 	}
-	proc, err := p.fork(spec, slots, out)
+	proc, err := p.fork(spec, id, slots, out)
 	if err != nil {
 		return started{}, fmt.Errorf("forking worker %d from the preloader (pid:%d): %w", id, p.pid, err)
 	}
@@ -159,7 +160,7 @@ func startPreloader(ctx context.Context, spec *Spec, log *slog.Logger, out Outpu
 	}
 	cmd := exec.Command(spec.Python, python.PreloadArgs()...)
 	cmd.Dir = spec.Dir
-	cmd.Env = append(workerEnv(spec), "GONICORN_PRELOAD_FD=3", "GONICORN_PRELOAD_TITLE="+spec.PreloadTitle)
+	cmd.Env = append(workerEnv(spec, 0), "GONICORN_PRELOAD_FD=3", "GONICORN_PRELOAD_TITLE="+spec.PreloadTitle)
 	cmd.Stdout, cmd.Stderr = outW, outW
 	cmd.ExtraFiles = []*os.File{child}
 	// The preloader runs as --user and --group already, so the app is imported as the
@@ -226,7 +227,7 @@ func (p *preloader) loaded(ctx context.Context, spec *Spec) error {
 // arbiter's context ends: a fork takes milliseconds, and a worker forked but never known
 // to the master would run unsupervised (or, were the master no longer its subreaper,
 // orphaned); spawn then stops the worker like any other whose handshake was cut short.
-func (p *preloader) fork(spec *Spec, slots []*os.File, out *os.File) (*os.Process, error) {
+func (p *preloader) fork(spec *Spec, id int, slots []*os.File, out *os.File) (*os.Process, error) {
 	multi := "0"
 	if spec.Workers > 1 {
 		multi = "1"
@@ -234,6 +235,8 @@ func (p *preloader) fork(spec *Spec, slots []*os.File, out *os.File) (*os.Proces
 	payload := wire.AppendDictStart(nil)
 	payload = wire.AppendString(payload, "multiprocess")
 	payload = wire.AppendString(payload, multi)
+	payload = wire.AppendString(payload, "age") // gunicorn's worker.age, for the hooks
+	payload = wire.AppendString(payload, strconv.Itoa(id))
 	payload = wire.AppendDictEnd(payload)
 	frame := append(wire.AppendHeader(nil, forkKind, len(payload)), payload...)
 	fds := make([]int, 0, 1+len(slots))

@@ -192,6 +192,7 @@ func (a *Arbiter) handle(ctx context.Context, c control) int {
 		spec.Workers++
 		a.setSpec(&spec)
 		a.log.Info(fmt.Sprintf("Increasing number of workers to %d", spec.Workers))
+		a.workersChanged(spec.Workers, spec.Workers-1)
 		a.respawnAfter(ctx, 0, nil)
 		return 1
 	case fewer:
@@ -202,6 +203,7 @@ func (a *Arbiter) handle(ctx context.Context, c control) int {
 		spec.Workers--
 		a.setSpec(&spec)
 		a.log.Info(fmt.Sprintf("Decreasing number of workers to %d", spec.Workers))
+		a.workersChanged(spec.Workers, spec.Workers+1)
 		if ws := a.serving(); len(ws) > spec.Workers {
 			a.restarted("ttou")
 			a.retire(ws[0]) // the oldest, as gunicorn does
@@ -250,6 +252,13 @@ func (a *Arbiter) coming() int {
 		}
 	}
 	return n
+}
+
+// workersChanged tells OnWorkers that TTIN or TTOU changed the number of workers.
+func (a *Arbiter) workersChanged(now, before int) {
+	if a.OnWorkers != nil {
+		a.OnWorkers(now, before)
+	}
 }
 
 // reloadFor spawns a worker of the new generation, replacing old (nil: an extra worker),

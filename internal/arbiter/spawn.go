@@ -45,7 +45,7 @@ func (execSpawner) start(_ context.Context, spec *Spec, id int, slots []*os.File
 	}
 	cmd := exec.Command(spec.Python, python.Args()...)
 	cmd.Dir = spec.Dir
-	cmd.Env = append(workerEnv(spec), "GONICORN_FDS="+strings.Join(fds, ","))
+	cmd.Env = append(workerEnv(spec, id), "GONICORN_FDS="+strings.Join(fds, ","))
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.ExtraFiles = slots
 	if report != nil { // the fd after the sockets

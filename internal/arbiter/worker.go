@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -130,6 +131,9 @@ const (
 // spawn starts one worker process and completes the readiness handshake on every slot. It
 // returns a *LoadError if the application failed to load.
 func (a *Arbiter) spawn(ctx context.Context, id int) (*worker, error) {
+	if a.OnSpawn != nil {
+		a.OnSpawn(id)
+	}
 	spec := a.current() // a reload may change it for later spawns, not this one
 	threads := spec.Threads
 	parents := make([]*net.UnixConn, 0, threads)
@@ -228,16 +232,25 @@ func (a *Arbiter) reap(w *worker, output *os.File) {
 	defer t.Stop()
 	select {
 	case <-w.outputDone:
+		a.reaped(w)
 		close(w.exited)
 		return
 	case <-t.C:
 	}
 	a.lingerOutput(w, output)
+	a.reaped(w)
 	close(w.exited)
 	<-w.outputDone // ends at the pipe's EOF, or when Stop closes it
 	a.mu.Lock()
 	delete(a.lingering, w)
 	a.mu.Unlock()
+}
+
+// reaped tells OnReap that w's process was reaped.
+func (a *Arbiter) reaped(w *worker) {
+	if a.OnReap != nil {
+		a.OnReap(w.id, w.pid)
+	}
 }
 
 // lingerOutput records the output pipe of a reaped worker that another process holds open,
@@ -325,9 +338,10 @@ func (a *Arbiter) handshake(ctx context.Context, w *worker, slots []*dispatch.Sl
 	return first, nil
 }
 
-// workerEnv is the environment of a worker's interpreter (docs/protocol.md, "Worker process
-// start"), but GONICORN_FDS, which says where its sockets are.
-func workerEnv(spec *Spec) []string {
+// workerEnv is the environment of worker id's interpreter, or of the preloader (id 0)
+// (docs/protocol.md, "Worker process start"), but GONICORN_FDS, which says where its
+// sockets are.
+func workerEnv(spec *Spec, id int) []string {
 	env := append(os.Environ(), spec.Env...)
 	multi := "0"
 	if spec.Workers > 1 {
@@ -339,6 +353,13 @@ func workerEnv(spec *Spec) []string {
 	if !hasEnv(env, "MALLOC_TRIM_THRESHOLD_") {
 		env = append(env, "MALLOC_TRIM_THRESHOLD_=4194304")
 	}
+	if h := spec.Hooks; len(h.Names) > 0 {
+		// The config file's worker-side hooks (python/gonicorn_hooks.py): which, the file,
+		// their cfg, and gunicorn's worker.age and server.num_workers.
+		env = append(env, "GONICORN_CONFIG="+h.ConfigFile,
+			"GONICORN_HOOK_CFG="+h.Settings, "GONICORN_WORKER_AGE="+strconv.Itoa(id),
+			"GONICORN_NUM_WORKERS="+strconv.Itoa(spec.Workers))
+	}
 	return append(env,
 		"PYTHONUNBUFFERED=1",
 		"GONICORN_APP="+spec.App,
@@ -349,6 +370,7 @@ func workerEnv(spec *Spec) []string {
 		"GONICORN_MULTIPROCESS="+multi,
 		"GONICORN_SCHED="+spec.Sched,
 		"GONICORN_TITLE="+spec.Title,
+		"GONICORN_HOOKS="+strings.Join(spec.Hooks.Names, ","),
 	)
 }
 

@@ -172,8 +172,12 @@ type Config struct {
 	// file read before GONICORN_CMD_ARGS and the command line, and again on every reload;
 	// "" = none.
 	ConfigFile string
+	// Hooks are gunicorn's server hooks that ConfigFile defines (callables named on_starting,
+	// post_fork, pre_request...), in name order: the workers and the master's hook process
+	// run them (docs/hooks.md). Nil when none.
+	Hooks []string
 	// Warnings are what the master logs at start and on every reload: settings of the config
-	// file that are ignored, server hooks, an unread ./gunicorn.conf.py. Nil when none.
+	// file that are ignored, an unread ./gunicorn.conf.py. Nil when none.
 	Warnings []string
 	// Notices are what the master logs at INFO at start and on every reload: which config
 	// file it read when none was named. Nil when none.
@@ -763,6 +767,7 @@ func ParseFrom(args []string, src Sources) (*Config, error) {
 	}
 	c.LogLevel = strings.ToLower(c.LogLevel)
 	c.ConfigFile = pre.ConfigFile
+	c.Hooks = file.hooks
 	c.Warnings = append(append(file.warnings, c.Warnings...), envWarning...)
 	c.Warnings = append(c.Warnings, c.reloadWarnings()...)
 	c.Notices = notices

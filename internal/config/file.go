@@ -18,8 +18,9 @@ import (
 //
 // A global named like a setting of the table (gunicorn's name, or the flag's name with '_'
 // for '-') sets that setting; another gunicorn setting is answered by the inventory of
-// gunicorn.go (an error, or a warning where ignoring it is harmless; a server hook is a
-// warning); any other global is ignored, as gunicorn ignores them. See docs/config-file.md.
+// gunicorn.go (an error, or a warning where ignoring it is harmless); a server hook is run
+// (Config.Hooks, docs/hooks.md); any other global is ignored, as gunicorn ignores them. See
+// docs/config-file.md.
 
 // DefaultConfigFile is the file gunicorn reads when it is given no -c; gonicorn too, with a
 // notice at INFO that says so.
@@ -60,6 +61,7 @@ type fileLayer struct {
 	app      string   // wsgi_app; "" = none
 	set      []string // the flags the file set, for --print-config
 	warnings []string // ignored settings and hooks, one line each
+	hooks    []string // the server hooks the file defines (callables), in name order
 }
 
 // applyFile sets the flags of fs from the globals of the config file path, in name order.
@@ -134,6 +136,19 @@ func applyFile(fs *pflag.FlagSet, globals map[string]Value, path string, check f
 			if mod, _, _ := strings.Cut(layer.app, ":"); mod == "" {
 				return layer, fail("want module[:callable]")
 			}
+		case v.Kind == "str" && isHook(name, Value{Kind: "callable"}):
+			// gunicorn imports a hook given as "module.function"; the file imports it here.
+			path := str(v)
+			i := strings.LastIndexByte(path, '.')
+			if i <= 0 {
+				return layer, fail("give the function, not its name")
+			}
+			return layer, fail("give the function, not its import path: from %s import %s as %s", path[:i], path[i+1:], name)
+		case isHook(name, v):
+			if err := checkArity(gunicornByName()[name], v); err != nil {
+				return layer, fail("%v", err)
+			}
+			layer.hooks = append(layer.hooks, name)
 		default:
 			warning, err := fileSetting(name, v, path)
 			if err != nil {
@@ -145,6 +160,27 @@ func applyFile(fs *pflag.FlagSet, globals map[string]Value, path string, check f
 		}
 	}
 	return layer, nil
+}
+
+// isHook reports whether the global name = v is one of gunicorn's server hooks that gonicorn
+// runs: a callable under a hook's name.
+func isHook(name string, v Value) bool {
+	g := gunicornByName()[name]
+	return g != nil && g.Hook && g.Status == Implemented && v.Kind == "callable"
+}
+
+// checkArity reports a hook that does not take gunicorn's arguments, as gunicorn's
+// validate_callable does at start (post_request may take its first 2 or 3, as in
+// validate_post_request). An arity the loader could not tell (-1, nil) passes.
+func checkArity(g *GunicornSetting, v Value) error {
+	if v.Arity == nil {
+		return nil
+	}
+	n, want := *v.Arity, strings.Count(g.Args, ",")+1
+	if n < 0 || n == want || g.Name == "post_request" && (n == 2 || n == 3) {
+		return nil
+	}
+	return fmt.Errorf("a server hook that takes %d positional arguments; gunicorn calls %s(%s)", n, g.Name, g.Args)
 }
 
 // flagValues converts a config file's value for flag into the strings the flag takes, one

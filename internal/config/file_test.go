@@ -150,7 +150,8 @@ func TestConfigFileInterpreter(t *testing.T) {
 	}
 }
 
-// Hooks and the gunicorn settings harmless to ignore are warnings; a refused setting with a
+// The gunicorn settings harmless to ignore are warnings; hooks are run (Config.Hooks, a
+// hook set to None is not one); a refused setting with a
 // value that asks for nothing (daemon = False) is accepted; other globals are ignored; None
 // leaves a default.
 func TestConfigFileWarnings(t *testing.T) {
@@ -165,7 +166,7 @@ func TestConfigFileWarnings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"on_starting", "post_fork", "secure_scheme_headers", "worker_tmp_dir"}
+	want := []string{"secure_scheme_headers", "worker_tmp_dir"}
 	if !c.Preload {
 		t.Errorf("preload_app = True: Preload false")
 	}
@@ -177,11 +178,42 @@ func TestConfigFileWarnings(t *testing.T) {
 			t.Errorf("warning %d = %q; want it to name conf.py and %s and say it is ignored", i, w, name)
 		}
 	}
-	if !strings.Contains(c.Warnings[1], "server hooks are not supported") {
-		t.Errorf("hook warning = %q; want \"server hooks are not supported\"", c.Warnings[1])
+	if want := []string{"on_starting", "post_fork"}; !slices.Equal(c.Hooks, want) {
+		t.Errorf("Hooks = %q; want %q", c.Hooks, want)
 	}
 	if c.AccessLogFile != "" {
 		t.Errorf("accesslog = None: AccessLogFile = %q; want the default (off)", c.AccessLogFile)
+	}
+}
+
+// A hook must take gunicorn's arguments, as gunicorn's validate_callable checks at start;
+// post_request may take its first 2 or 3 (validate_post_request).
+func TestConfigFileHookArity(t *testing.T) {
+	hook := func(arity int) Value { v := pyv("callable", "f"); v.Arity = &arity; return v }
+	for _, tc := range []struct {
+		name  string
+		arity int
+		ok    bool
+	}{
+		{"post_fork", 2, true}, {"post_fork", 1, false}, {"on_starting", 1, true}, {"on_starting", 2, false},
+		{"nworkers_changed", 3, true}, {"post_request", 4, true}, {"post_request", 3, true},
+		{"post_request", 2, true}, {"post_request", 1, false}, {"pre_request", -1, true}, // -1: unknown
+	} {
+		c, err := parseFile(t, "-c conf.py app", env(), map[string]Value{tc.name: hook(tc.arity)})
+		switch {
+		case tc.ok && (err != nil || !slices.Equal(c.Hooks, []string{tc.name})):
+			t.Errorf("%s with %d arguments: %v; want it taken", tc.name, tc.arity, err)
+		case !tc.ok && (err == nil || !strings.Contains(err.Error(), "conf.py: "+tc.name+" = ") || !strings.Contains(err.Error(), "gunicorn calls "+tc.name+"(")):
+			t.Errorf("%s with %d arguments: %v; want an error naming the file, the hook and its arguments", tc.name, tc.arity, err)
+		}
+	}
+}
+
+// gunicorn imports a hook given by its import path; gonicorn asks for the function.
+func TestConfigFileHookPath(t *testing.T) {
+	_, err := parseFile(t, "-c conf.py app", env(), map[string]Value{"post_fork": pyv("str", "myapp.hooks.reset")})
+	if err == nil || !strings.Contains(err.Error(), "conf.py: post_fork = 'myapp.hooks.reset': give the function, not its import path: from myapp.hooks import reset as post_fork") {
+		t.Errorf("post_fork = 'myapp.hooks.reset': %v; want an error saying how to import it", err)
 	}
 }
 
@@ -304,13 +336,16 @@ def post_fork(server, worker):
 			t.Errorf("%s: kind %q; want %q", name, globals[name].Kind, kind)
 		}
 	}
+	if a := globals["post_fork"].Arity; a == nil || *a != 2 {
+		t.Errorf("post_fork: arity %v; want 2", a)
+	}
 	c, err := ParseFrom([]string{"-c", conf, "--python", py, "app"}, Sources{Getenv: env(), Load: LoadFile})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Chdir != dir || c.Workers != 2 || c.Timeout != 2500*time.Millisecond || c.MaxRequests != 250 ||
-		!slices.Equal(c.Bind, []string{"127.0.0.1:8001", "127.0.0.1:8002"}) || len(c.Warnings) != 2 || !c.Preload {
-		t.Errorf("from %s: chdir %q workers %d timeout %v max-requests %d bind %q warnings %q", conf, c.Chdir, c.Workers, c.Timeout, c.MaxRequests, c.Bind, c.Warnings)
+		!slices.Equal(c.Bind, []string{"127.0.0.1:8001", "127.0.0.1:8002"}) || len(c.Warnings) != 1 || !c.Preload || !slices.Equal(c.Hooks, []string{"post_fork"}) {
+		t.Errorf("from %s: chdir %q workers %d timeout %v max-requests %d bind %q warnings %q hooks %q", conf, c.Chdir, c.Workers, c.Timeout, c.MaxRequests, c.Bind, c.Warnings, c.Hooks)
 	}
 
 	for _, tc := range []struct{ src, want string }{

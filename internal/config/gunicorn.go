@@ -63,6 +63,9 @@ type GunicornSetting struct {
 	// "" and empty lists or dicts.
 	Noop []string
 	Note string // why, and what to do instead; read after "SETTING VALUE: "
+	// Args are a hook's parameters, gunicorn's ("server, worker"): it must take that many
+	// positional ones, as gunicorn checks (post_request may take its first 2 or 3).
+	Args string
 }
 
 // falsy are the values that ask for nothing, as valueText writes them.
@@ -84,7 +87,6 @@ func Gunicorn() []GunicornSetting {
 		// A Python SSLContext cannot configure Go's crypto/tls; ignoring it could drop what
 		// it asked for (client certificates), so it is refused.
 		sslContextNote = "gonicorn's TLS is Go's crypto/tls, which a Python SSLContext cannot configure; use --certfile, --keyfile, --ca-certs, --cert-reqs, --ssl-version and --ciphers (docs/tls.md)"
-		hookNote       = "server hooks are not run yet (they come with gunicorn's hooks in gonicorn); code every worker needs belongs in the app's module, which each worker imports"
 		dirtyNote      = "dirty arbiters are not in gonicorn; run long jobs in a task queue (Celery, RQ) or a second gonicorn"
 		asgiNote       = "it applies to ASGI workers only, and gonicorn is a WSGI server"
 		loggingNote    = "the Go master writes the logs itself, in gunicorn's format or as JSON; use --error-logfile, --access-logfile, --access-logformat (json for JSON lines), --error-log-format and --log-level (docs/logging.md)"
@@ -92,8 +94,9 @@ func Gunicorn() []GunicornSetting {
 	impl := func(name, flag string, flags ...string) GunicornSetting {
 		return GunicornSetting{Name: name, Flags: flags, Status: Implemented, Flag: flag}
 	}
-	hook := func(name string) GunicornSetting {
-		return GunicornSetting{Name: name, Hook: true, Status: Ignored, Note: hookNote}
+	// A server hook runs in the worker or in the master's hook process (docs/hooks.md).
+	hook := func(name, args, note string) GunicornSetting {
+		return GunicornSetting{Name: name, Hook: true, Args: args, Status: Implemented, Note: note}
 	}
 	dirtyHook := func(name string) GunicornSetting {
 		return GunicornSetting{Name: name, Hook: true, Status: Ignored, Note: dirtyNote}
@@ -179,10 +182,21 @@ func Gunicorn() []GunicornSetting {
 		impl("pythonpath", "pythonpath", "--pythonpath"),
 		noted(impl("paste", "paste", "--paste", "--paster"), "loads the app with paste.deploy.loadapp in each worker, as gunicorn; [server:*] sections are not read, as in gunicorn (docs/config-file.md)"),
 		// Server Hooks
-		hook("on_starting"), hook("on_reload"), hook("when_ready"), hook("pre_fork"),
-		hook("post_fork"), hook("post_worker_init"), hook("worker_int"), hook("worker_abort"),
-		hook("pre_exec"), hook("pre_request"), hook("post_request"), hook("child_exit"),
-		hook("worker_exit"), hook("nworkers_changed"), hook("on_exit"),
+		hook("on_starting", "server", "master (hook process), before the sockets are bound; an exception stops the start (exit 1), as in gunicorn"),
+		hook("on_reload", "server", "master (hook process), on HUP once the configuration was read again, before the new workers start"),
+		hook("when_ready", "server", "master (hook process), once the first workers are ready and the server answers (gunicorn: once the sockets are bound, before the workers); an exception stops the start (exit 1), as in gunicorn"),
+		hook("pre_fork", "server, worker", "master (hook process), before each worker starts; the worker's start waits for it"),
+		hook("post_fork", "server, worker", "worker, before it imports the app; an exception fails the worker's boot (exit 3), as in gunicorn"),
+		hook("post_worker_init", "worker", "worker, once it imported the app; an exception fails the worker's boot (exit 3), as in gunicorn"),
+		hook("worker_int", "worker", "worker, on SIGQUIT: the master's fast stop (INT, QUIT) sends it to the workers, which then stop serving and exit"),
+		hook("worker_abort", "worker", "worker, when a request ran past --timeout (SIGABRT after the stack dump; up to 1 s before SIGKILL)"),
+		hook("pre_exec", "server", "master (hook process), before a binary upgrade (USR2) starts the new master"),
+		hook("pre_request", "worker, req", "worker, before the app is called; an exception is the request's 500, as in gunicorn"),
+		hook("post_request", "worker, req, environ, resp", "worker, once the response was handed to the master"),
+		hook("child_exit", "server, worker", "master (hook process), once a worker process was reaped"),
+		hook("worker_exit", "server, worker", "worker, as it exits (also after a failed boot, as in gunicorn)"),
+		hook("nworkers_changed", "server, new_value, old_value", "master (hook process), at start (old_value None), TTIN, TTOU and HUP"),
+		hook("on_exit", "server", "master (hook process), last, after the workers stopped"),
 		{Name: "ssl_context", Hook: true, Status: Refused, Note: sslContextNote},
 		noted(impl("proxy_protocol", "proxy-protocol", "--proxy-protocol"), "off, v1, v2 or auto, and gunicorn's true, false, 1, 0 in any case; the flag alone means auto and, as in gunicorn, takes the next argument as its value unless it starts with '-'"),
 		{Name: "proxy_allow_ips", Flags: []string{"--proxy-allow-from"}, Status: Implemented, Flag: "proxy-allow-ips",
@@ -407,7 +421,7 @@ func GunicornMarkdown() string {
 	b.WriteString("- **ignored with a warning**: harmless to leave out; the error log says it is ignored and why, and gonicorn serves on.\n\n")
 	b.WriteString("A setting that is not implemented is accepted silently when its value asks for nothing: in a config file\n")
 	b.WriteString("`None`, `False`, `0`, `\"\"` or an empty list (`daemon = False`, `keyfile = None`), or gunicorn's default where\n")
-	b.WriteString("the note says so (`protocol = \"http\"`). Server hooks (callables in the config file) are warnings.\n\n")
+	b.WriteString("the note says so (`protocol = \"http\"`). Server hooks (callables in the config file) run where the note says ([hooks.md](hooks.md)).\n\n")
 	b.WriteString("| setting | gunicorn's flags | status | gonicorn |\n|---|---|---|---|\n")
 	for _, g := range Gunicorn() {
 		var flags []string
@@ -419,6 +433,9 @@ func GunicornMarkdown() string {
 			status = "server hook: " + status
 		}
 		note := g.Note
+		if g.Args != "" {
+			note = "`" + g.Name + "(" + g.Args + ")`, in the " + note
+		}
 		if g.Flag != "" && note != "" {
 			note = "`--" + g.Flag + "`: " + note
 		} else if g.Flag != "" {

@@ -30,6 +30,9 @@ type Value struct {
 	Value json.RawMessage `json:"value"`
 	Repr  string          `json:"repr"` // Python's repr(), cut to 200 characters, for messages
 	Type  string          `json:"type"` // Python's type name: "dict", "module"...
+	// Arity is a callable's number of positional parameters (gunicorn's util.get_arity), -1
+	// if the loader could not tell; nil for other kinds.
+	Arity *int `json:"arity"`
 }
 
 // Loader evaluates the config file at path with the interpreter python and returns its

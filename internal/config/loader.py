@@ -6,15 +6,26 @@ The file runs as gunicorn runs it: as a module of its own, with __file__ set and
 directory first on sys.path. What it prints goes to stderr, so that stdout carries only the
 JSON: {"NAME": {"kind": K, "repr": R, "value": V, "type": T}, ...} for every global not
 starting with "__". K is one of str, int, float, bool, none, strlist (a list or tuple of
-str), callable (V is its name), other (T names its type). On an exception the traceback goes
+str), callable (V is its name; "arity" its positional parameters, -1 if
+unknown), other (T names its type). On an exception the traceback goes
 to stderr and the exit status is 1. Only the standard library is used.
 """
 import importlib.util
+import inspect
 import json
 import math
 import os
 import sys
 import traceback
+
+
+def arity(f):
+    """gunicorn's util.get_arity: the positional parameters; -1 if unknown."""
+    try:
+        params = inspect.signature(f).parameters.values()
+    except (TypeError, ValueError):
+        return -1
+    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
 
 
 def describe(value):
@@ -35,7 +46,7 @@ def describe(value):
     elif isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
         d.update(kind="strlist", value=list(value))
     elif callable(value):
-        d.update(kind="callable", value=getattr(value, "__qualname__", r))
+        d.update(kind="callable", value=getattr(value, "__qualname__", r), arity=arity(value))
     else:
         d.update(kind="other")
     return d

@@ -23,6 +23,10 @@ type Effective struct {
 	Name   string // gunicorn's config-file name (wsgi_app for APP_MODULE)
 	Value  string // as the flag prints it; lists comma-separated
 	Source string // "default", "file PATH", "GONICORN_CMD_ARGS", "GUNICORN_CMD_ARGS" or "command line"
+	// Type is the flag's kind ("int", "bool", "seconds", "list", "string"), so that the
+	// server hooks' cfg gets typed values; List holds a list setting's values.
+	Type string
+	List []string
 }
 
 // effective lists every setting of fs (the settings table's flags, not gunicorn's refused
@@ -72,7 +76,11 @@ func effective(fs *pflag.FlagSet, app, configFile string, from sources) []Effect
 		if f.Name == "config" {
 			value, name = configFile, "config"
 		}
-		out = append(out, Effective{Name: name, Value: value, Source: src(f.Name)})
+		e := Effective{Name: name, Value: value, Source: src(f.Name), Type: f.Value.Type()}
+		if l, ok := f.Value.(*listValue); ok {
+			e.List = append([]string{}, *l.p...)
+		}
+		out = append(out, e)
 	})
 	return out
 }

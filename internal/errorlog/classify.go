@@ -23,6 +23,7 @@ const (
 //	Current thread 0x7f.. (most recent call first):   neither indented, blank nor a header
 //	Fatal Python error: Segmentation fault        a crash report (faulthandler.enable)
 //	Exception in thread Thread-1 (run):           a thread's uncaught exception (its traceback follows)
+//	Exception in server hook post_request:        a server hook's exception (likewise)
 //	/srv/app.py:3: DeprecationWarning: ...        a warning, and the source line after it
 //
 // An application that prints lines looking like these gets them classified as such. The
@@ -125,9 +126,11 @@ func isTracebackHead(line []byte) bool {
 
 // isExceptionIntro reports whether line introduces a traceback that Python prints for an
 // exception nobody caught: in a thread (threading.excepthook), or in a destructor or callback
-// (sys.unraisablehook).
+// (sys.unraisablehook), or that the worker prints for a server hook that raised
+// (python/gonicorn_hooks.py).
 func isExceptionIntro(line []byte) bool {
-	return bytes.HasPrefix(line, []byte("Exception in thread ")) && bytes.HasSuffix(line, []byte(":")) ||
+	return (bytes.HasPrefix(line, []byte("Exception in thread ")) || bytes.HasPrefix(line, []byte("Exception in server hook "))) &&
+		bytes.HasSuffix(line, []byte(":")) ||
 		bytes.HasPrefix(line, []byte("Exception ignored in: "))
 }
 

@@ -1,6 +1,7 @@
 package errorlog
 
 import (
+	"log/slog"
 	"strings"
 	"testing"
 )
@@ -87,6 +88,13 @@ func TestClassifier(t *testing.T) {
 			{"OSError: gone", T},
 			{"ok", O},
 		}},
+		{"server hook's exception", []row{ // python/gonicorn_hooks.py
+			{"Exception in server hook post_request:", T},
+			{"Traceback (most recent call last):", T},
+			{`  File "/srv/gunicorn.conf.py", line 9, in post_request`, T},
+			{"KeyError: 'x'", T},
+			{"ok", O},
+		}},
 		{"unraisable", []row{
 			{"Exception ignored in: <function Thing.__del__ at 0x7f>", T},
 			{"Traceback (most recent call last):", T},
@@ -122,4 +130,27 @@ func TestClassifier(t *testing.T) {
 
 func kindName(k Kind) string {
 	return [...]string{"Output", "Traceback", "StackDump", "Crash", "Warning"}[k]
+}
+
+// The hooks' logger marks its lines with their level (python/gonicorn_hooks.py), so that
+// worker.log.warning(...) is a WARNING in the error log and --log-level filters it.
+func TestLoggedLine(t *testing.T) {
+	for _, tc := range []struct {
+		line  string
+		level slog.Level
+		msg   string
+		ok    bool
+	}{
+		{"\x1eWARNING\x1edb slow", slog.LevelWarn, "db slow", true},
+		{"\x1eCRITICAL\x1e", LevelCritical, "", true},
+		{"\x1eDEBUG\x1ea \x1e b", slog.LevelDebug, "a \x1e b", true},
+		{"\x1eNOTICE\x1ex", 0, "", false}, // not one of Python's levels
+		{"WARNING: plain output", 0, "", false},
+		{"\x1eWARNING no end", 0, "", false},
+	} {
+		level, msg, ok := LoggedLine([]byte(tc.line))
+		if ok != tc.ok || ok && (level != tc.level || string(msg) != tc.msg) {
+			t.Errorf("LoggedLine(%q) = %v, %q, %v; want %v, %q, %v", tc.line, level, msg, ok, tc.level, tc.msg, tc.ok)
+		}
+	}
 }

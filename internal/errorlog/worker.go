@@ -90,6 +90,12 @@ type grouper struct {
 }
 
 func (g *grouper) line(line []byte) {
+	if level, msg, ok := LoggedLine(line); ok {
+		g.flush()
+		g.c = Classifier{}
+		g.out.WorkerLine(g.pid, level, msg)
+		return
+	}
 	kind, begins := g.c.ClassifyBlock(line)
 	if !g.grouped {
 		g.out.WorkerLine(g.pid, g.levelOf(kind), line)
@@ -144,4 +150,27 @@ func trimNewline(b []byte) []byte {
 		b = b[:len(b)-1]
 	}
 	return b
+}
+
+// loggedMark starts a line that the worker's logger for the server hooks wrote
+// (python/gonicorn_hooks.py: worker.log, server.log): "\x1eLEVEL\x1e" and the message. The
+// record separator (0x1E) does not occur in text a program prints, so the mark cannot be
+// taken from an app's output by accident.
+const loggedMark = 0x1e
+
+// LoggedLine reports whether line is a record of the hooks' logger, and returns its level
+// (Python's DEBUG, INFO, WARNING, ERROR, CRITICAL) and its message without the mark.
+func LoggedLine(line []byte) (level slog.Level, msg []byte, ok bool) {
+	if len(line) < 3 || line[0] != loggedMark {
+		return 0, nil, false
+	}
+	end := bytes.IndexByte(line[1:], loggedMark)
+	if end < 0 {
+		return 0, nil, false
+	}
+	level, err := ParseLevel(string(line[1 : 1+end]))
+	if err != nil {
+		return 0, nil, false
+	}
+	return level, line[2+end:], true
 }
