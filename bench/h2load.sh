@@ -10,6 +10,9 @@
 #
 # HTTP/1.1 runs use CONNS keep-alive connections, one request in flight each; h2 runs use
 # H2CONNS connections with STREAMS concurrent streams each (h2's point: fewer connections).
+# Each row also gives the server's CPU time per request (master and workers, from /proc):
+# h2load's TLS and h2 work costs its core too, so req/s can be client-bound where the
+# server's CPU per request shows what the protocol costs the server.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
@@ -39,22 +42,38 @@ PATH=/usr/bin:$PATH taskset -c 0 "$tmp/gonicorn" --workers 2 --python /usr/bin/p
 pid=$!
 for _ in $(seq 100); do curl -fsk "https://127.0.0.1:$tls_port$path" >/dev/null 2>&1 && break; sleep 0.1; done
 
+# cpu_ticks prints the CPU time (utime + stime, in clock ticks) of the master and its workers.
+cpu_ticks() {
+  local pids="$pid" t total=0
+  for t in /proc/"$pid"/task/*/children; do pids="$pids $(cat "$t")"; done
+  for p in $pids; do
+    total=$((total + $(awk '{sub(/.*\) /, ""); print $12 + $13}' /proc/"$p"/stat)))
+  done
+  echo "$total"
+}
+hz=$(getconf CLK_TCK)
+
 run() { # label, h2load arguments...
   local label=$1; shift
   taskset -c 1 h2load "$@" -D 2 >/dev/null 2>&1 || true # warm-up
-  local out
+  local out before after
+  before=$(cpu_ticks)
   out=$(taskset -c 1 h2load "$@" -D "$duration" 2>&1)
+  after=$(cpu_ticks)
   local rps p
   rps=$(sed -n 's/^finished in .*, \([0-9.]*\) req\/s.*/\1/p' <<<"$out")
   p=$(awk '/^time for request:/ {print $3 " mean, " $4 " sd, max " $5}' <<<"$out" | head -1)
   local failed
   failed=$(sed -n 's/^requests: .* \([0-9]*\) failed.*/\1/p' <<<"$out")
-  printf '| %-28s | %10s | %-40s | %s |\n' "$label" "$rps" "$p" "${failed:-?}"
+  local done cpu
+  done=$(sed -n 's/^requests: .* \([0-9]*\) succeeded.*/\1/p' <<<"$out")
+  cpu=$(awk -v t=$((after - before)) -v n="${done:-0}" -v hz="$hz" 'BEGIN { if (n > 0) printf "%.1f", t / hz / n * 1e6; else print "?" }')
+  printf '| %-28s | %10s | %8s | %-40s | %s |\n' "$label" "$rps" "$cpu" "$p" "${failed:-?}"
 }
 echo "gonicorn $scenario, $duration s per cell, $(date -u +%Y-%m-%dT%H:%M)Z"
 echo
-echo "| protocol | req/s | time per request | failed |"
-echo "|---|---|---|---|"
+echo "| protocol | req/s | server CPU µs/request | time per request | failed |"
+echo "|---|---|---|---|---|"
 run "HTTP/1.1 plain (c=$conns)" --h1 -c "$conns" -m 1 "http://127.0.0.1:$plain_port$path"
 run "HTTP/1.1 TLS (c=$conns)" --h1 -c "$conns" -m 1 "https://127.0.0.1:$tls_port$path"
 run "h2 TLS (c=$h2conns, m=$streams)" -c "$h2conns" -m "$streams" "https://127.0.0.1:$tls_port$path"
