@@ -28,7 +28,14 @@ func ctl(t *testing.T, sock string, args ...string) (string, string, int) {
 // ctlIn runs `gonicorn ctl args...` in dir ("" = the test's).
 func ctlIn(t *testing.T, dir string, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{"ctl"}, args...)...)
+	return runIn(t, dir, append([]string{"ctl"}, args...)...)
+}
+
+// runIn runs `gonicorn args...` in dir ("" = the test's) to its end, and returns its output,
+// error output and exit status.
+func runIn(t *testing.T, dir string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
 	cmd.Dir = dir
 	var out, errOut strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errOut
@@ -37,7 +44,7 @@ func ctlIn(t *testing.T, dir string, args ...string) (string, string, int) {
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
-		t.Fatalf("gonicorn ctl %v: %v", args, err)
+		t.Fatalf("gonicorn %v: %v", args, err)
 	}
 	return out.String(), errOut.String(), code
 }

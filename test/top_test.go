@@ -24,17 +24,7 @@ import (
 // status.
 func top(t *testing.T, sock string, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{"top", "--socket", sock}, args...)...)
-	var out, errOut strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("gonicorn top %v: %v", args, err)
-	}
-	return out.String(), errOut.String(), code
+	return runIn(t, "", append([]string{"top", "--socket", sock}, args...)...)
 }
 
 // waitTop runs `gonicorn top --once` until its output matches re, and returns that output.

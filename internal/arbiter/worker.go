@@ -431,26 +431,14 @@ func (w *worker) outputAttrs(k errorlog.Kind) []slog.Attr {
 	return nil
 }
 
-// outputLevel is the error-log level of a line of the worker's output of kind k. The app's
-// own output is INFO, a Python warning WARNING and a traceback ERROR (so --log-level error
-// keeps tracebacks and drops the chatter). A stack dump is CRITICAL when the worker is being
-// killed for --timeout, after the WORKER TIMEOUT line it explains, and WARNING when PWR
-// asked for it; a crash report (faulthandler after a fatal signal) is CRITICAL.
+// outputLevel is the error-log level of a line of the worker's output of kind k
+// (errorlog.Kind.Level), but a stack dump is CRITICAL when the worker is being killed for
+// --timeout, after the WORKER TIMEOUT line it explains (WARNING when PWR asked for it).
 func (w *worker) outputLevel(k errorlog.Kind) slog.Level {
-	switch k {
-	case errorlog.Traceback:
-		return slog.LevelError
-	case errorlog.Crash:
+	if k == errorlog.StackDump && w.timedOut.Load() {
 		return errorlog.LevelCritical
-	case errorlog.Warning:
-		return slog.LevelWarn
-	case errorlog.StackDump:
-		if w.timedOut.Load() {
-			return errorlog.LevelCritical
-		}
-		return slog.LevelWarn
 	}
-	return slog.LevelInfo
+	return k.Level()
 }
 
 func (w *worker) signal(sig syscall.Signal) {

@@ -1,6 +1,9 @@
 package errorlog
 
-import "bytes"
+import (
+	"bytes"
+	"log/slog"
+)
 
 // Kind is what a line a worker printed is part of, as Classifier tells it.
 type Kind int
@@ -12,6 +15,22 @@ const (
 	Crash                 // "Fatal Python error: ..." and the stacks faulthandler prints after it
 	Warning               // a warnings-module line ("app.py:3: DeprecationWarning: ...") and its source line
 )
+
+// Level is the error-log level of a line of kind k that a Python process printed: the app's
+// own output INFO, a Python warning WARNING, a traceback ERROR (so --log-level error keeps
+// tracebacks and drops the chatter), a crash report CRITICAL, a stack dump WARNING (a worker
+// being killed for --timeout makes its dump CRITICAL itself).
+func (k Kind) Level() slog.Level {
+	switch k {
+	case Traceback:
+		return slog.LevelError
+	case Crash:
+		return LevelCritical
+	case Warning, StackDump:
+		return slog.LevelWarn
+	}
+	return slog.LevelInfo
+}
 
 // Classifier tells, line by line, which of a worker's output lines belong to a Python
 // traceback or a faulthandler stack dump, so that the master logs them at ERROR or CRITICAL

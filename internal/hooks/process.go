@@ -114,7 +114,7 @@ func Start(opts Options) (*Process, error) {
 	go func() {
 		defer close(p.outputDone)
 		defer outR.Close()
-		errorlog.CopyWorkerOutput(outR, cmd.Process.Pid, outputLevel, nil, opts.Out)
+		errorlog.CopyWorkerOutput(outR, cmd.Process.Pid, errorlog.Kind.Level, nil, opts.Out) // as a worker's
 	}()
 	go func() {
 		cmd.Wait()
@@ -251,18 +251,4 @@ func (p *Process) Close() {
 	case <-p.outputDone:
 	case <-time.After(100 * time.Millisecond): // a process a hook started holds the pipe
 	}
-}
-
-// outputLevel is the error-log level of a line the hook process printed, as a worker's:
-// tracebacks ERROR, warnings WARNING, the rest INFO.
-func outputLevel(k errorlog.Kind) slog.Level {
-	switch k {
-	case errorlog.Traceback:
-		return slog.LevelError
-	case errorlog.Crash:
-		return errorlog.LevelCritical
-	case errorlog.Warning:
-		return slog.LevelWarn
-	}
-	return slog.LevelInfo
 }
