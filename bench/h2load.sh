@@ -7,6 +7,7 @@
 #   bench/h2load.sh                 # hello
 #   SCENARIO=django-json bench/h2load.sh
 #   DURATION=5 CONNS=64 STREAMS=100 bench/h2load.sh
+#   GONICORN=/tmp/a bench/h2load.sh    # a built binary instead of this tree
 #
 # HTTP/1.1 runs use CONNS keep-alive connections, one request in flight each; h2 runs use
 # H2CONNS connections with STREAMS concurrent streams each (h2's point: fewer connections).
@@ -30,7 +31,11 @@ esac
 
 tmp=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$tmp"' EXIT
-(cd "$root" && CGO_ENABLED=0 go build -o "$tmp/gonicorn" ./cmd/gonicorn)
+if [ -n "${GONICORN:-}" ]; then # a given binary, for A/B runs
+  cp "$GONICORN" "$tmp/gonicorn"
+else
+  (cd "$root" && CGO_ENABLED=0 go build -o "$tmp/gonicorn" ./cmd/gonicorn)
+fi
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=localhost \
   -addext subjectAltName=IP:127.0.0.1 -keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2>/dev/null
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
