@@ -484,3 +484,19 @@ func TestH2ClientCertificate(t *testing.T) {
 		}
 	}
 }
+
+// A body of known length (the app's Content-Length) ends its stream with its last DATA
+// frame: one frame for a small body, no empty DATA frame with END_STREAM after it (one
+// flush per response). A body of unknown length still arrives whole.
+func TestH2KnownLengthEndsWithItsData(t *testing.T) {
+	s := startH2(t, nil, "--http2-cleartext")
+	h := dialH2Raw(t, s, nil)
+	h.request(1, "GET", "/big?n=100", nil)
+	if a := h.answer(1, 10*time.Second); a.status != 200 || len(a.body) != 100 || a.frames != 1 {
+		t.Errorf("GET /big?n=100: %v, %d bytes in %d DATA frames; want 200, 100 bytes in 1 frame with END_STREAM", a, len(a.body), a.frames)
+	}
+	h.request(3, "GET", "/stream?n=10&k=3", nil)
+	if a := h.answer(3, 10*time.Second); a.status != 200 || string(a.body) != strings.Repeat("y", 30) {
+		t.Errorf("GET /stream: %v, body %q; want 200 and 30 bytes", a, a.body)
+	}
+}

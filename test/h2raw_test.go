@@ -94,6 +94,7 @@ type h2Answer struct {
 	goaway  bool
 	closed  bool // the connection ended (EOF or an error)
 	headers []hpack.HeaderField
+	frames  int // DATA frames of the stream, empty ones included
 }
 
 // answer reads frames until stream id ends (END_STREAM, RST_STREAM) or the connection does,
@@ -153,6 +154,7 @@ func (h *h2Raw) answer(id uint32, timeout time.Duration) h2Answer {
 			if f.StreamID != id {
 				continue
 			}
+			a.frames++
 			a.body = append(a.body, f.Data()...)
 			if f.StreamEnded() {
 				return a

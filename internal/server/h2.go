@@ -279,6 +279,9 @@ type h2Stream struct {
 	// follows waits for it. Set by the stream's handler goroutine only, before the drain
 	// starts.
 	written chan struct{}
+	// left is how many body bytes are still to come when the head gave the length (-1:
+	// unknown). Set by writeHead before the body; then written by the drain goroutine only.
+	left int64
 }
 
 // after runs write once every hint and head queued before it was written: at once when none
@@ -442,6 +445,10 @@ func (st *h2Stream) writeHead(rs *response, h *appHead) {
 	if addLength >= 0 {
 		fields = append(fields, [2]string{"Content-Length", strconv.FormatInt(addLength, 10)})
 	}
+	st.left = h.length // the app's Content-Length, else the length the worker announced
+	if st.left < 0 {
+		st.left = addLength
+	}
 	code := h.code
 	st.after(func() {
 		hdr := st.w.Header()
@@ -505,8 +512,10 @@ func (st *h2Stream) writeError(cn *conn, status int) int {
 // streamWriter is the net.Conn the stream's clientWriter writes the body to: each write
 // goes to x/net's response writer and is flushed, so it waits for the stream's and the
 // connection's flow-control windows (RFC 9113 §5.2), and the write deadline resets the
-// stream when the client takes nothing for --write-timeout. Only the drain goroutine of the
-// clientWriter writes (it has no raw socket to try first).
+// stream when the client takes nothing for --write-timeout. The write that completes a body
+// of known length is not flushed: x/net sends it with END_STREAM when the handler returns,
+// at the worker's end, in one flush with the head, not as a DATA frame and an empty one.
+// Only the drain goroutine of the clientWriter writes (it has no raw socket to try first).
 type streamWriter struct {
 	st   *h2Stream
 	conn net.Conn // the connection, for its addresses
@@ -515,7 +524,10 @@ type streamWriter struct {
 func (w *streamWriter) Write(p []byte) (int, error) {
 	w.st.waitWritten() // the head first
 	n, err := w.st.w.Write(p)
-	if err == nil {
+	if w.st.left >= 0 {
+		w.st.left -= int64(n)
+	}
+	if err == nil && w.st.left != 0 {
 		err = w.st.rc.Flush()
 	}
 	return n, err
