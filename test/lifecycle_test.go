@@ -74,6 +74,22 @@ func (s *server) waitExit(timeout time.Duration) (exited bool, err error) {
 	}
 }
 
+// waitAllGone waits up to timeout for every pid to end, and reports those that did not.
+func waitAllGone(t *testing.T, pids []int, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for _, pid := range pids {
+		for !processGone(pid) {
+			if time.Now().After(deadline) {
+				t.Errorf("process %d still running %v later", pid, timeout)
+				syscall.Kill(pid, syscall.SIGKILL)
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
 // processGone reports whether pid no longer runs: it does not exist, or it is a zombie
 // waiting for its new parent to reap it.
 func processGone(pid int) bool {
@@ -228,18 +244,9 @@ func TestKillMasterNoOrphans(t *testing.T) {
 	if exited, _ := s.waitExit(5 * time.Second); !exited {
 		t.Fatal("master still running after SIGKILL")
 	}
-	deadline := time.Now().Add(2 * time.Second)
-	for _, pid := range pids {
-		for !processGone(pid) {
-			if time.Now().After(deadline) {
-				t.Errorf("worker %d still running 2 s after the master was killed", pid)
-				syscall.Kill(pid, syscall.SIGKILL)
-				break
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
-	t.Logf("workers gone %v after the master exited", time.Since(deadline.Add(-2*time.Second)).Round(time.Millisecond))
+	exited := time.Now()
+	waitAllGone(t, pids, 2*time.Second)
+	t.Logf("workers gone %v after the master exited", time.Since(exited).Round(time.Millisecond))
 }
 
 // A connection accepted before SIGTERM whose request arrives a moment later (the client of a

@@ -262,22 +262,6 @@ func (p *preloadRun) preloadProcesses(workers int) []int {
 	return append(p.waitWorkers(workers), p.preloaderPIDs()...)
 }
 
-// waitAllGone waits up to timeout for every pid to end, and reports those that did not.
-func waitAllGone(t *testing.T, pids []int, timeout time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for _, pid := range pids {
-		for !processGone(pid) {
-			if time.Now().After(deadline) {
-				t.Errorf("process %d still running %v later", pid, timeout)
-				syscall.Kill(pid, syscall.SIGKILL)
-				break
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
-}
-
 // TERM stops the master, its forked workers and the preloader: none is left.
 func TestPreloadTermLeavesNoProcess(t *testing.T) {
 	p := startPreload(t, "-w", "2")

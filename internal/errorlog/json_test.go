@@ -185,19 +185,6 @@ func TestClassifyBlock(t *testing.T) {
 	}
 }
 
-// levelOf is the arbiter's mapping of kinds to levels, without the timeout case.
-func levelOf(k Kind) slog.Level {
-	switch k {
-	case Traceback:
-		return slog.LevelError
-	case Crash:
-		return LevelCritical
-	case Warning, StackDump:
-		return slog.LevelWarn
-	}
-	return slog.LevelInfo
-}
-
 const chained = `Traceback (most recent call last):
   File "/srv/app.py", line 30, in application
     {}["logs-inner-marker"]
@@ -223,7 +210,7 @@ func TestCopyWorkerOutputJSON(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		CopyWorkerOutput(r, 99, levelOf, nil, NewJSONHandler(NewSink(&buf), slog.LevelDebug))
+		CopyWorkerOutput(r, 99, Kind.Level, nil, NewJSONHandler(NewSink(&buf), slog.LevelDebug))
 	}()
 	// Line by line, as Python's traceback module prints.
 	for _, l := range strings.SplitAfter("before\n"+chained, "\n") {
@@ -273,7 +260,7 @@ func TestCopyWorkerOutputJSON(t *testing.T) {
 // TestCopyWorkerOutputText checks that the text log gets every line as printed, at once.
 func TestCopyWorkerOutputText(t *testing.T) {
 	var buf bytes.Buffer
-	CopyWorkerOutput(strings.NewReader("before\n"+chained+"after"), 7, levelOf, nil, NewHandler(NewSink(&buf), slog.LevelDebug))
+	CopyWorkerOutput(strings.NewReader("before\n"+chained+"after"), 7, Kind.Level, nil, NewHandler(NewSink(&buf), slog.LevelDebug))
 	got := lines(t, buf.String())
 	want := strings.Split("before\n"+chained+"after", "\n")
 	if len(got) != len(want) {
