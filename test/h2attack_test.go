@@ -426,3 +426,37 @@ func TestH2IdleConnMemory(t *testing.T) {
 		t.Errorf("%.1f KiB per idle HTTP/2 connection; want well below 256 KiB", per)
 	}
 }
+
+// Small answers to a client with a zero window: each fits x/net's handler buffer, so the
+// relay hands it over without waiting (streamWriter.TryWrite) and the worker is free at once;
+// the streams, whose DATA the client never lets through, are reset after --write-timeout
+// like a big answer's, so a client cannot hold streams and their goroutines for ever.
+func TestH2SmallAnswersZeroWindow(t *testing.T) {
+	a := startAttackTarget(t, "--write-timeout", "2")
+	before := a.rss(t)
+	h := dialH2Raw(t, a.server, nil, http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0})
+	const streams = 20
+	for i := uint32(0); i < streams; i++ {
+		h.request(1+2*i, "GET", "/big?n=1000", nil)
+	}
+	time.Sleep(200 * time.Millisecond)
+	a.servesOthers(t, "while 20 small answers wait for a zero window")
+	// The resets come in any order: read frames until every stream was reset.
+	reset := map[uint32]bool{}
+	h.c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	for len(reset) < streams {
+		f, err := h.fr.ReadFrame()
+		if err != nil {
+			t.Fatalf("after %d of %d streams reset: %v", len(reset), streams, err)
+		}
+		switch f := f.(type) {
+		case *http2.RSTStreamFrame:
+			reset[f.StreamID] = true
+		case *http2.DataFrame:
+			t.Fatalf("stream %d: DATA through a zero window", f.StreamID)
+		case *http2.GoAwayFrame:
+			t.Fatalf("GOAWAY after %d of %d streams reset; want the streams reset", len(reset), streams)
+		}
+	}
+	a.bounded(t, before, "small answers, zero window")
+}

@@ -191,7 +191,21 @@ func (h *h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cn := h.parent.streamConn(w, r, h.spool)
 	reset := cn.serveStream(r)
 	cn.h2.waitWritten()
+	if t := cn.srv.cfg.WriteTimeout; t > 0 {
+		// What the handler leaves in x/net's buffer (a small body, the end of a big one) is
+		// sent after it returns, as the client's flow-control window allows: a client that
+		// never opens it must not hold the stream for ever (TestH2SmallAnswersZeroWindow).
+		cn.h2.rc.SetWriteDeadline(time.Now().Add(t))
+	}
+	// The request frame buffer goes back to the pool: a stream's conn is garbage after this,
+	// and a 16 KiB frame made for each stream was most of an HTTP/2 request's allocation.
+	cn.releaseBuffers()
 	if reset {
+		if cn.h2.inline > 0 {
+			// The bytes the app produced go out before the reset, as HTTP/1.1 sends them
+			// before it closes; the drain flushes each block, TryWrite does not.
+			cn.h2.rc.Flush()
+		}
 		// x/net answers a handler's ErrAbortHandler with RST_STREAM (INTERNAL_ERROR): the
 		// client learns that the response is incomplete (RFC 9113 §8.1).
 		panic(http.ErrAbortHandler)
@@ -282,6 +296,8 @@ type h2Stream struct {
 	// left is how many body bytes are still to come when the head gave the length (-1:
 	// unknown). Set by writeHead before the body; then written by the drain goroutine only.
 	left int64
+	// inline is how many body bytes streamWriter.TryWrite wrote on the relay's goroutine.
+	inline int
 }
 
 // after runs write once every hint and head queued before it was written: at once when none
@@ -515,7 +531,8 @@ func (st *h2Stream) writeError(cn *conn, status int) int {
 // stream when the client takes nothing for --write-timeout. The write that completes a body
 // of known length is not flushed: x/net sends it with END_STREAM when the handler returns,
 // at the worker's end, in one flush with the head, not as a DATA frame and an empty one.
-// Only the drain goroutine of the clientWriter writes (it has no raw socket to try first).
+// The clientWriter's drain writes through Write; while nothing is pending, the relay first
+// tries TryWrite, which takes a small body of known length without waiting.
 type streamWriter struct {
 	st   *h2Stream
 	conn net.Conn // the connection, for its addresses
@@ -529,6 +546,32 @@ func (w *streamWriter) Write(p []byte) (int, error) {
 	}
 	if err == nil && w.st.left != 0 {
 		err = w.st.rc.Flush()
+	}
+	return n, err
+}
+
+// h2InlineBody is the most body bytes of a stream that TryWrite hands to x/net on the
+// relay's goroutine: x/net's handler buffer (handlerChunkWriteSize in x/net's server.go)
+// takes that many without sending, and so without waiting for the client or its flow-control
+// window; they go out with the head and END_STREAM when the handler returns, after the worker
+// slot was released. TestH2ZeroWindow and TestH2SmallAnswersZeroWindow catch a write that waits.
+const h2InlineBody = 4 << 10
+
+// TryWrite writes p to the stream at once when that cannot wait: the head went out, the body
+// has a known length that p does not exceed, and the body written this way stays within
+// h2InlineBody. Anything else is left to the clientWriter's drain (errWouldBlock), which
+// writes under the write deadline. A small response (most of them) thus costs no goroutine
+// and no deadline, which for x/net is a message to the connection's goroutine and a timer.
+func (w *streamWriter) TryWrite(p []byte) (int, error) {
+	st := w.st
+	if st.written != nil || st.left < int64(len(p)) || st.inline+len(p) > h2InlineBody {
+		return 0, errWouldBlock
+	}
+	n, err := st.w.Write(p)
+	st.left -= int64(n)
+	st.inline += n
+	if err == nil && n < len(p) {
+		err = errWouldBlock
 	}
 	return n, err
 }

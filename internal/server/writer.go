@@ -108,8 +108,20 @@ func newClientWriter(c net.Conn, memCap int, stall time.Duration, tempDir string
 // errWouldBlock is what a non-blocking write returns when the socket buffer is full.
 var errWouldBlock = errors.New("would block")
 
+// tryWriter is a writer that can tell, without waiting, whether it takes bytes now: an
+// HTTP/2 stream (streamWriter.TryWrite). A clientWriter over one writes to it directly
+// while nothing is pending, as it writes to a plain socket.
+type tryWriter interface {
+	// TryWrite writes as much of p as it takes without waiting, and errWouldBlock if
+	// that is not all of it.
+	TryWrite(p []byte) (int, error)
+}
+
 // tryWrite writes as much of p as the socket takes now, without waiting.
 func (w *clientWriter) tryWrite(p []byte) (int, error) {
+	if tw, ok := w.c.(tryWriter); ok {
+		return tw.TryWrite(p)
+	}
 	if w.raw == nil {
 		return 0, errWouldBlock
 	}
