@@ -202,6 +202,7 @@ func launch(t *testing.T, cmd *exec.Cmd) *server {
 // the server's log, and stops it when the test ends.
 func launchAt(t *testing.T, cmd *exec.Cmd, addr string) *server {
 	t.Helper()
+	ownControlSocket(t, cmd)
 	s := &server{t: t, cmd: cmd, addr: addr, log: newLogBuffer(), done: make(chan struct{})}
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -214,6 +215,23 @@ func launchAt(t *testing.T, cmd *exec.Cmd, addr string) *server {
 	}()
 	t.Cleanup(s.stop)
 	return s
+}
+
+// ownControlSocket gives a server started in the test's own directory a control socket in
+// a temporary one, unless the test chose one: by default it would be gonicorn.ctl in the
+// package directory, taken over by each server of the tests running in parallel and left
+// behind by one that is killed.
+func ownControlSocket(t *testing.T, cmd *exec.Cmd) {
+	if cmd.Dir != "" || filepath.Base(cmd.Path) != filepath.Base(binary) {
+		return
+	}
+	for _, a := range cmd.Args[1:] {
+		if strings.Contains(a, "control-socket") {
+			return
+		}
+	}
+	sock := filepath.Join(t.TempDir(), "gonicorn.ctl")
+	cmd.Args = append([]string{cmd.Args[0], "--control-socket", sock}, cmd.Args[1:]...)
 }
 
 // waitReady waits for the first worker's readiness line and the server answering.
