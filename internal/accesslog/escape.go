@@ -24,6 +24,15 @@ func appendValueString(b []byte, v string) []byte {
 
 const hexDigits = "0123456789abcdef"
 
+// plainEnd returns the end of the run of plain ASCII that starts at s[i]: printable, and
+// neither '"' nor '\\', the bytes that both the text and the JSON log copy as they are.
+func plainEnd[T string | []byte](s T, i int) int {
+	for i < len(s) && ' ' <= s[i] && s[i] < 0x7f && s[i] != '"' && s[i] != '\\' {
+		i++
+	}
+	return i
+}
+
 // appendEscaped appends s with every byte that could let a client forge or
 // hide log content written as \xHH:
 //
@@ -41,10 +50,7 @@ const hexDigits = "0123456789abcdef"
 func appendEscaped[T string | []byte](b []byte, s T) []byte {
 	for i := 0; i < len(s); {
 		// Copy the run of plain ASCII in one append.
-		j := i
-		for j < len(s) && ' ' <= s[j] && s[j] < 0x7f && s[j] != '"' && s[j] != '\\' {
-			j++
-		}
+		j := plainEnd(s, i)
 		b = append(b, s[i:j]...)
 		if j == len(s) {
 			break

@@ -112,10 +112,7 @@ func appendJSONSeconds(b []byte, d time.Duration) []byte {
 func appendJSONString[T string | []byte](b []byte, s T) []byte {
 	b = append(b, '"')
 	for i := 0; i < len(s); {
-		j := i
-		for j < len(s) && ' ' <= s[j] && s[j] < 0x7f && s[j] != '"' && s[j] != '\\' {
-			j++
-		}
+		j := plainEnd(s, i)
 		b = append(b, s[i:j]...)
 		if j == len(s) {
 			break
