@@ -226,31 +226,31 @@ func (cn *conn) checkStart(payload []byte) (appHead, bool) {
 	status, headers, err := wire.DecodeStart(payload, cn.startHeaders[:0])
 	cn.startHeaders = headers[:0]
 	if err != nil {
-		cn.reqLog().Error("invalid status from application", "status", strconv.Quote(string(status)), "err", err, "request", requestLine(&cn.req))
+		cn.badStart("invalid status from application", "status", status, err)
 		return appHead{}, false
 	}
 	if !http1.ValidStatus(status) {
-		cn.reqLog().Error("invalid status from application", "status", strconv.Quote(string(status)), "request", requestLine(&cn.req))
+		cn.badStart("invalid status from application", "status", status, nil)
 		return appHead{}, false
 	}
 	h := appHead{status: status, headers: headers, length: -1}
 	h.code = int(status[0]-'0')*100 + int(status[1]-'0')*10 + int(status[2]-'0')
 	if h.code < 200 || h.code > 599 {
-		cn.reqLog().Error("invalid status from application: not a final status (200 to 599)", "status", strconv.Quote(string(status)), "request", requestLine(&cn.req))
+		cn.badStart("invalid status from application: not a final status (200 to 599)", "status", status, nil)
 		return appHead{}, false
 	}
 	for _, hd := range headers {
 		name, value := hd[0], hd[1]
 		if !http1.ValidFieldName(name) || !http1.ValidFieldValue(value) {
 			// Never emit a header that could split the response (CR/LF/NUL, non-token).
-			cn.reqLog().Error("invalid response header from application", "name", strconv.Quote(string(name)), "request", requestLine(&cn.req))
+			cn.badStart("invalid response header from application", "name", name, nil)
 			return appHead{}, false
 		}
 		switch {
 		case asciiEqualFold(name, "Content-Length"):
 			n, ok := http1.ParseDigits(value) // RFC 9110 §8.6: 1*DIGIT only
 			if !ok || h.length >= 0 && h.length != n {
-				cn.reqLog().Error("invalid Content-Length from application", "value", strconv.Quote(string(value)), "request", requestLine(&cn.req))
+				cn.badStart("invalid Content-Length from application", "value", value, nil)
 				return appHead{}, false
 			}
 			h.length = n
@@ -262,6 +262,20 @@ func (cn *conn) checkStart(payload []byte) (appHead, bool) {
 		}
 	}
 	return h, true
+}
+
+// badStart logs why checkStart refused an S frame: what was wrong (key = value, quoted),
+// the decoding error if any, and the request. Apart from checkStart, so that the log call's
+// arguments do not enlarge the stack frame of every response: a connection's goroutine
+// keeps the stack its deepest request needed while it waits for the next one.
+//
+//go:noinline
+func (cn *conn) badStart(msg, key string, value []byte, err error) {
+	args := []any{key, strconv.Quote(string(value))}
+	if err != nil {
+		args = append(args, "err", err)
+	}
+	cn.reqLog().Error(msg, append(args, "request", requestLine(&cn.req))...)
 }
 
 // copyAccessHeaders copies the response headers for the {h}o atoms of the access log: they
