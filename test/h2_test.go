@@ -500,3 +500,49 @@ func TestH2KnownLengthEndsWithItsData(t *testing.T) {
 		t.Errorf("GET /stream: %v, body %q; want 200 and 30 bytes", a, a.body)
 	}
 }
+
+// Every HTTP/2 request the server read is in the access log and the metrics, as over
+// HTTP/1.1, also those x/net would answer itself: a header list over
+// --http2-max-header-list-size gets gonicorn's 431 (logged, counted as a rejection) while
+// the connection advertises exactly that limit; one over twice the limit (an HPACK bomb's
+// size) is reset rather than decoded; a stream the client resets before its response is
+// logged as 499, nginx's "client closed request" (docs/http2.md).
+func TestH2OwnAnswersLogged(t *testing.T) {
+	metrics := freePort(t)
+	s := startH2(t, nil, "--http2-cleartext", "--http2-max-header-list-size", "4096", "--metrics-bind", metrics,
+		"--access-logfile", "-", "--access-logformat", `"%(r)s" %(s)s %(b)s`)
+	h := dialH2Raw(t, s, nil)
+	if v := h.settings[http2.SettingMaxHeaderListSize]; v != 4096 {
+		t.Errorf("server's MAX_HEADER_LIST_SIZE = %d; want 4096, the configured limit", v)
+	}
+	// Just over the limit: 431 with gonicorn's body, in the log with its request line.
+	h.request(1, "GET", "/big", nil, "x-big", strings.Repeat("a", 2000), "x-big2", strings.Repeat("b", 2000))
+	if a := h.answer(1, 10*time.Second); a.status != 431 || string(a.body) != "Request Header Fields Too Large\n" {
+		t.Errorf("a 4.2 KB header list: %v; want gonicorn's 431", a)
+	}
+	if !s.log.waitFor(`"GET /big HTTP/2" 431 32`, 5*time.Second) {
+		t.Errorf("no access log line for the 431:\n%s", s.log)
+	}
+	// A stream reset by the client while its body is awaited: a 499 line.
+	h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 3, BlockFragment: h.block("POST", "/up", "content-length", "10"), EndHeaders: true})
+	h.fr.WriteData(3, false, []byte("12345"))
+	h.fr.WriteRSTStream(3, http2.ErrCodeCancel)
+	if !s.log.waitFor(`"POST /up HTTP/2" 499 0`, 5*time.Second) {
+		t.Errorf("no access log line for the reset stream:\n%s", s.log)
+	}
+	// The connection still serves.
+	h.request(5, "GET", "/env", nil)
+	if a := h.answer(5, 10*time.Second); a.status != 200 {
+		t.Errorf("after the 431 and the reset: %v; want 200", a)
+	}
+	// Over twice the limit: reset (or the connection closed), never x/net's own 431.
+	h.request(7, "GET", "/huge", nil, "x-1", strings.Repeat("a", 3000), "x-2", strings.Repeat("b", 3000), "x-3", strings.Repeat("c", 3000))
+	if a := h.answer(7, 10*time.Second); a.status != 0 || !a.reset && !a.closed && !a.goaway {
+		t.Errorf("a 9 KB header list: %v; want a reset", a)
+	}
+	waitMetric(t, metrics, `gonicorn_rejected_requests_total{reason="431"}`, func(v float64) bool { return v == 1 })
+	waitMetric(t, metrics, `gonicorn_http_requests_total{code="4xx",method="POST"}`, func(v float64) bool { return v == 1 })
+	if strings.Contains(s.log.String(), "/huge") {
+		t.Errorf("the reset request is in the log:\n%s", s.log)
+	}
+}

@@ -80,8 +80,22 @@ const h2StreamMemory = 64 << 10
 // h2Front is the server's HTTP/2 part, made once by New when HTTP/2 is on.
 type h2Front struct {
 	srv    *http2.Server
-	limits h2guard.Limits // the settings x/net advertises, for the guard
+	limits h2guard.Limits // x/net's settings, for the guard
 	base   *http.Server   // what x/net reads its timeouts and header limit from; its Shutdown sends GOAWAY
+	// maxHeaderList is --http2-max-header-list-size, the SETTINGS_MAX_HEADER_LIST_SIZE
+	// advertised; the streams' handlers answer 431 above it (see h2DecodeLimit).
+	maxHeaderList uint32
+}
+
+// h2DecodeLimit is the header list size up to which x/net decodes a request and hands it to
+// gonicorn, for --http2-max-header-list-size limit: twice the limit. x/net answers a request
+// over its own limit with 431 from a handler of its own, which gonicorn's access log and
+// metrics never see; so x/net is given more room, gonicorn answers the requests over the
+// limit 431 itself (requestHead), and the guard has x/net reset a stream over twice the limit
+// (an HPACK bomb) before x/net would answer it (package h2guard). What the connection
+// advertises stays the limit (h2guard.Advertise).
+func h2DecodeLimit(limit uint32) uint32 {
+	return uint32(min(2*uint64(limit), 1<<31-1))
 }
 
 // newH2Front builds the x/net server from the configuration.
@@ -105,13 +119,15 @@ func newH2Front(cfg *Config, log *slog.Logger) *h2Front {
 			// A client that takes no bytes of the connection for --write-timeout is gone.
 			WriteByteTimeout: cfg.WriteTimeout,
 		},
-		// x/net advertises MaxHeaderBytes plus room for 10 fields' overhead (32 bytes each).
-		base: &http.Server{MaxHeaderBytes: max(int(h.MaxHeaderListSize)-320, 1), IdleTimeout: cfg.KeepAlive,
+		// x/net's header list limit is MaxHeaderBytes plus room for 10 fields' overhead
+		// (32 bytes each): see h2DecodeLimit.
+		base: &http.Server{MaxHeaderBytes: max(int(h2DecodeLimit(h.MaxHeaderListSize))-320, 1), IdleTimeout: cfg.KeepAlive,
 			// x/net's lines about clients that broke the protocol: at DEBUG, as the
 			// HTTP/1.1 front logs rejected requests.
 			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)},
 	}
-	f.limits = h2guard.Limits{MaxFrameSize: h.MaxFrameSize, MaxHeaderList: h.MaxHeaderListSize}
+	f.limits = h2guard.Limits{MaxFrameSize: h.MaxFrameSize, MaxHeaderList: h2DecodeLimit(h.MaxHeaderListSize)}
+	f.maxHeaderList = h.MaxHeaderListSize
 	http2.ConfigureServer(f.base, f.srv) // so that base.Shutdown starts each connection's graceful stop
 	return f
 }
@@ -122,18 +138,36 @@ func newH2Front(cfg *Config, log *slog.Logger) *h2Front {
 func (f *h2Front) guard(c net.Conn) net.Conn {
 	g := h2guard.New(c, f.limits)
 	if tc, ok := c.(*tls.Conn); ok {
-		return &guardedTLSConn{guardedConn{c, g}, tc}
+		return &guardedTLSConn{guardedConn{Conn: c, g: g, advertise: f.maxHeaderList}, tc}
 	}
-	return &guardedConn{c, g}
+	return &guardedConn{Conn: c, g: g, advertise: f.maxHeaderList}
 }
 
-// guardedConn is a connection read through an h2guard.Reader.
+// guardedConn is a connection read through an h2guard.Reader, whose first write, x/net's
+// SETTINGS, advertises --http2-max-header-list-size rather than x/net's own limit (see
+// h2DecodeLimit).
 type guardedConn struct {
 	net.Conn
 	g *h2guard.Reader
+	// advertise is the SETTINGS_MAX_HEADER_LIST_SIZE to send; 0 once the first write went.
+	// Written by x/net's writes only, which are one at a time.
+	advertise uint32
 }
 
 func (c *guardedConn) Read(p []byte) (int, error) { return c.g.Read(p) }
+
+func (c *guardedConn) Write(p []byte) (int, error) {
+	if c.advertise != 0 {
+		// x/net writes its SETTINGS frame whole in its first write (a buffered writer's flush).
+		q := h2guard.Advertise(p, http2.SettingMaxHeaderListSize, c.advertise)
+		c.advertise = 0
+		if q != nil {
+			n, err := c.Conn.Write(q)
+			return min(n, len(p)), err
+		}
+	}
+	return c.Conn.Write(p)
+}
 
 // guardedTLSConn is a guarded TLS connection, with its TLS state.
 type guardedTLSConn struct {
@@ -221,7 +255,7 @@ func (cn *conn) serveStream(r *http.Request) (reset bool) {
 	start := time.Now()
 	cn.reqStart = start
 	st := cn.h2
-	if err := st.requestHead(&cn.req, &s.cfg.Limits); err != nil {
+	if err := st.requestHead(&cn.req, &s.cfg.Limits, s.h2.maxHeaderList); err != nil {
 		cn.writeError(err.Status, err.Reason)
 		return false
 	}
@@ -251,7 +285,8 @@ func (cn *conn) serveStream(r *http.Request) (reset bool) {
 			cn.writeError(he.Status, he.Reason)
 			return false
 		case r.Context().Err() != nil:
-			return true // the client reset the stream, or the connection ended
+			cn.logReset() // the client reset the stream, or the connection ended
+			return true
 		}
 		// x/net's own complaints: a body shorter than its content-length (RFC 9113 §8.1.1).
 		cn.writeError(400, "incomplete request body")
@@ -259,10 +294,39 @@ func (cn *conn) serveStream(r *http.Request) (reset bool) {
 	}
 	defer body.close()
 	if r.Context().Err() != nil {
-		return true // reset before its turn: no worker runs it (CVE-2023-44487)
+		cn.logReset() // reset before its turn: no worker runs it (CVE-2023-44487)
+		return true
 	}
 	cn.runRequest(r.Context(), start, &body)
 	return cn.resp.incomplete
+}
+
+// statusClientClosed is the access log's status of a stream that ended before its response
+// was sent: nginx's 499 (client closed request). Nothing was sent with it.
+const statusClientClosed = 499
+
+// logReset logs and counts a stream that ended before a response was sent: the client reset
+// it (RST_STREAM), or the connection ended. It has no status on the wire; its access log line
+// says 499, as nginx logs such a stream, so that every request the server read is in the log.
+func (cn *conn) logReset() {
+	cn.reqLog().Debug("stream reset before its response", "request", requestLine(&cn.req), "remote", cn.remoteHost)
+	if o := cn.srv.cfg.Observer; o != nil {
+		o.Request(Observation{Method: cn.req.Method, Status: statusClientClosed, Total: time.Since(cn.reqStart)})
+	}
+	if cn.srv.access != nil {
+		cn.logAccess(cn.reqStart, result{status: statusClientClosed}, 0)
+	}
+}
+
+// streamGone reports whether the conn serves an HTTP/2 stream that ended (ctx is its
+// request's context), after logging it (logReset): a request that lost its client while it
+// waited for a worker gets no 503.
+func (cn *conn) streamGone(ctx context.Context) bool {
+	if cn.h2 == nil || ctx.Err() == nil {
+		return false
+	}
+	cn.logReset()
+	return true
 }
 
 // h2Stream is what an HTTP/2 stream's conn has of x/net's: the request and the response
@@ -330,7 +394,7 @@ func (st *h2Stream) waitWritten() {
 // x/net has checked the rest: the pseudo-header fields (RFC 9113 §8.3), lower-case names,
 // values without CR, LF or NUL, no connection-specific fields (§8.2.2), and joined the cookie
 // crumbs with "; " (§8.2.3).
-func (st *h2Stream) requestHead(req *http1.Request, lim *http1.Limits) *http1.Error {
+func (st *h2Stream) requestHead(req *http1.Request, lim *http1.Limits, maxList uint32) *http1.Error {
 	r := st.r
 	*req = http1.Request{Headers: req.Headers[:0], ContentLength: r.ContentLength, Major: 2, KeepAlive: true}
 	if _, ok := r.Header["Content-Length"]; !ok && r.ContentLength == 0 {
@@ -338,10 +402,7 @@ func (st *h2Stream) requestHead(req *http1.Request, lim *http1.Limits) *http1.Er
 		// body (an open stream without content-length has -1).
 		req.ContentLength = -1
 	}
-	// --limit-request-line, counted as the HTTP/1.1 request line would be: 414.
-	if len(r.Method)+len(r.RequestURI)+len(" HTTP/1.1\r\n")+1 > cmpOr(lim.RequestLine, 8190) {
-		return &http1.Error{Status: 414, Reason: "request line too long"}
-	}
+	// The request line first, for the access log line of a rejection.
 	req.Method = []byte(r.Method)
 	req.Target = []byte(r.RequestURI)
 	path, query, _ := strings.Cut(r.RequestURI, "?")
@@ -349,6 +410,14 @@ func (st *h2Stream) requestHead(req *http1.Request, lim *http1.Limits) *http1.Er
 		path, query = "", "" // the target is :authority (RFC 9113 §8.5), as authority-form in HTTP/1.1
 	}
 	req.Path, req.Query = []byte(path), []byte(query)
+	// --http2-max-header-list-size (RFC 9113 §6.5.2, §10.5.1): 431.
+	if maxList > 0 && headerListSize(r) > int(maxList) {
+		return &http1.Error{Status: 431, Reason: "header list too large"}
+	}
+	// --limit-request-line, counted as the HTTP/1.1 request line would be: 414.
+	if len(r.Method)+len(r.RequestURI)+len(" HTTP/1.1\r\n")+1 > cmpOr(lim.RequestLine, 8190) {
+		return &http1.Error{Status: 414, Reason: "request line too long"}
+	}
 	maxFields, fieldSize := cmpOr(lim.Fields, 100), cmpOr(lim.FieldSize, 8190)
 	fields := 0
 	add := func(name, value string) *http1.Error {
@@ -382,6 +451,34 @@ func (st *h2Stream) requestHead(req *http1.Request, lim *http1.Limits) *http1.Er
 		}
 	}
 	return nil
+}
+
+// headerListSize is the size of the request's header list as SETTINGS_MAX_HEADER_LIST_SIZE
+// counts it (RFC 9113 §6.5.2): each field's name and value and 32 bytes (RFC 7541 §4.1),
+// pseudo-header fields included. It is counted from the request as x/net hands it over,
+// which is the list received less what x/net folded: cookie crumbs joined into one field
+// (RFC 9113 §8.2.3), a host field equal to :authority, Expect: 100-continue and Trailer.
+// So a list can pass that is a little larger on the wire, never one that is smaller (RFC
+// 9113 §6.5.2 calls the setting advisory).
+func headerListSize(r *http.Request) int {
+	const overhead = 32
+	n := len(":method") + len(r.Method) + overhead
+	if r.Method != "CONNECT" {
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		n += len(":scheme") + len(scheme) + overhead + len(":path") + len(r.RequestURI) + overhead
+	}
+	if r.Host != "" {
+		n += len(":authority") + len(r.Host) + overhead
+	}
+	for name, values := range r.Header {
+		for _, v := range values {
+			n += len(name) + len(v) + overhead
+		}
+	}
+	return n
 }
 
 func cmpOr(v, def int) int {
