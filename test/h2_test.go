@@ -546,3 +546,98 @@ func TestH2OwnAnswersLogged(t *testing.T) {
 		t.Errorf("the reset request is in the log:\n%s", s.log)
 	}
 }
+
+// goneAway reads h's connection until the server ends it, within d, and returns the last
+// GOAWAY it sent (nil if none) and whether the connection ended.
+func goneAway(h *h2Raw, d time.Duration) (*http2.GoAwayFrame, bool) {
+	h.c.SetReadDeadline(time.Now().Add(d))
+	var g *http2.GoAwayFrame
+	for {
+		f, err := h.fr.ReadFrame()
+		if err != nil {
+			return g, !isTimeout(err)
+		}
+		if ga, ok := f.(*http2.GoAwayFrame); ok {
+			c := *ga
+			g = &c
+		}
+	}
+}
+
+// At --max-connections an HTTP/2 connection with no stream open is idle as an HTTP/1.1
+// connection in keep-alive is: the one idle longest is closed to admit a new client,
+// gracefully (GOAWAY NO_ERROR naming the last stream it processed, RFC 9113 §6.8, then the
+// close), and one with a stream open is never closed for room (docs/limits.md).
+func TestH2MaxConnectionsEviction(t *testing.T) {
+	metrics := freePort(t)
+	a := startAttackTarget(t, "--max-connections", "2", "--threads", "2", "--metrics-bind", metrics)
+	served := func(t *testing.T, h *h2Raw, id uint32, what string) {
+		t.Helper()
+		h.request(id, "GET", "/env", nil)
+		if ans := h.answer(id, 10*time.Second); ans.status != 200 {
+			t.Fatalf("%s: %v; want 200", what, ans)
+		}
+	}
+	evicted := func(t *testing.T, h *h2Raw, lastStream uint32, what string) {
+		t.Helper()
+		g, closed := goneAway(h, 10*time.Second)
+		if g == nil || g.ErrCode != http2.ErrCodeNo || g.LastStreamID != lastStream || !closed {
+			t.Errorf("%s: GOAWAY %+v, closed %v; want GOAWAY NO_ERROR with last stream %d, then the close", what, g, closed, lastStream)
+		}
+	}
+	newClient := func(t *testing.T, what string) {
+		t.Helper()
+		if r, err := a.fetch("/env"); err != nil || r.status != 200 {
+			t.Fatalf("%s: %+v, %v; want 200", what, r, err)
+		}
+	}
+
+	t.Run("oldest idle closed", func(t *testing.T) {
+		older := dialH2Raw(t, a.server, nil)
+		served(t, older, 1, "the older connection")
+		newer := dialH2Raw(t, a.server, nil)
+		served(t, newer, 1, "the newer connection")
+		newClient(t, "a third client at the limit with two idle HTTP/2 connections")
+		evicted(t, older, 1, "the older idle connection")
+		served(t, newer, 3, "the newer idle connection, after the third client")
+		newer.c.Close()
+		waitOpenConns(t, metrics, 0)
+	})
+
+	t.Run("busy kept", func(t *testing.T) {
+		gate := filepath.Join(t.TempDir(), "gate")
+		busy := dialH2Raw(t, a.server, nil)
+		busy.request(1, "GET", "/count?wait="+gate, nil)
+		for deadline := time.Now().Add(10 * time.Second); a.calls() == 0; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("the app never got the busy connection's request")
+			}
+		}
+		idle := dialH2Raw(t, a.server, nil)
+		served(t, idle, 1, "the idle connection")
+		newClient(t, "a third client at the limit with a busy and an idle HTTP/2 connection")
+		evicted(t, idle, 1, "the idle connection, newer than the busy one")
+		os.WriteFile(gate, nil, 0o644)
+		if ans := busy.answer(1, 10*time.Second); ans.status != 200 || string(ans.body) != "counted" {
+			t.Errorf("the busy connection's stream: %v; want 200 counted", ans)
+		}
+		served(t, busy, 3, "the busy connection, after its stream")
+	})
+}
+
+// An h2c connection is not bound by the --header-timeout of its first bytes (the client
+// preface is read as an HTTP/1.1 head would be): it stays open between requests, for
+// --keep-alive, as a TLS one does.
+func TestH2CleartextOutlivesHeaderTimeout(t *testing.T) {
+	s := startH2(t, nil, "--http2-cleartext", "--header-timeout", "1")
+	h := dialH2Raw(t, s, nil)
+	h.request(1, "GET", "/env", nil)
+	if a := h.answer(1, 10*time.Second); a.status != 200 {
+		t.Fatalf("first request: %v; want 200", a)
+	}
+	time.Sleep(1500 * time.Millisecond) // past --header-timeout of the preface's first byte
+	h.request(3, "GET", "/env", nil)
+	if a := h.answer(3, 10*time.Second); a.status != 200 {
+		t.Errorf("a request after --header-timeout: %v; want 200 on the same connection", a)
+	}
+}

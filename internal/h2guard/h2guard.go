@@ -45,6 +45,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -59,6 +60,7 @@ const (
 	typeRSTStream    = 0x3
 	typeSettings     = 0x4
 	typePing         = 0x6
+	typeGoAway       = 0x7
 	typeContinuation = 0x9
 
 	flagEndStream  = 0x1
@@ -92,8 +94,45 @@ type Limits struct {
 	HeaderTableMax uint32 // SETTINGS_HEADER_TABLE_SIZE (x/net's default 4096)
 }
 
+// TimeoutAction is what a Reader does when a read of the client's bytes times out: see
+// Reader.OnTimeout.
+type TimeoutAction int
+
+const (
+	// Fail returns the timeout to x/net, which ends the connection.
+	Fail TimeoutAction = iota
+	// Resume reads on (the caller cleared the deadline).
+	Resume
+	// GoAway hands x/net a GOAWAY (NO_ERROR) frame as from the client, and reads on (the
+	// caller cleared the deadline). x/net answers it as it does its own idle timeout: a
+	// GOAWAY of its own with the last stream it processed (RFC 9113 §6.8), and the close
+	// once its streams are done. It ends an idle connection gracefully, which x/net has no
+	// other way to be asked for, one connection at a time.
+	GoAway
+)
+
+// ReadState is where a read of the client's bytes that timed out was: see Reader.OnTimeout.
+type ReadState int
+
+const (
+	// Idle: waiting for the first byte of a frame, with no header block begun: nothing of
+	// a request is on its way.
+	Idle ReadState = iota
+	// InBlock: waiting for the next frame of a header block: a request is arriving.
+	InBlock
+	// InFrame: in the middle of a frame. A Resume here asks again at the next frame's start
+	// (with Idle or InBlock), once x/net has processed this frame.
+	InFrame
+)
+
 // Reader is the guarded client stream: x/net reads it instead of the connection.
 type Reader struct {
+	// OnTimeout, when set, decides what a read of the client's bytes that timed out does
+	// (a read deadline set to close an idle connection); GoAway counts only when Idle.
+	// nil: Fail. Set before the first Read.
+	OnTimeout func(ReadState) TimeoutAction
+	recheck   bool // a timeout InFrame was resumed: ask OnTimeout again at the next frame
+
 	src io.Reader
 	lim Limits
 	dec *hpack.Decoder
@@ -163,7 +202,11 @@ func (g *Reader) next() error {
 		g.out = append(g.out, buf[:n]...)
 		return err
 	}
-	if n, err := io.ReadFull(g.src, g.hdr[:]); err != nil {
+	if n, err := g.readFull(g.hdr[:], true); err != nil {
+		if err == errGoAway {
+			g.out = append(g.out, clientGoAway[:]...)
+			return nil
+		}
 		g.giveUp()
 		g.out = append(g.out, g.hdr[:n]...) // a short read: what came of the header, if anything
 		if err == io.ErrUnexpectedEOF {
@@ -183,7 +226,7 @@ func (g *Reader) next() error {
 		g.payload = make([]byte, length)
 	}
 	payload := g.payload[:length]
-	if _, err := io.ReadFull(g.src, payload); err != nil {
+	if _, err := g.readFull(payload, false); err != nil {
 		g.giveUp()
 		return err
 	}
@@ -216,6 +259,55 @@ func (g *Reader) next() error {
 		g.appendFrame(g.hdr[:], payload)
 	}
 	return nil
+}
+
+// clientGoAway is a GOAWAY frame (RFC 9113 §6.8) as from a client that opened no stream
+// of the server's: last stream 0, NO_ERROR.
+var clientGoAway = [9 + 8]byte{0, 0, 8, typeGoAway}
+
+// errGoAway is readFull's report that OnTimeout asked for GoAway.
+var errGoAway = errors.New("h2guard: go away")
+
+// readFull reads len(p) bytes of the client's like io.ReadFull, asking OnTimeout what to do
+// when a read times out. boundary says whether p is a frame's header.
+func (g *Reader) readFull(p []byte, boundary bool) (int, error) {
+	if boundary && g.recheck {
+		g.recheck = false
+		if g.OnTimeout(g.state(boundary, 0)) == GoAway && len(g.block) == 0 {
+			return 0, errGoAway
+		}
+	}
+	n := 0
+	for {
+		m, err := io.ReadFull(g.src, p[n:])
+		n += m
+		if err == nil || g.OnTimeout == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+			return n, err
+		}
+		state := g.state(boundary, n)
+		switch g.OnTimeout(state) {
+		case Resume:
+			g.recheck = state == InFrame
+		case GoAway:
+			if state == Idle {
+				return 0, errGoAway
+			}
+		default:
+			return n, err
+		}
+	}
+}
+
+// state is where a read that timed out was, n bytes into a frame's header (boundary) or
+// payload.
+func (g *Reader) state(boundary bool, n int) ReadState {
+	switch {
+	case !boundary || n > 0:
+		return InFrame
+	case len(g.block) > 0:
+		return InBlock
+	}
+	return Idle
 }
 
 // spend takes one control frame from the budget and reports whether there was one.

@@ -3,6 +3,8 @@ package h2guard
 import (
 	"bytes"
 	"io"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -298,5 +300,77 @@ func TestContinuationFloodEnds(t *testing.T) {
 	}
 	if _, err := io.ReadAll(New(bytes.NewReader(c.buf.Bytes()), Limits{MaxFrameSize: 16384, MaxHeaderList: 65536})); err != ErrHeaderBlock {
 		t.Errorf("160 KB of CONTINUATION: %v; want ErrHeaderBlock", err)
+	}
+}
+
+// scripted is a client's bytes with read timeouts between them: each nil chunk is one read
+// that times out (os.ErrDeadlineExceeded).
+type scripted struct{ chunks [][]byte }
+
+func (s *scripted) Read(p []byte) (int, error) {
+	if len(s.chunks) == 0 {
+		return 0, io.EOF
+	}
+	c := s.chunks[0]
+	if c == nil {
+		s.chunks = s.chunks[1:]
+		return 0, os.ErrDeadlineExceeded
+	}
+	n := copy(p, c)
+	if s.chunks[0] = c[n:]; len(s.chunks[0]) == 0 {
+		s.chunks = s.chunks[1:]
+	}
+	return n, nil
+}
+
+// A read that times out asks OnTimeout where it was: between frames (Idle), where GoAway
+// hands x/net a client GOAWAY (NO_ERROR); in a header block (InBlock); in a frame (InFrame),
+// after which the guard asks again at the next frame's start. Resume reads on, losing nothing.
+func TestOnTimeout(t *testing.T) {
+	c := newClient()
+	c.fr.WriteWindowUpdate(0, 100)
+	wu := bytes.Clone(c.buf.Bytes())
+	c.buf.Reset()
+	c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: c.block(":method", "GET", ":scheme", "https", ":path", "/", ":authority", "h")})
+	headers := bytes.Clone(c.buf.Bytes())
+	c.buf.Reset()
+	c.fr.WriteContinuation(1, true, nil)
+	cont := bytes.Clone(c.buf.Bytes())
+
+	src := &scripted{chunks: [][]byte{wu[:len(http2.ClientPreface)+9], nil, wu[len(http2.ClientPreface)+9:], // in a frame
+		headers, nil, cont, // in a block
+		nil, // between frames: GoAway
+		nil, // between frames again: Resume
+	}}
+	var asked []ReadState
+	g := New(src, lim)
+	g.OnTimeout = func(at ReadState) TimeoutAction {
+		asked = append(asked, at)
+		if at == Idle && len(asked) == 4 {
+			return GoAway
+		}
+		return Resume
+	}
+	out, err := io.ReadAll(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []ReadState{InFrame, Idle, InBlock, Idle, Idle}; !slices.Equal(asked, want) {
+		t.Errorf("OnTimeout asked with %v; want %v", asked, want)
+	}
+	fr := http2.NewFramer(nil, bytes.NewReader(out[len(http2.ClientPreface):]))
+	var types []http2.FrameType
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			break
+		}
+		types = append(types, f.Header().Type)
+		if ga, ok := f.(*http2.GoAwayFrame); ok && (ga.ErrCode != http2.ErrCodeNo || ga.LastStreamID != 0) {
+			t.Errorf("GOAWAY %v, last stream %d; want NO_ERROR, 0", ga.ErrCode, ga.LastStreamID)
+		}
+	}
+	if want := []http2.FrameType{http2.FrameWindowUpdate, http2.FrameHeaders, http2.FrameContinuation, http2.FrameGoAway}; !slices.Equal(types, want) {
+		t.Errorf("frames passed %v; want %v", types, want)
 	}
 }

@@ -126,6 +126,7 @@ func newH2Front(cfg *Config, log *slog.Logger) *h2Front {
 			// HTTP/1.1 front logs rejected requests.
 			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)},
 	}
+	f.base.ConnState = f.connState
 	f.limits = h2guard.Limits{MaxFrameSize: h.MaxFrameSize, MaxHeaderList: h2DecodeLimit(h.MaxHeaderListSize)}
 	f.maxHeaderList = h.MaxHeaderListSize
 	http2.ConfigureServer(f.base, f.srv) // so that base.Shutdown starts each connection's graceful stop
@@ -135,12 +136,14 @@ func newH2Front(cfg *Config, log *slog.Logger) *h2Front {
 // guard puts an h2guard.Reader between the client's bytes and x/net (see package h2guard),
 // keeping the TLS state visible to x/net, which checks the version and cipher suite
 // (RFC 9113 §9.2).
-func (f *h2Front) guard(c net.Conn) net.Conn {
+func (f *h2Front) guard(c net.Conn, h *h2Handler) net.Conn {
 	g := h2guard.New(c, f.limits)
+	g.OnTimeout = h.onTimeout
+	gc := guardedConn{Conn: c, g: g, advertise: f.maxHeaderList, h: h}
 	if tc, ok := c.(*tls.Conn); ok {
-		return &guardedTLSConn{guardedConn{Conn: c, g: g, advertise: f.maxHeaderList}, tc}
+		return &guardedTLSConn{gc, tc}
 	}
-	return &guardedConn{Conn: c, g: g, advertise: f.maxHeaderList}
+	return &gc
 }
 
 // guardedConn is a connection read through an h2guard.Reader, whose first write, x/net's
@@ -152,9 +155,11 @@ type guardedConn struct {
 	// advertise is the SETTINGS_MAX_HEADER_LIST_SIZE to send; 0 once the first write went.
 	// Written by x/net's writes only, which are one at a time.
 	advertise uint32
+	h         *h2Handler // the connection's handler, for connState
 }
 
 func (c *guardedConn) Read(p []byte) (int, error) { return c.g.Read(p) }
+func (c *guardedConn) handler() *h2Handler        { return c.h }
 
 func (c *guardedConn) Write(p []byte) (int, error) {
 	if c.advertise != 0 {
@@ -183,6 +188,9 @@ func (c *guardedTLSConn) ConnectionState() tls.ConnectionState { return c.tc.Con
 func (cn *conn) serveH2(ctx context.Context, c net.Conn, opts http2.ServeConnOpts) {
 	s := cn.srv
 	cn.served = true // a graceful stop waits for its streams, not for its first request
+	// No read deadline of the HTTP/1.1 front (an h2c connection's head) carries over: on an
+	// HTTP/2 connection a read deadline means "close if idle" (h2Handler.onTimeout).
+	c.SetReadDeadline(time.Time{})
 	opts.Context = ctx
 	opts.BaseConfig = s.h2.base
 	h := &h2Handler{parent: cn}
@@ -193,7 +201,7 @@ func (cn *conn) serveH2(ctx context.Context, c net.Conn, opts http2.ServeConnOpt
 	}
 	h.idle = sync.NewCond(&h.mu)
 	opts.Handler = h
-	s.h2.srv.ServeConn(s.h2.guard(c), &opts)
+	s.h2.srv.ServeConn(s.h2.guard(c, h), &opts)
 	// x/net does not wait for the handlers of streams cut by the connection's end.
 	h.mu.Lock()
 	for h.active > 0 {
@@ -203,23 +211,36 @@ func (cn *conn) serveH2(ctx context.Context, c net.Conn, opts http2.ServeConnOpt
 }
 
 // h2Handler serves the streams of one HTTP/2 connection, each on its own goroutine (x/net's).
+//
+// It also tells whether the connection is idle, for --max-connections (limit.go): an HTTP/2
+// connection that served a stream and has none open, no handler running and no header block
+// on its way is idle as an HTTP/1.1 connection waiting in keep-alive is, and marked so
+// (conn.wait waitNext, since idleSince). Evicting it (conn.evict) sets its read deadline;
+// the guard's read that times out then asks onTimeout, which has x/net end the connection
+// gracefully (h2guard.GoAway) if it is still idle, or reads on if a request has begun since.
 type h2Handler struct {
 	parent *conn
 	spool  *spoolShare // the response bytes its streams may hold for the client; nil = no limit
 	mu     sync.Mutex
 	idle   *sync.Cond // on mu: signalled when active drops to 0
 	active int        // handlers running; guarded by mu
+	// streams reports whether x/net has streams open (http.ConnState StateActive, not
+	// StateIdle); served whether a handler ran. Guarded by mu.
+	streams, served bool
 }
 
 func (h *h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mu.Lock()
 	h.active++
+	h.served = true
+	h.noteStateLocked()
 	h.mu.Unlock()
 	defer func() {
 		h.mu.Lock()
 		if h.active--; h.active == 0 {
 			h.idle.Broadcast()
 		}
+		h.noteStateLocked()
 		h.mu.Unlock()
 	}()
 	cn := h.parent.streamConn(w, r, h.spool)
@@ -230,6 +251,61 @@ func (h *h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// client learns that the response is incomplete (RFC 9113 §8.1).
 		panic(http.ErrAbortHandler)
 	}
+}
+
+// connState is x/net's report (http.Server.ConnState) that the connection c has streams open
+// (StateActive) or none (StateIdle).
+func (f *h2Front) connState(c net.Conn, state http.ConnState) {
+	gc, ok := c.(interface{ handler() *h2Handler })
+	if !ok || state != http.StateActive && state != http.StateIdle {
+		return
+	}
+	h := gc.handler()
+	h.mu.Lock()
+	h.streams = state == http.StateActive
+	h.noteStateLocked()
+	h.mu.Unlock()
+}
+
+// noteStateLocked marks the connection idle or busy (see h2Handler). h.mu is held.
+func (h *h2Handler) noteStateLocked() {
+	cn := h.parent
+	if h.streams || h.active > 0 || !h.served {
+		cn.endWait() // busy; an eviction under way is called off (onTimeout)
+		return
+	}
+	if cn.wait.Load() == waitNone {
+		cn.idleSince.Store(time.Now().UnixNano())
+		cn.wait.Store(waitNext)
+		cn.srv.noteIdle()
+	}
+}
+
+// onTimeout is the guard's question when its read of the client's bytes timed out
+// (h2guard.Reader.OnTimeout). On an HTTP/2 connection only an eviction (conn.evict) or a
+// graceful stop (Server.closeIdle) sets a read deadline, to close an idle connection (x/net
+// sets none, and serveH2 clears those of an h2c connection's first bytes). So the deadline
+// is cleared, and the connection ends gracefully if it is still idle and the guard waits for
+// a frame's first byte (RFC 9113 §6.8: x/net's GOAWAY with the last stream processed, then
+// the close). In the middle of a frame (a WINDOW_UPDATE, say), the guard asks again at the
+// next one. A header block on its way means a request: the eviction is called off, and an
+// accept loop waiting for room looks for another idle connection.
+func (h *h2Handler) onTimeout(at h2guard.ReadState) h2guard.TimeoutAction {
+	cn := h.parent
+	cn.evictMu.Lock()
+	defer cn.evictMu.Unlock()
+	cn.nc.SetReadDeadline(time.Time{})
+	w := cn.wait.Load()
+	switch {
+	case w != waitNext && w != waitEvicted: // busy since
+	case at == h2guard.Idle:
+		cn.wait.Store(waitEvicted) // not to be chosen again
+		return h2guard.GoAway
+	case at == h2guard.InBlock:
+		cn.wait.Store(waitNone)
+		cn.srv.noteIdle()
+	}
+	return h2guard.Resume
 }
 
 // streamConn makes the conn value that serves one stream of the connection cn: the
