@@ -641,3 +641,78 @@ func TestH2CleartextOutlivesHeaderTimeout(t *testing.T) {
 		t.Errorf("a request after --header-timeout: %v; want 200 on the same connection", a)
 	}
 }
+
+// An eviction for --max-connections races an HTTP/2 client's next request, in hundreds of
+// rounds against a stream of new clients at --max-connections 1, each of which closes the
+// idle HTTP/2 connection to get in. The request crosses the GOAWAY (its HEADERS frame sent
+// in two parts, CONTINUATION after a pause, so that the close also lands while the block is
+// arriving): it is either processed and answered whole, or left unprocessed with a GOAWAY
+// whose last stream is below it (RFC 9113 §6.8), and the client retries it on a new
+// connection. No request is run without its answer, none is reset.
+func TestH2EvictionRacesNextRequest(t *testing.T) {
+	access := filepath.Join(t.TempDir(), "access.log")
+	s := startH2(t, nil, "--http2-cleartext", "--max-connections", "1", "--access-logfile", access, "--access-logformat", "%(r)s %(s)s")
+	done := make(chan struct{})
+	newcomers := make(chan int)
+	go func() { // new clients, one after the other, until the HTTP/2 client is done
+		n := 0
+		defer func() { newcomers <- n }()
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			time.Sleep(time.Duration(n%9) * 700 * time.Microsecond) // arrive at varied moments
+			if r, err := s.fetch("/newcomer"); err == nil && r.status == 200 {
+				n++
+			}
+		}
+	}()
+
+	const rounds = 300
+	answered := map[int]bool{}
+	var h *h2Raw
+	var id uint32
+	for i := 0; i < rounds; i++ {
+		if h == nil {
+			h, id = dialH2Raw(t, s, nil), 1
+		}
+		time.Sleep(time.Duration(i%4) * time.Millisecond) // idle for a moment, sometimes not at all
+		blk := h.block("GET", fmt.Sprintf("/env?id=%d", i))
+		h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: blk[:len(blk)/2], EndStream: true})
+		time.Sleep(time.Duration(i%3) * 100 * time.Microsecond)
+		h.fr.WriteContinuation(id, true, blk[len(blk)/2:])
+		a := h.answer(id, 20*time.Second)
+		switch {
+		case a.status == 200:
+			answered[i] = true
+			id += 2
+		case a.goaway && a.code == http2.ErrCodeNo && a.status == 0:
+			h.c.Close() // evicted before the server processed it: retry on a new connection
+			h = nil
+		default:
+			t.Fatalf("request %d: %v; want a whole 200, or GOAWAY NO_ERROR below its stream", i, a)
+		}
+	}
+	if h != nil {
+		h.c.Close()
+	}
+	close(done)
+	evictions := <-newcomers
+	t.Logf("%d of %d requests answered, %d newcomers admitted", len(answered), rounds, evictions)
+	if evictions == 0 || len(answered) == rounds {
+		t.Fatalf("no eviction raced a request (%d newcomers, %d/%d answered); the test proves nothing", evictions, len(answered), rounds)
+	}
+	s.stop() // flushes the access log
+	log, err := os.ReadFile(access)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < rounds; i++ {
+		n := strings.Count(string(log), fmt.Sprintf("GET /env?id=%d HTTP/2 ", i))
+		if answered[i] && n != 1 || !answered[i] && n != 0 {
+			t.Errorf("request %d: answered=%v, in the access log %d times; want a request run only when answered", i, answered[i], n)
+		}
+	}
+}
