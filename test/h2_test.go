@@ -139,6 +139,11 @@ func TestH2TLSServes(t *testing.T) {
 	if !s.log.waitFor(`"GET /big?n=5000000 HTTP/2" 200 5000000 HTTP/2`, 5*time.Second) {
 		t.Errorf("no access log line for the big response:\n%s", s.log)
 	}
+	// Over TLS too, the SETTINGS advertise --http2-max-header-list-size, not x/net's own
+	// decoding limit (TestH2OwnAnswersLogged).
+	if v := dialH2Raw(t, s, ts).settings[http2.SettingMaxHeaderListSize]; v != 65536 {
+		t.Errorf("server's MAX_HEADER_LIST_SIZE over TLS = %d; want 65536, the default", v)
+	}
 }
 
 // curl over TLS with ALPN h2 (--http2) sees HTTP/2 and the app's answer.
