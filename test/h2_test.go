@@ -139,6 +139,11 @@ func TestH2TLSServes(t *testing.T) {
 	if !s.log.waitFor(`"GET /big?n=5000000 HTTP/2" 200 5000000 HTTP/2`, 5*time.Second) {
 		t.Errorf("no access log line for the big response:\n%s", s.log)
 	}
+	// Over TLS too, the SETTINGS advertise --http2-max-header-list-size, not x/net's own
+	// decoding limit (TestH2OwnAnswersLogged).
+	if v := dialH2Raw(t, s, ts).settings[http2.SettingMaxHeaderListSize]; v != 65536 {
+		t.Errorf("server's MAX_HEADER_LIST_SIZE over TLS = %d; want 65536, the default", v)
+	}
 }
 
 // curl over TLS with ALPN h2 (--http2) sees HTTP/2 and the app's answer.
@@ -308,8 +313,8 @@ func TestH2Limits(t *testing.T) {
 			t.Errorf("server's %v = %d; want %d (all: %v)", id, h.settings[id], want, h.settings)
 		}
 	}
-	if v := h.settings[http2.SettingMaxHeaderListSize]; v < 4000 || v > 4200 {
-		t.Errorf("server's MAX_HEADER_LIST_SIZE = %d; want about 4096", v)
+	if v := h.settings[http2.SettingMaxHeaderListSize]; v != 4096 {
+		t.Errorf("server's MAX_HEADER_LIST_SIZE = %d; want 4096", v)
 	}
 	id := uint32(1)
 	next := func() uint32 { id += 2; return id - 2 }
@@ -498,5 +503,221 @@ func TestH2KnownLengthEndsWithItsData(t *testing.T) {
 	h.request(3, "GET", "/stream?n=10&k=3", nil)
 	if a := h.answer(3, 10*time.Second); a.status != 200 || string(a.body) != strings.Repeat("y", 30) {
 		t.Errorf("GET /stream: %v, body %q; want 200 and 30 bytes", a, a.body)
+	}
+}
+
+// Every HTTP/2 request the server read is in the access log and the metrics, as over
+// HTTP/1.1, also those x/net would answer itself: a header list over
+// --http2-max-header-list-size gets gonicorn's 431 (logged, counted as a rejection) while
+// the connection advertises exactly that limit; one over twice the limit (an HPACK bomb's
+// size) is reset rather than decoded; a stream the client resets before its response is
+// logged as 499, nginx's "client closed request" (docs/http2.md).
+func TestH2OwnAnswersLogged(t *testing.T) {
+	metrics := freePort(t)
+	s := startH2(t, nil, "--http2-cleartext", "--http2-max-header-list-size", "4096", "--metrics-bind", metrics,
+		"--access-logfile", "-", "--access-logformat", `"%(r)s" %(s)s %(b)s`)
+	h := dialH2Raw(t, s, nil)
+	if v := h.settings[http2.SettingMaxHeaderListSize]; v != 4096 {
+		t.Errorf("server's MAX_HEADER_LIST_SIZE = %d; want 4096, the configured limit", v)
+	}
+	// Just over the limit: 431 with gonicorn's body, in the log with its request line.
+	h.request(1, "GET", "/big", nil, "x-big", strings.Repeat("a", 2000), "x-big2", strings.Repeat("b", 2000))
+	if a := h.answer(1, 10*time.Second); a.status != 431 || string(a.body) != "Request Header Fields Too Large\n" {
+		t.Errorf("a 4.2 KB header list: %v; want gonicorn's 431", a)
+	}
+	if !s.log.waitFor(`"GET /big HTTP/2" 431 32`, 5*time.Second) {
+		t.Errorf("no access log line for the 431:\n%s", s.log)
+	}
+	// A stream reset by the client while its body is awaited: a 499 line.
+	h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 3, BlockFragment: h.block("POST", "/up", "content-length", "10"), EndHeaders: true})
+	h.fr.WriteData(3, false, []byte("12345"))
+	h.fr.WriteRSTStream(3, http2.ErrCodeCancel)
+	if !s.log.waitFor(`"POST /up HTTP/2" 499 0`, 5*time.Second) {
+		t.Errorf("no access log line for the reset stream:\n%s", s.log)
+	}
+	// The connection still serves.
+	h.request(5, "GET", "/env", nil)
+	if a := h.answer(5, 10*time.Second); a.status != 200 {
+		t.Errorf("after the 431 and the reset: %v; want 200", a)
+	}
+	// Over twice the limit: reset (or the connection closed), never x/net's own 431.
+	h.request(7, "GET", "/huge", nil, "x-1", strings.Repeat("a", 3000), "x-2", strings.Repeat("b", 3000), "x-3", strings.Repeat("c", 3000))
+	if a := h.answer(7, 10*time.Second); a.status != 0 || !a.reset && !a.closed && !a.goaway {
+		t.Errorf("a 9 KB header list: %v; want a reset", a)
+	}
+	waitMetric(t, metrics, `gonicorn_rejected_requests_total{reason="431"}`, func(v float64) bool { return v == 1 })
+	waitMetric(t, metrics, `gonicorn_http_requests_total{code="4xx",method="POST"}`, func(v float64) bool { return v == 1 })
+	if strings.Contains(s.log.String(), "/huge") {
+		t.Errorf("the reset request is in the log:\n%s", s.log)
+	}
+}
+
+// goneAway reads h's connection until the server ends it, within d, and returns the last
+// GOAWAY it sent (nil if none) and whether the connection ended.
+func goneAway(h *h2Raw, d time.Duration) (*http2.GoAwayFrame, bool) {
+	h.c.SetReadDeadline(time.Now().Add(d))
+	var g *http2.GoAwayFrame
+	for {
+		f, err := h.fr.ReadFrame()
+		if err != nil {
+			return g, !isTimeout(err)
+		}
+		if ga, ok := f.(*http2.GoAwayFrame); ok {
+			c := *ga
+			g = &c
+		}
+	}
+}
+
+// At --max-connections an HTTP/2 connection with no stream open is idle as an HTTP/1.1
+// connection in keep-alive is: the one idle longest is closed to admit a new client,
+// gracefully (GOAWAY NO_ERROR naming the last stream it processed, RFC 9113 §6.8, then the
+// close), and one with a stream open is never closed for room (docs/limits.md).
+func TestH2MaxConnectionsEviction(t *testing.T) {
+	metrics := freePort(t)
+	a := startAttackTarget(t, "--max-connections", "2", "--threads", "2", "--metrics-bind", metrics)
+	served := func(t *testing.T, h *h2Raw, id uint32, what string) {
+		t.Helper()
+		h.request(id, "GET", "/env", nil)
+		if ans := h.answer(id, 10*time.Second); ans.status != 200 {
+			t.Fatalf("%s: %v; want 200", what, ans)
+		}
+	}
+	evicted := func(t *testing.T, h *h2Raw, lastStream uint32, what string) {
+		t.Helper()
+		g, closed := goneAway(h, 10*time.Second)
+		if g == nil || g.ErrCode != http2.ErrCodeNo || g.LastStreamID != lastStream || !closed {
+			t.Errorf("%s: GOAWAY %+v, closed %v; want GOAWAY NO_ERROR with last stream %d, then the close", what, g, closed, lastStream)
+		}
+	}
+	newClient := func(t *testing.T, what string) {
+		t.Helper()
+		if r, err := a.fetch("/env"); err != nil || r.status != 200 {
+			t.Fatalf("%s: %+v, %v; want 200", what, r, err)
+		}
+	}
+
+	t.Run("oldest idle closed", func(t *testing.T) {
+		older := dialH2Raw(t, a.server, nil)
+		served(t, older, 1, "the older connection")
+		newer := dialH2Raw(t, a.server, nil)
+		served(t, newer, 1, "the newer connection")
+		newClient(t, "a third client at the limit with two idle HTTP/2 connections")
+		evicted(t, older, 1, "the older idle connection")
+		served(t, newer, 3, "the newer idle connection, after the third client")
+		newer.c.Close()
+		waitOpenConns(t, metrics, 0)
+	})
+
+	t.Run("busy kept", func(t *testing.T) {
+		gate := filepath.Join(t.TempDir(), "gate")
+		busy := dialH2Raw(t, a.server, nil)
+		busy.request(1, "GET", "/count?wait="+gate, nil)
+		for deadline := time.Now().Add(10 * time.Second); a.calls() == 0; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("the app never got the busy connection's request")
+			}
+		}
+		idle := dialH2Raw(t, a.server, nil)
+		served(t, idle, 1, "the idle connection")
+		newClient(t, "a third client at the limit with a busy and an idle HTTP/2 connection")
+		evicted(t, idle, 1, "the idle connection, newer than the busy one")
+		os.WriteFile(gate, nil, 0o644)
+		if ans := busy.answer(1, 10*time.Second); ans.status != 200 || string(ans.body) != "counted" {
+			t.Errorf("the busy connection's stream: %v; want 200 counted", ans)
+		}
+		served(t, busy, 3, "the busy connection, after its stream")
+	})
+}
+
+// An h2c connection is not bound by the --header-timeout of its first bytes (the client
+// preface is read as an HTTP/1.1 head would be): it stays open between requests, for
+// --keep-alive, as a TLS one does.
+func TestH2CleartextOutlivesHeaderTimeout(t *testing.T) {
+	s := startH2(t, nil, "--http2-cleartext", "--header-timeout", "1")
+	h := dialH2Raw(t, s, nil)
+	h.request(1, "GET", "/env", nil)
+	if a := h.answer(1, 10*time.Second); a.status != 200 {
+		t.Fatalf("first request: %v; want 200", a)
+	}
+	time.Sleep(1500 * time.Millisecond) // past --header-timeout of the preface's first byte
+	h.request(3, "GET", "/env", nil)
+	if a := h.answer(3, 10*time.Second); a.status != 200 {
+		t.Errorf("a request after --header-timeout: %v; want 200 on the same connection", a)
+	}
+}
+
+// An eviction for --max-connections races an HTTP/2 client's next request, in hundreds of
+// rounds against a stream of new clients at --max-connections 1, each of which closes the
+// idle HTTP/2 connection to get in. The request crosses the GOAWAY (its HEADERS frame sent
+// in two parts, CONTINUATION after a pause, so that the close also lands while the block is
+// arriving): it is either processed and answered whole, or left unprocessed with a GOAWAY
+// whose last stream is below it (RFC 9113 §6.8), and the client retries it on a new
+// connection. No request is run without its answer, none is reset.
+func TestH2EvictionRacesNextRequest(t *testing.T) {
+	access := filepath.Join(t.TempDir(), "access.log")
+	s := startH2(t, nil, "--http2-cleartext", "--max-connections", "1", "--access-logfile", access, "--access-logformat", "%(r)s %(s)s")
+	done := make(chan struct{})
+	newcomers := make(chan int)
+	go func() { // new clients, one after the other, until the HTTP/2 client is done
+		n := 0
+		defer func() { newcomers <- n }()
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			time.Sleep(time.Duration(n%9) * 700 * time.Microsecond) // arrive at varied moments
+			if r, err := s.fetch("/newcomer"); err == nil && r.status == 200 {
+				n++
+			}
+		}
+	}()
+
+	const rounds = 300
+	answered := map[int]bool{}
+	var h *h2Raw
+	var id uint32
+	for i := 0; i < rounds; i++ {
+		if h == nil {
+			h, id = dialH2Raw(t, s, nil), 1
+		}
+		time.Sleep(time.Duration(i%4) * time.Millisecond) // idle for a moment, sometimes not at all
+		blk := h.block("GET", fmt.Sprintf("/env?id=%d", i))
+		h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: blk[:len(blk)/2], EndStream: true})
+		time.Sleep(time.Duration(i%3) * 100 * time.Microsecond)
+		h.fr.WriteContinuation(id, true, blk[len(blk)/2:])
+		a := h.answer(id, 20*time.Second)
+		switch {
+		case a.status == 200:
+			answered[i] = true
+			id += 2
+		case a.goaway && a.code == http2.ErrCodeNo && a.status == 0:
+			h.c.Close() // evicted before the server processed it: retry on a new connection
+			h = nil
+		default:
+			t.Fatalf("request %d: %v; want a whole 200, or GOAWAY NO_ERROR below its stream", i, a)
+		}
+	}
+	if h != nil {
+		h.c.Close()
+	}
+	close(done)
+	evictions := <-newcomers
+	t.Logf("%d of %d requests answered, %d newcomers admitted", len(answered), rounds, evictions)
+	if evictions == 0 || len(answered) == rounds {
+		t.Fatalf("no eviction raced a request (%d newcomers, %d/%d answered); the test proves nothing", evictions, len(answered), rounds)
+	}
+	s.stop() // flushes the access log
+	log, err := os.ReadFile(access)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < rounds; i++ {
+		n := strings.Count(string(log), fmt.Sprintf("GET /env?id=%d HTTP/2 ", i))
+		if answered[i] && n != 1 || !answered[i] && n != 0 {
+			t.Errorf("request %d: answered=%v, in the access log %d times; want a request run only when answered", i, answered[i], n)
+		}
 	}
 }

@@ -190,8 +190,10 @@ func flagValues(flag string, fv pflag.Value, v Value) ([]string, error) {
 	switch flag {
 	case "bind", "env", "static", "sendfile-root", "paste-global":
 		return strList(v, "a string or a list of strings")
-	case "pythonpath", "forwarded-allow-ips", "proxy-allow-from", "proxy-allow-ips", "forwarder-headers":
-		// gunicorn takes comma-separated strings; a list is accepted too.
+	case "pythonpath", "forwarded-allow-ips", "proxy-allow-from", "proxy-allow-ips", "forwarder-headers", "http-protocols":
+		// gunicorn takes comma-separated strings; a list is accepted too (http_protocols =
+		// ["h2", "h1"], as gunicorn 25's HTTP/2 guide writes it, though its validator
+		// takes only a string).
 		l, err := strList(v, "a comma-separated string or a list of strings")
 		return []string{strings.Join(l, ",")}, err
 	case "cert-reqs", "ssl-version":

@@ -215,7 +215,7 @@ func Gunicorn() []GunicornSetting {
 		b(noted(impl("do_handshake_on_connect", "do-handshake-on-connect", "--do-handshake-on-connect"), "accepted, no effect: the handshake is always done at once, in the connection's goroutine (docs/tls.md)")),
 		noted(impl("ciphers", "ciphers", "--ciphers"), "an OpenSSL cipher list mapped onto Go's TLS 1.2 suites; unknown names are an error; TLS 1.3 suites are not configurable (docs/tls.md)"),
 		// HTTP/2
-		noted(impl("http_protocols", "http-protocols", "--http-protocols"), "h1 and h2 in any order (h1 required; the order does not change ALPN, where h2 is preferred); h3 is refused (docs/http2.md)"),
+		noted(impl("http_protocols", "http-protocols", "--http-protocols"), "h1 and h2 in any order, as a comma-separated string or a list ([\"h2\", \"h1\"]) (h1 required; the order does not change ALPN, where h2 is preferred); h3 is refused (docs/http2.md)"),
 		b(noted(impl("http2_cleartext", "http2-cleartext", "--http2-cleartext"), "turns HTTP/2 on, as h2 in --http-protocols does (docs/http2.md)")),
 		impl("http2_max_concurrent_streams", "http2-max-concurrent-streams", "--http2-max-concurrent-streams"),
 		impl("http2_initial_window_size", "http2-initial-window-size", "--http2-initial-window-size"),

@@ -23,9 +23,11 @@ func (c *Config) HTTP2() bool {
 // validateHTTP2 checks --http-protocols and the HTTP/2 tunables against the ranges RFC 9113
 // §6.5.2 allows.
 func (c *Config) validateHTTP2() error {
-	h1 := false
+	// Empty is the default, h1, as in gunicorn's validate_http_protocols (http_protocols = "").
+	h1 := strings.TrimSpace(c.HTTPProtocols) == ""
 	for _, p := range strings.Split(c.HTTPProtocols, ",") {
 		switch strings.TrimSpace(strings.ToLower(p)) {
+		case "": // "h1, h2," or a list joined from a config file
 		case "h1":
 			h1 = true
 		case "h2":

@@ -50,3 +50,36 @@ func TestHTTP2ConfigFile(t *testing.T) {
 		t.Errorf("HTTP2() %v, cleartext %v, streams %d; want true, true, 50", c.HTTP2(), c.HTTP2Cleartext, c.HTTP2MaxConcurrentStreams)
 	}
 }
+
+// http_protocols in a config file: a comma-separated string as in gunicorn, or a list or
+// tuple of names (gunicorn 25's HTTP/2 guide writes http_protocols = ["h2", "h1"]); an empty
+// string is the default, h1. Anything else is refused with the file, the name and the value.
+func TestHTTPProtocolsConfigFile(t *testing.T) {
+	for _, tc := range []struct {
+		v   Value
+		h2  bool
+		err string
+	}{
+		{pyv("str", "h1,h2"), true, ""},
+		{pyv("str", "h2, h1"), true, ""},
+		{pyv("str", "h1"), false, ""},
+		{pyv("str", ""), false, ""},
+		{pyv("strlist", []string{"h2", "h1"}), true, ""},
+		{pyv("strlist", []string{"h1"}), false, ""},
+		{pyv("strlist", []string{}), false, ""},
+		{pyv("strlist", []string{"h1", "h3"}), false, `invalid value "h1,h3" for --http-protocols: h3 (HTTP/3) is not served`},
+		{pyv("strlist", []string{"h2"}), false, `invalid value "h2" for --http-protocols: gonicorn always serves HTTP/1.1`},
+		{pyv("int", "2"), false, "want a comma-separated string or a list of strings"},
+	} {
+		c, err := parseFile(t, "-c gunicorn.conf.py app", env(), map[string]Value{"http_protocols": tc.v})
+		prefix := "config file gunicorn.conf.py: http_protocols = " + tc.v.Repr + ": "
+		switch {
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), prefix+tc.err)):
+			t.Errorf("http_protocols = %s: error %v; want one with %q", tc.v.Repr, err, prefix+tc.err)
+		case tc.err == "" && err != nil:
+			t.Errorf("http_protocols = %s: %v", tc.v.Repr, err)
+		case tc.err == "" && c.HTTP2() != tc.h2:
+			t.Errorf("http_protocols = %s: HTTP2() = %v; want %v", tc.v.Repr, c.HTTP2(), tc.h2)
+		}
+	}
+}

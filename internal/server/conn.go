@@ -424,6 +424,9 @@ func (cn *conn) sendToWorker(ctx context.Context, b *body) (*dispatch.Slot, disp
 	for try := 1; ; try++ {
 		slot, err := s.pool.Acquire(ctx)
 		if err != nil {
+			if cn.streamGone(ctx) {
+				return nil, dispatch.Turn{}, false
+			}
 			s.observeRejected(queueRejection(err))
 			cn.writeError(503, "no worker available")
 			return nil, dispatch.Turn{}, false

@@ -80,8 +80,22 @@ const h2StreamMemory = 64 << 10
 // h2Front is the server's HTTP/2 part, made once by New when HTTP/2 is on.
 type h2Front struct {
 	srv    *http2.Server
-	limits h2guard.Limits // the settings x/net advertises, for the guard
+	limits h2guard.Limits // x/net's settings, for the guard
 	base   *http.Server   // what x/net reads its timeouts and header limit from; its Shutdown sends GOAWAY
+	// maxHeaderList is --http2-max-header-list-size, the SETTINGS_MAX_HEADER_LIST_SIZE
+	// advertised; the streams' handlers answer 431 above it (see h2DecodeLimit).
+	maxHeaderList uint32
+}
+
+// h2DecodeLimit is the header list size up to which x/net decodes a request and hands it to
+// gonicorn, for --http2-max-header-list-size limit: twice the limit. x/net answers a request
+// over its own limit with 431 from a handler of its own, which gonicorn's access log and
+// metrics never see; so x/net is given more room, gonicorn answers the requests over the
+// limit 431 itself (requestHead), and the guard has x/net reset a stream over twice the limit
+// (an HPACK bomb) before x/net would answer it (package h2guard). What the connection
+// advertises stays the limit (h2guard.Advertise).
+func h2DecodeLimit(limit uint32) uint32 {
+	return uint32(min(2*uint64(limit), 1<<31-1))
 }
 
 // newH2Front builds the x/net server from the configuration.
@@ -105,13 +119,16 @@ func newH2Front(cfg *Config, log *slog.Logger) *h2Front {
 			// A client that takes no bytes of the connection for --write-timeout is gone.
 			WriteByteTimeout: cfg.WriteTimeout,
 		},
-		// x/net advertises MaxHeaderBytes plus room for 10 fields' overhead (32 bytes each).
-		base: &http.Server{MaxHeaderBytes: max(int(h.MaxHeaderListSize)-320, 1), IdleTimeout: cfg.KeepAlive,
+		// x/net's header list limit is MaxHeaderBytes plus room for 10 fields' overhead
+		// (32 bytes each): see h2DecodeLimit.
+		base: &http.Server{MaxHeaderBytes: max(int(h2DecodeLimit(h.MaxHeaderListSize))-320, 1), IdleTimeout: cfg.KeepAlive,
 			// x/net's lines about clients that broke the protocol: at DEBUG, as the
 			// HTTP/1.1 front logs rejected requests.
 			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)},
 	}
-	f.limits = h2guard.Limits{MaxFrameSize: h.MaxFrameSize, MaxHeaderList: h.MaxHeaderListSize}
+	f.base.ConnState = f.connState
+	f.limits = h2guard.Limits{MaxFrameSize: h.MaxFrameSize, MaxHeaderList: h2DecodeLimit(h.MaxHeaderListSize)}
+	f.maxHeaderList = h.MaxHeaderListSize
 	http2.ConfigureServer(f.base, f.srv) // so that base.Shutdown starts each connection's graceful stop
 	return f
 }
@@ -119,21 +136,43 @@ func newH2Front(cfg *Config, log *slog.Logger) *h2Front {
 // guard puts an h2guard.Reader between the client's bytes and x/net (see package h2guard),
 // keeping the TLS state visible to x/net, which checks the version and cipher suite
 // (RFC 9113 §9.2).
-func (f *h2Front) guard(c net.Conn) net.Conn {
+func (f *h2Front) guard(c net.Conn, h *h2Handler) net.Conn {
 	g := h2guard.New(c, f.limits)
+	g.OnTimeout = h.onTimeout
+	gc := guardedConn{Conn: c, g: g, advertise: f.maxHeaderList, h: h}
 	if tc, ok := c.(*tls.Conn); ok {
-		return &guardedTLSConn{guardedConn{c, g}, tc}
+		return &guardedTLSConn{gc, tc}
 	}
-	return &guardedConn{c, g}
+	return &gc
 }
 
-// guardedConn is a connection read through an h2guard.Reader.
+// guardedConn is a connection read through an h2guard.Reader, whose first write, x/net's
+// SETTINGS, advertises --http2-max-header-list-size rather than x/net's own limit (see
+// h2DecodeLimit).
 type guardedConn struct {
 	net.Conn
 	g *h2guard.Reader
+	// advertise is the SETTINGS_MAX_HEADER_LIST_SIZE to send; 0 once the first write went.
+	// Written by x/net's writes only, which are one at a time.
+	advertise uint32
+	h         *h2Handler // the connection's handler, for connState
 }
 
 func (c *guardedConn) Read(p []byte) (int, error) { return c.g.Read(p) }
+func (c *guardedConn) handler() *h2Handler        { return c.h }
+
+func (c *guardedConn) Write(p []byte) (int, error) {
+	if c.advertise != 0 {
+		// x/net writes its SETTINGS frame whole in its first write (a buffered writer's flush).
+		q := h2guard.Advertise(p, http2.SettingMaxHeaderListSize, c.advertise)
+		c.advertise = 0
+		if q != nil {
+			n, err := c.Conn.Write(q)
+			return min(n, len(p)), err
+		}
+	}
+	return c.Conn.Write(p)
+}
 
 // guardedTLSConn is a guarded TLS connection, with its TLS state.
 type guardedTLSConn struct {
@@ -149,6 +188,9 @@ func (c *guardedTLSConn) ConnectionState() tls.ConnectionState { return c.tc.Con
 func (cn *conn) serveH2(ctx context.Context, c net.Conn, opts http2.ServeConnOpts) {
 	s := cn.srv
 	cn.served = true // a graceful stop waits for its streams, not for its first request
+	// No read deadline of the HTTP/1.1 front (an h2c connection's head) carries over: on an
+	// HTTP/2 connection a read deadline means "close if idle" (h2Handler.onTimeout).
+	c.SetReadDeadline(time.Time{})
 	opts.Context = ctx
 	opts.BaseConfig = s.h2.base
 	h := &h2Handler{parent: cn}
@@ -159,7 +201,7 @@ func (cn *conn) serveH2(ctx context.Context, c net.Conn, opts http2.ServeConnOpt
 	}
 	h.idle = sync.NewCond(&h.mu)
 	opts.Handler = h
-	s.h2.srv.ServeConn(s.h2.guard(c), &opts)
+	s.h2.srv.ServeConn(s.h2.guard(c, h), &opts)
 	// x/net does not wait for the handlers of streams cut by the connection's end.
 	h.mu.Lock()
 	for h.active > 0 {
@@ -169,23 +211,36 @@ func (cn *conn) serveH2(ctx context.Context, c net.Conn, opts http2.ServeConnOpt
 }
 
 // h2Handler serves the streams of one HTTP/2 connection, each on its own goroutine (x/net's).
+//
+// It also tells whether the connection is idle, for --max-connections (limit.go): an HTTP/2
+// connection that served a stream and has none open, no handler running and no header block
+// on its way is idle as an HTTP/1.1 connection waiting in keep-alive is, and marked so
+// (conn.wait waitNext, since idleSince). Evicting it (conn.evict) sets its read deadline;
+// the guard's read that times out then asks onTimeout, which has x/net end the connection
+// gracefully (h2guard.GoAway) if it is still idle, or reads on if a request has begun since.
 type h2Handler struct {
 	parent *conn
 	spool  *spoolShare // the response bytes its streams may hold for the client; nil = no limit
 	mu     sync.Mutex
 	idle   *sync.Cond // on mu: signalled when active drops to 0
 	active int        // handlers running; guarded by mu
+	// streams reports whether x/net has streams open (http.ConnState StateActive, not
+	// StateIdle); served whether a handler ran. Guarded by mu.
+	streams, served bool
 }
 
 func (h *h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mu.Lock()
 	h.active++
+	h.served = true
+	h.noteStateLocked()
 	h.mu.Unlock()
 	defer func() {
 		h.mu.Lock()
 		if h.active--; h.active == 0 {
 			h.idle.Broadcast()
 		}
+		h.noteStateLocked()
 		h.mu.Unlock()
 	}()
 	cn := h.parent.streamConn(w, r, h.spool)
@@ -212,6 +267,61 @@ func (h *h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// connState is x/net's report (http.Server.ConnState) that the connection c has streams open
+// (StateActive) or none (StateIdle).
+func (f *h2Front) connState(c net.Conn, state http.ConnState) {
+	gc, ok := c.(interface{ handler() *h2Handler })
+	if !ok || state != http.StateActive && state != http.StateIdle {
+		return
+	}
+	h := gc.handler()
+	h.mu.Lock()
+	h.streams = state == http.StateActive
+	h.noteStateLocked()
+	h.mu.Unlock()
+}
+
+// noteStateLocked marks the connection idle or busy (see h2Handler). h.mu is held.
+func (h *h2Handler) noteStateLocked() {
+	cn := h.parent
+	if h.streams || h.active > 0 || !h.served {
+		cn.endWait() // busy; an eviction under way is called off (onTimeout)
+		return
+	}
+	if cn.wait.Load() == waitNone {
+		cn.idleSince.Store(time.Now().UnixNano())
+		cn.wait.Store(waitNext)
+		cn.srv.noteIdle()
+	}
+}
+
+// onTimeout is the guard's question when its read of the client's bytes timed out
+// (h2guard.Reader.OnTimeout). On an HTTP/2 connection only an eviction (conn.evict) or a
+// graceful stop (Server.closeIdle) sets a read deadline, to close an idle connection (x/net
+// sets none, and serveH2 clears those of an h2c connection's first bytes). So the deadline
+// is cleared, and the connection ends gracefully if it is still idle and the guard waits for
+// a frame's first byte (RFC 9113 §6.8: x/net's GOAWAY with the last stream processed, then
+// the close). In the middle of a frame (a WINDOW_UPDATE, say), the guard asks again at the
+// next one. A header block on its way means a request: the eviction is called off, and an
+// accept loop waiting for room looks for another idle connection.
+func (h *h2Handler) onTimeout(at h2guard.ReadState) h2guard.TimeoutAction {
+	cn := h.parent
+	cn.evictMu.Lock()
+	defer cn.evictMu.Unlock()
+	cn.nc.SetReadDeadline(time.Time{})
+	w := cn.wait.Load()
+	switch {
+	case w != waitNext && w != waitEvicted: // busy since
+	case at == h2guard.Idle:
+		cn.wait.Store(waitEvicted) // not to be chosen again
+		return h2guard.GoAway
+	case at == h2guard.InBlock:
+		cn.wait.Store(waitNone)
+		cn.srv.noteIdle()
+	}
+	return h2guard.Resume
+}
+
 // streamConn makes the conn value that serves one stream of the connection cn: the
 // connection's addresses, TLS variables and trust, and a clientWriter onto the stream.
 func (cn *conn) streamConn(w http.ResponseWriter, r *http.Request, spool *spoolShare) *conn {
@@ -235,7 +345,7 @@ func (cn *conn) serveStream(r *http.Request) (reset bool) {
 	start := time.Now()
 	cn.reqStart = start
 	st := cn.h2
-	if err := st.requestHead(&cn.req, &s.cfg.Limits); err != nil {
+	if err := st.requestHead(&cn.req, &s.cfg.Limits, s.h2.maxHeaderList); err != nil {
 		cn.writeError(err.Status, err.Reason)
 		return false
 	}
@@ -265,7 +375,8 @@ func (cn *conn) serveStream(r *http.Request) (reset bool) {
 			cn.writeError(he.Status, he.Reason)
 			return false
 		case r.Context().Err() != nil:
-			return true // the client reset the stream, or the connection ended
+			cn.logReset() // the client reset the stream, or the connection ended
+			return true
 		}
 		// x/net's own complaints: a body shorter than its content-length (RFC 9113 §8.1.1).
 		cn.writeError(400, "incomplete request body")
@@ -273,10 +384,39 @@ func (cn *conn) serveStream(r *http.Request) (reset bool) {
 	}
 	defer body.close()
 	if r.Context().Err() != nil {
-		return true // reset before its turn: no worker runs it (CVE-2023-44487)
+		cn.logReset() // reset before its turn: no worker runs it (CVE-2023-44487)
+		return true
 	}
 	cn.runRequest(r.Context(), start, &body)
 	return cn.resp.incomplete
+}
+
+// statusClientClosed is the access log's status of a stream that ended before its response
+// was sent: nginx's 499 (client closed request). Nothing was sent with it.
+const statusClientClosed = 499
+
+// logReset logs and counts a stream that ended before a response was sent: the client reset
+// it (RST_STREAM), or the connection ended. It has no status on the wire; its access log line
+// says 499, as nginx logs such a stream, so that every request the server read is in the log.
+func (cn *conn) logReset() {
+	cn.reqLog().Debug("stream reset before its response", "request", requestLine(&cn.req), "remote", cn.remoteHost)
+	if o := cn.srv.cfg.Observer; o != nil {
+		o.Request(Observation{Method: cn.req.Method, Status: statusClientClosed, Total: time.Since(cn.reqStart)})
+	}
+	if cn.srv.access != nil {
+		cn.logAccess(cn.reqStart, result{status: statusClientClosed}, 0)
+	}
+}
+
+// streamGone reports whether the conn serves an HTTP/2 stream that ended (ctx is its
+// request's context), after logging it (logReset): a request that lost its client while it
+// waited for a worker gets no 503.
+func (cn *conn) streamGone(ctx context.Context) bool {
+	if cn.h2 == nil || ctx.Err() == nil {
+		return false
+	}
+	cn.logReset()
+	return true
 }
 
 // h2Stream is what an HTTP/2 stream's conn has of x/net's: the request and the response
@@ -346,7 +486,7 @@ func (st *h2Stream) waitWritten() {
 // x/net has checked the rest: the pseudo-header fields (RFC 9113 §8.3), lower-case names,
 // values without CR, LF or NUL, no connection-specific fields (§8.2.2), and joined the cookie
 // crumbs with "; " (§8.2.3).
-func (st *h2Stream) requestHead(req *http1.Request, lim *http1.Limits) *http1.Error {
+func (st *h2Stream) requestHead(req *http1.Request, lim *http1.Limits, maxList uint32) *http1.Error {
 	r := st.r
 	*req = http1.Request{Headers: req.Headers[:0], ContentLength: r.ContentLength, Major: 2, KeepAlive: true}
 	if _, ok := r.Header["Content-Length"]; !ok && r.ContentLength == 0 {
@@ -354,10 +494,7 @@ func (st *h2Stream) requestHead(req *http1.Request, lim *http1.Limits) *http1.Er
 		// body (an open stream without content-length has -1).
 		req.ContentLength = -1
 	}
-	// --limit-request-line, counted as the HTTP/1.1 request line would be: 414.
-	if len(r.Method)+len(r.RequestURI)+len(" HTTP/1.1\r\n")+1 > cmpOr(lim.RequestLine, 8190) {
-		return &http1.Error{Status: 414, Reason: "request line too long"}
-	}
+	// The request line first, for the access log line of a rejection.
 	req.Method = []byte(r.Method)
 	req.Target = []byte(r.RequestURI)
 	path, query, _ := strings.Cut(r.RequestURI, "?")
@@ -365,6 +502,14 @@ func (st *h2Stream) requestHead(req *http1.Request, lim *http1.Limits) *http1.Er
 		path, query = "", "" // the target is :authority (RFC 9113 §8.5), as authority-form in HTTP/1.1
 	}
 	req.Path, req.Query = []byte(path), []byte(query)
+	// --http2-max-header-list-size (RFC 9113 §6.5.2, §10.5.1): 431.
+	if maxList > 0 && headerListSize(r) > int(maxList) {
+		return &http1.Error{Status: 431, Reason: "header list too large"}
+	}
+	// --limit-request-line, counted as the HTTP/1.1 request line would be: 414.
+	if len(r.Method)+len(r.RequestURI)+len(" HTTP/1.1\r\n")+1 > cmpOr(lim.RequestLine, 8190) {
+		return &http1.Error{Status: 414, Reason: "request line too long"}
+	}
 	maxFields, fieldSize := cmpOr(lim.Fields, 100), cmpOr(lim.FieldSize, 8190)
 	fields := 0
 	add := func(name, value string) *http1.Error {
@@ -398,6 +543,34 @@ func (st *h2Stream) requestHead(req *http1.Request, lim *http1.Limits) *http1.Er
 		}
 	}
 	return nil
+}
+
+// headerListSize is the size of the request's header list as SETTINGS_MAX_HEADER_LIST_SIZE
+// counts it (RFC 9113 §6.5.2): each field's name and value and 32 bytes (RFC 7541 §4.1),
+// pseudo-header fields included. It is counted from the request as x/net hands it over,
+// which is the list received less what x/net folded: cookie crumbs joined into one field
+// (RFC 9113 §8.2.3), a host field equal to :authority, Expect: 100-continue and Trailer.
+// So a list can pass that is a little larger on the wire, never one that is smaller (RFC
+// 9113 §6.5.2 calls the setting advisory).
+func headerListSize(r *http.Request) int {
+	const overhead = 32
+	n := len(":method") + len(r.Method) + overhead
+	if r.Method != "CONNECT" {
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		n += len(":scheme") + len(scheme) + overhead + len(":path") + len(r.RequestURI) + overhead
+	}
+	if r.Host != "" {
+		n += len(":authority") + len(r.Host) + overhead
+	}
+	for name, values := range r.Header {
+		for _, v := range values {
+			n += len(name) + len(v) + overhead
+		}
+	}
+	return n
 }
 
 func cmpOr(v, def int) int {
