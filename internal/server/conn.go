@@ -209,21 +209,8 @@ func hostPort(a net.Addr) (string, string) {
 }
 
 func (cn *conn) serve(ctx context.Context) {
-	defer func() {
-		if cn.linger {
-			lingeringClose(cn.c)
-		}
-		cn.c.Close()
-		cn.releaseBuffers()
-	}()
-	if cn.srv.cfg.ProxyProtocol != ProxyOff && !cn.readProxyHeader() {
-		return
-	}
-	if cn.isTLS() && !cn.handshake() {
-		return
-	}
-	if cn.srv.h2 != nil && cn.isTLS() && cn.c.(*tls.Conn).ConnectionState().NegotiatedProtocol == http2.NextProtoTLS {
-		cn.serveH2(ctx, cn.c, http2.ServeConnOpts{}) // ALPN chose h2 (RFC 9113 §3.2)
+	defer cn.close()
+	if !cn.open(ctx) {
 		return
 	}
 	done := make(chan bool, 1)
@@ -236,6 +223,34 @@ func (cn *conn) serve(ctx context.Context) {
 	}
 }
 
+// open does what comes before the first request: the PROXY header, the TLS handshake, and
+// HTTP/2 if ALPN chose it (RFC 9113 §3.2), which serves the whole connection. It reports
+// whether HTTP/1.1 requests follow. Apart from serve, whose frame a waiting connection
+// keeps (see awaitNext).
+func (cn *conn) open(ctx context.Context) bool {
+	if cn.srv.cfg.ProxyProtocol != ProxyOff && !cn.readProxyHeader() {
+		return false
+	}
+	if cn.isTLS() && !cn.handshake() {
+		return false
+	}
+	if cn.srv.h2 != nil && cn.isTLS() && cn.c.(*tls.Conn).ConnectionState().NegotiatedProtocol == http2.NextProtoTLS {
+		cn.serveH2(ctx, cn.c, http2.ServeConnOpts{})
+		return false
+	}
+	return true
+}
+
+// close ends the connection: lingering after an error response, then closed, its buffers
+// back in the pools.
+func (cn *conn) close() {
+	if cn.linger {
+		lingeringClose(cn.c)
+	}
+	cn.c.Close()
+	cn.releaseBuffers()
+}
+
 // awaitNext waits, on the connection's own goroutine, for the first bytes of the first or
 // next request, unless some were read already (pipelined), and reports whether there are.
 //
@@ -244,8 +259,10 @@ func (cn *conn) serve(ctx context.Context) {
 // waiting in a deep frame: a connection whose goroutine served requests and then waited
 // held an 8 KiB stack for as long as it was idle. So the connection's goroutine only waits,
 // in a shallow frame, and each request is served by a goroutine that ends with it, whose
-// stack the runtime reuses for the next one. 10,000 idle keep-alive connections cost 12.5
-// KiB each before, about 7 after (docs/performance.md).
+// stack the runtime reuses for the next one. The frames of this wait fit the smallest stack
+// (2 KiB less the runtime's guard): serve and awaitNext keep theirs small (the handshake and
+// closing are in open and close). 10,000 idle keep-alive connections cost the master 12.5
+// KiB each before, 6.9 after (docs/performance.md); TestIdleConnMemory watches it.
 func (cn *conn) awaitNext() bool {
 	if cn.r < cn.w {
 		return true
