@@ -4,12 +4,15 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"strconv"
 	"sync/atomic"
+	"syscall"
 	"time"
 
+	"github.com/gonicorn/gonicorn/internal/rawio"
 	"github.com/gonicorn/gonicorn/internal/tlsconf"
 )
 
@@ -28,8 +31,16 @@ func (s *Server) ServeTLS(ctx context.Context, ln net.Listener, conf *tls.Config
 // tlsTransport is what a tls.Conn reads and writes: the client's socket, with the bytes read
 // ahead of the handshake (after a PROXY header) given back first, and writes that, like the
 // plain clientWriter's, fail only when the client takes nothing for the write timeout.
+//
+// Reads and writes are raw system calls on the non-blocking socket (package rawio), as on
+// a plain connection: through net.Conn each would enter the runtime's system-call state
+// and often cost a sysmon hand-off. Waits go through the poller, so deadlines apply.
 type tlsTransport struct {
 	net.Conn
+	// raw does the raw reads and writes; nil if the socket has none: then through Conn. A
+	// rawio.Conn allows one read and one write at a time: crypto/tls reads under its input
+	// lock and writes under its output lock.
+	raw *rawio.Conn
 	pre []byte // read already, to be returned by Read first; owned by the connection's goroutine
 	// stall is the duration of the last write deadline set, in nanoseconds; 0 = none.
 	// crypto/tls makes a write timeout permanent (a record may be cut), so the transport
@@ -44,7 +55,17 @@ func (t *tlsTransport) Read(p []byte) (int, error) {
 		t.pre = t.pre[n:]
 		return n, nil
 	}
-	return t.Conn.Read(p)
+	if t.raw == nil {
+		return t.Conn.Read(p)
+	}
+	n, err := t.raw.Read(p)
+	if err != nil {
+		return 0, t.opError("read", err)
+	}
+	if n == 0 && len(p) > 0 {
+		return 0, io.EOF
+	}
+	return n, nil
 }
 
 func (t *tlsTransport) SetWriteDeadline(d time.Time) error {
@@ -62,9 +83,14 @@ func (t *tlsTransport) SetDeadline(d time.Time) error {
 }
 
 func (t *tlsTransport) Write(p []byte) (int, error) {
+	return t.writeBlocking(p)
+}
+
+// writeBlocking writes all of p, renewing the write deadline while the client takes bytes.
+func (t *tlsTransport) writeBlocking(p []byte) (int, error) {
 	done := 0
 	for {
-		n, err := t.Conn.Write(p[done:])
+		n, err := t.write(p[done:])
 		done += n
 		if err == nil || n == 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
 			return done, err
@@ -77,9 +103,41 @@ func (t *tlsTransport) Write(p []byte) (int, error) {
 	}
 }
 
+// write writes all of p or fails, as net.Conn.Write does.
+func (t *tlsTransport) write(p []byte) (int, error) {
+	if t.raw == nil {
+		return t.Conn.Write(p)
+	}
+	n, err := t.raw.Write(p)
+	if err != nil {
+		return n, t.opError("write", err)
+	}
+	return n, nil
+}
+
+// opError describes a failed raw read or write as net.Conn would: the poller's errors
+// (deadline, closed) come wrapped already; a system call's errno is wrapped here, so that a
+// log line names the connection and crypto/tls sees the same error types as over net.Conn.
+func (t *tlsTransport) opError(op string, err error) error {
+	errno, ok := err.(syscall.Errno)
+	if !ok {
+		return err
+	}
+	e := &net.OpError{Op: op, Source: t.LocalAddr(), Addr: t.RemoteAddr(), Err: os.NewSyscallError(op, errno)}
+	if e.Source != nil {
+		e.Net = e.Source.Network()
+	}
+	return e
+}
+
 // wrapTLS makes c's TLS connection; the caller keeps c for what must bypass TLS.
 func wrapTLS(c net.Conn, conf *tls.Config) (*tls.Conn, *tlsTransport) {
 	t := &tlsTransport{Conn: c}
+	if sc, ok := c.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			t.raw = rawio.NewConn(raw)
+		}
+	}
 	return tls.Server(t, conf), t
 }
 

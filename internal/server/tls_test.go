@@ -27,34 +27,50 @@ func TestLooksLikeHTTP(t *testing.T) {
 
 // A write under TLS fails only when the client takes nothing for the write timeout, as on a
 // plain connection: crypto/tls makes a write timeout permanent, so tlsTransport renews the
-// deadline while the reader makes progress.
+// deadline while the reader makes progress. Over net.Pipe (writes through net.Conn) and over
+// loopback TCP with small socket buffers (raw writes, package rawio).
 func TestTLSTransportWriteStall(t *testing.T) {
-	for _, c := range []struct {
-		name    string
-		reader  func(net.Conn)
-		wantErr bool
+	for _, tr := range []struct {
+		name string
+		pair func(t *testing.T) (w, r net.Conn)
+		size int // bytes written: at the slow reader's pace, well past the 100 ms deadline
+		step int // bytes the slow reader takes every 20 ms
 	}{
-		{"slow but steady", func(r net.Conn) {
-			buf := make([]byte, 1024)
-			for {
-				time.Sleep(20 * time.Millisecond)
-				if _, err := r.Read(buf); err != nil {
-					return
+		{"net.Pipe", func(*testing.T) (net.Conn, net.Conn) { return net.Pipe() }, 16 << 10, 1 << 10},
+		{"TCP", func(t *testing.T) (net.Conn, net.Conn) { return tcpPair(t) }, 512 << 10, 16 << 10},
+	} {
+		for _, c := range []struct {
+			name    string
+			reader  func(r net.Conn, step int)
+			wantErr bool
+		}{
+			{"slow but steady", func(r net.Conn, step int) {
+				buf := make([]byte, step)
+				for {
+					time.Sleep(20 * time.Millisecond)
+					if _, err := r.Read(buf); err != nil {
+						return
+					}
+				}
+			}, false},
+			{"stalled", func(r net.Conn, step int) { io.ReadAll(io.LimitReader(r, int64(step))) }, true},
+		} {
+			a, b := tr.pair(t)
+			go c.reader(b, tr.step)
+			tt := &tlsTransport{Conn: a}
+			if tr.name == "TCP" {
+				_, tt = wrapTLS(a, nil)
+				if tt.raw == nil {
+					t.Fatal("the TCP transport has no raw conn")
 				}
 			}
-		}, false},
-		{"stalled", func(r net.Conn) { io.ReadAll(io.LimitReader(r, 1024)) }, true},
-	} {
-		a, b := net.Pipe()
-		go c.reader(b)
-		tr := &tlsTransport{Conn: a}
-		tr.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-		// 16 KiB at 1 KiB per 20 ms takes about 320 ms, well past the 100 ms deadline.
-		n, err := tr.Write(make([]byte, 16<<10))
-		if c.wantErr != (err != nil) || err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
-			t.Errorf("%s reader: Write = %d, %v; want error %v", c.name, n, err, c.wantErr)
+			tt.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+			n, err := tt.Write(make([]byte, tr.size))
+			if c.wantErr != (err != nil) || err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Errorf("%s, %s reader: Write = %d, %v; want error %v", tr.name, c.name, n, err, c.wantErr)
+			}
+			a.Close()
+			b.Close()
 		}
-		a.Close()
-		b.Close()
 	}
 }
