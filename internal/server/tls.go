@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -47,6 +48,19 @@ type tlsTransport struct {
 	// renews the deadline itself while the client makes progress: a slow but steady reader
 	// is not cut, as on a plain connection (see clientWriter.writeBlocking).
 	stall atomic.Int64
+
+	// The spooling mode, for a response written inline by the connection's goroutine
+	// (clientWriter.tryWriteTLS): crypto/tls has no non-blocking write, so while spooling
+	// is on, Write sends what the socket takes now and keeps the rest of the ciphertext in
+	// owed, reporting success; the clientWriter's drain then sends it (flush). Off (the
+	// default: the handshake, HTTP/2, the read path's own writes), Write sends the bytes
+	// owed first and then its own, blocking, so that the records stay in order whoever
+	// writes them.
+	mu       sync.Mutex
+	spooling bool         // guarded by mu
+	owed     []byte       // ciphertext crypto/tls counts as sent and the client has not been sent; guarded by mu; nil when none
+	owedN    atomic.Int64 // len(owed), for the clientWriter's accounting without mu (a flush holds mu while it waits)
+	err      error        // sticky: sending owed bytes failed, so the record stream has a gap; guarded by mu
 }
 
 func (t *tlsTransport) Read(p []byte) (int, error) {
@@ -83,7 +97,71 @@ func (t *tlsTransport) SetDeadline(d time.Time) error {
 }
 
 func (t *tlsTransport) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.err != nil {
+		return 0, t.err
+	}
+	if t.spooling {
+		return t.spoolLocked(p)
+	}
+	if err := t.flushLocked(); err != nil {
+		return 0, err
+	}
 	return t.writeBlocking(p)
+}
+
+// setSpooling turns the spooling mode on or off (possible only with a raw conn) and returns
+// how many bytes are owed.
+func (t *tlsTransport) setSpooling(on bool) int {
+	t.mu.Lock()
+	t.spooling = on && t.raw != nil
+	n := len(t.owed)
+	t.mu.Unlock()
+	return n
+}
+
+// spoolLocked writes what of p the socket takes now, behind the bytes owed already, and
+// owes the rest.
+func (t *tlsTransport) spoolLocked(p []byte) (int, error) {
+	n := 0
+	if len(t.owed) == 0 {
+		var err error
+		n, err = t.raw.TryWrite(p)
+		if err != nil {
+			return n, t.opError("write", err)
+		}
+	}
+	if n < len(p) {
+		t.owed = append(t.owed, p[n:]...)
+		t.owedN.Store(int64(len(t.owed)))
+	}
+	return len(p), nil
+}
+
+// flush sends the bytes owed, under the write deadline set (renewed while the client takes
+// bytes, as Write's).
+func (t *tlsTransport) flush() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.err != nil {
+		return t.err
+	}
+	return t.flushLocked()
+}
+
+func (t *tlsTransport) flushLocked() error {
+	if len(t.owed) == 0 {
+		return nil
+	}
+	_, err := t.writeBlocking(t.owed)
+	// Sent or not, the buffer goes: after a failure nothing more may be sent (t.err).
+	t.owed = nil
+	t.owedN.Store(0)
+	if err != nil {
+		t.err = err
+	}
+	return err
 }
 
 // writeBlocking writes all of p, renewing the write deadline while the client takes bytes.
