@@ -48,6 +48,11 @@ type tlsTransport struct {
 	// renews the deadline itself while the client makes progress: a slow but steady reader
 	// is not cut, as on a plain connection (see clientWriter.writeBlocking).
 	stall atomic.Int64
+	// took reports whether the socket took bytes since the write deadline was set or last
+	// renewed. crypto/tls writes a response as records, one Write each, so a client's
+	// progress counts across Writes: a Write that waits from its start is not cut at the
+	// deadline if the one before it made progress since.
+	took atomic.Bool
 
 	// The spooling mode, for a response written inline by the connection's goroutine
 	// (clientWriter.tryWriteTLS): crypto/tls has no non-blocking write, so while spooling
@@ -88,11 +93,13 @@ func (t *tlsTransport) SetWriteDeadline(d time.Time) error {
 		stall = int64(max(time.Until(d), 1))
 	}
 	t.stall.Store(stall)
+	t.took.Store(false)
 	return t.Conn.SetWriteDeadline(d)
 }
 
 func (t *tlsTransport) SetDeadline(d time.Time) error {
 	t.stall.Store(0) // the handshake's deadline bounds it as a whole
+	t.took.Store(false)
 	return t.Conn.SetDeadline(d)
 }
 
@@ -164,17 +171,21 @@ func (t *tlsTransport) flushLocked() error {
 	return err
 }
 
-// writeBlocking writes all of p, renewing the write deadline while the client takes bytes.
+// writeBlocking writes all of p, renewing the write deadline while the client takes bytes:
+// it fails when the client took nothing since the deadline was set or last renewed.
 func (t *tlsTransport) writeBlocking(p []byte) (int, error) {
 	done := 0
 	for {
 		n, err := t.write(p[done:])
 		done += n
-		if err == nil || n == 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+		if n > 0 {
+			t.took.Store(true)
+		}
+		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
 			return done, err
 		}
 		stall := t.stall.Load()
-		if stall == 0 {
+		if stall == 0 || !t.took.Swap(false) {
 			return done, err
 		}
 		t.Conn.SetWriteDeadline(time.Now().Add(time.Duration(stall)))

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gonicorn/gonicorn/internal/rawio"
 	"github.com/gonicorn/gonicorn/internal/tlsconf/tlstest"
 )
 
@@ -76,6 +77,68 @@ func TestTLSTransportWriteStall(t *testing.T) {
 			a.Close()
 			b.Close()
 		}
+	}
+}
+
+// crypto/tls writes a response as several records, one transport Write each, so a client's
+// progress counts across Writes: a Write that waits from its start (the socket is full) is
+// not cut at the write deadline when a Write before it got bytes through since the deadline
+// was set; the deadline is renewed, and the Write completes once the client reads.
+func TestTLSTransportStallAcrossWrites(t *testing.T) {
+	const stall = 300 * time.Millisecond
+	wc, rc := tcpPair(t)
+	_, tr := wrapTLS(wc, nil)
+	tr.SetWriteDeadline(time.Now().Add(stall))
+	if _, err := tr.Write([]byte("a record")); err != nil {
+		t.Fatal(err)
+	}
+	// The socket is filled behind the transport's back, so the next Write waits from its
+	// start. Acknowledgements in flight free some room after the first EAGAIN: it is full
+	// when a try after a pause takes nothing.
+	raw, _ := wc.SyscallConn()
+	filler := rawio.NewConn(raw)
+	for pauses := 0; pauses < 2; {
+		n, err := filler.TryWrite(make([]byte, 64<<10))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			pauses++
+			time.Sleep(60 * time.Millisecond)
+		} else {
+			pauses = 0
+		}
+	}
+	renewed, stop := make(chan struct{}), make(chan struct{})
+	read := make(chan error, 1)
+	go func() {
+		// The client reads once the deadline was renewed (took was swapped back to false).
+		for tr.took.Load() {
+			select {
+			case <-stop:
+				read <- nil
+				return
+			case <-time.After(time.Millisecond):
+			}
+		}
+		close(renewed)
+		rc.SetReadDeadline(time.Now().Add(20 * time.Second))
+		_, err := io.Copy(io.Discard, rc)
+		read <- err
+	}()
+	if n, err := tr.Write(make([]byte, 1024)); err != nil {
+		t.Errorf("a Write that waited past the deadline after progress in the Write before = %d, %v; want 1024, nil", n, err)
+	} else {
+		select {
+		case <-renewed:
+		default:
+			t.Error("the Write did not wait: the socket was not full, the test proves nothing")
+		}
+	}
+	close(stop)
+	wc.Close()
+	if err := <-read; err != nil {
+		t.Errorf("client read: %v", err)
 	}
 }
 
