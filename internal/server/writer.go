@@ -119,8 +119,7 @@ func newClientWriter(c net.Conn, memCap int, stall time.Duration, tempDir string
 // errWouldBlock is what a non-blocking write returns when the socket buffer is full.
 var errWouldBlock = errors.New("would block")
 
-// tryWrite writes as much of p as the socket takes now, without waiting. The caller holds
-// mu, and nothing is pending.
+// tryWrite writes as much of p as the socket takes now, without waiting.
 func (w *clientWriter) tryWrite(p []byte) (int, error) {
 	if w.raw == nil {
 		if w.tls != nil {
