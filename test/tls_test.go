@@ -666,3 +666,73 @@ func TestTLSDjango(t *testing.T) {
 		t.Errorf("POST with a same-origin Referer over TLS = %d %q; want 302 to /admin/", r.status, r.header("Location"))
 	}
 }
+
+// Over TLS, a response the client cannot take at once is written as over plain HTTP: the
+// worker is free at once (the one worker serves other clients meanwhile), a client that
+// reads slowly but steadily (for longer than --write-timeout) gets every byte and keeps its
+// connection, and a client that takes nothing is cut after --write-timeout.
+func TestTLSSlowAndStalledClients(t *testing.T) {
+	ts := newTLSSetup(t)
+	s := startTLS(t, ts, "--workers", "1", "--write-timeout", "1",
+		"--access-logfile", "-", "--access-logformat", `access "%(r)s" %(s)s`)
+	cfg := ts.clientConfig(nil)
+	cfg.NextProtos = []string{"http/1.1"}
+	dial := func() *tls.Conn {
+		c := tls.Client(dialSmallBuffer(t, s.addr), cfg)
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		if err := c.Handshake(); err != nil {
+			t.Fatalf("TLS handshake: %v", err)
+		}
+		return c
+	}
+	const stalledSize, slowSize = 16 << 20, 1 << 20 // the stalled one: more than a socket buffer holds
+	stalled := dial()
+	fmt.Fprintf(stalled, "GET /big?n=%d HTTP/1.1\r\nHost: localhost\r\n\r\n", stalledSize)
+
+	slow := dial()
+	fmt.Fprintf(slow, "GET /big?n=%d HTTP/1.1\r\nHost: localhost\r\n\r\n", slowSize)
+	slowBR := bufio.NewReader(&slowReader{slow, 16 << 10, 20 * time.Millisecond}) // 1.3 s in all
+	got := make(chan error, 1)
+	go func() {
+		r, err := readResponse(slowBR, "GET")
+		if err == nil && (r.status != 200 || len(r.body) != slowSize) {
+			err = fmt.Errorf("status %d, %d body bytes; want 200 and %d", r.status, len(r.body), slowSize)
+		}
+		got <- err
+	}()
+
+	for i := range 5 {
+		r, err := mustDialTLS(t, s.addr, cfg).do("GET /env HTTP/1.1\r\nHost: localhost\r\n\r\n")
+		if err != nil || r.status != 200 {
+			t.Fatalf("request %d while a slow and a stalled client are connected: %+v, %v", i, r, err)
+		}
+	}
+	if err := <-got; err != nil {
+		t.Fatalf("the slow client's response: %v", err)
+	}
+	fmt.Fprint(slow, "GET /env HTTP/1.1\r\nHost: localhost\r\n\r\n")
+	if r, err := readResponse(slowBR, "GET"); err != nil || r.status != 200 {
+		t.Errorf("the slow client's next request on the same connection: %+v, %v", r, err)
+	}
+
+	// The stalled client's request is logged once the server gave up on it.
+	if !s.log.waitFor(fmt.Sprintf(`access "GET /big?n=%d HTTP/1.1"`, stalledSize), 30*time.Second) {
+		t.Fatalf("no access log line for the stalled client's request; log:\n%s", s.log)
+	}
+	n, err := io.Copy(io.Discard, stalled)
+	if n >= stalledSize || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("the stalled client read %d bytes, then %v; want the connection closed before the end", n, err)
+	}
+}
+
+// slowReader reads at most step bytes at a time, pausing before each read.
+type slowReader struct {
+	c     net.Conn
+	step  int
+	pause time.Duration
+}
+
+func (r *slowReader) Read(p []byte) (int, error) {
+	time.Sleep(r.pause)
+	return r.c.Read(p[:min(len(p), r.step)])
+}

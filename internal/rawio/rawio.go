@@ -17,63 +17,112 @@ import (
 // Read reads into p, waiting for readability if nothing is there yet. It returns io.EOF as
 // (0, nil) like read(2): the caller checks n == 0.
 func Read(rc syscall.RawConn, p []byte) (int, error) {
-	var n int
-	var errno syscall.Errno
-	err := rc.Read(func(fd uintptr) bool {
-		for {
-			n, errno = rawRW(syscall.SYS_READ, fd, p)
-			switch errno {
-			case syscall.EINTR:
-				continue
-			case syscall.EAGAIN:
-				return false
-			}
-			return true
-		}
-	})
-	if err != nil {
-		return 0, err
-	}
-	if errno != 0 {
-		return 0, errno
-	}
-	return n, nil
+	c := call{p: p}
+	return c.result(rc.Read(c.read))
 }
 
 // Write writes all of p, waiting for writability as needed.
-func Write(rc syscall.RawConn, p []byte) (int, error) { return write(rc, p, true) }
+func Write(rc syscall.RawConn, p []byte) (int, error) {
+	c := call{p: p, wait: true}
+	return c.result(rc.Write(c.write))
+}
 
 // TryWrite writes as much of p as the socket takes now; it never waits. A full socket
 // buffer is not an error: the caller sees n < len(p).
-func TryWrite(rc syscall.RawConn, p []byte) (int, error) { return write(rc, p, false) }
+func TryWrite(rc syscall.RawConn, p []byte) (int, error) {
+	c := call{p: p}
+	return c.result(rc.Write(c.write))
+}
 
-func write(rc syscall.RawConn, p []byte, wait bool) (int, error) {
-	done := 0
-	var errno syscall.Errno
-	err := rc.Write(func(fd uintptr) bool {
-		for done < len(p) {
-			n, e := rawRW(syscall.SYS_WRITE, fd, p[done:])
-			switch e {
-			case 0:
-				done += n
-				continue
-			case syscall.EINTR:
-				continue
-			case syscall.EAGAIN:
-				return !wait // false: the poller waits for writability and calls again
-			}
-			errno = e
-			return true
+// Conn offers Read, Write and TryWrite on one socket as methods that do not allocate: the
+// functions above make a callback for the poller, and the variables it fills, on the heap
+// at every call; a Conn makes its callbacks once and keeps a call's state in itself. So
+// at most one Read, and one Write or TryWrite, may be in progress at a time.
+type Conn struct {
+	rc           syscall.RawConn
+	rd, wr       call                  // the read and the write in progress
+	readFn, wrFn func(fd uintptr) bool // rd.read and wr.write, bound once by NewConn
+}
+
+// NewConn returns a Conn on rc.
+func NewConn(rc syscall.RawConn) *Conn {
+	c := &Conn{rc: rc}
+	c.readFn, c.wrFn = c.rd.read, c.wr.write
+	return c
+}
+
+// Read is the function Read.
+func (c *Conn) Read(p []byte) (int, error) {
+	c.rd = call{p: p}
+	n, err := c.rd.result(c.rc.Read(c.readFn))
+	c.rd.p = nil // not kept past the call
+	return n, err
+}
+
+// Write is the function Write.
+func (c *Conn) Write(p []byte) (int, error) { return c.write(p, true) }
+
+// TryWrite is the function TryWrite.
+func (c *Conn) TryWrite(p []byte) (int, error) { return c.write(p, false) }
+
+func (c *Conn) write(p []byte, wait bool) (int, error) {
+	c.wr = call{p: p, wait: wait}
+	n, err := c.wr.result(c.rc.Write(c.wrFn))
+	c.wr.p = nil
+	return n, err
+}
+
+// call is the state of one read or write: its buffer, how much was done, how it failed.
+type call struct {
+	p     []byte
+	n     int           // bytes read, or written so far
+	errno syscall.Errno // the system call's failure; 0 = none
+	wait  bool          // a write waits for writability until all of p is written
+}
+
+// read is the poller's callback of a read: it reports false (wait for readability) on EAGAIN.
+func (c *call) read(fd uintptr) bool {
+	for {
+		c.n, c.errno = rawRW(syscall.SYS_READ, fd, c.p)
+		switch c.errno {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
 		}
 		return true
-	})
+	}
+}
+
+// write is the poller's callback of a write.
+func (c *call) write(fd uintptr) bool {
+	for c.n < len(c.p) {
+		n, e := rawRW(syscall.SYS_WRITE, fd, c.p[c.n:])
+		switch e {
+		case 0:
+			c.n += n
+			continue
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return !c.wait // false: the poller waits for writability and calls again
+		}
+		c.errno = e
+		return true
+	}
+	return true
+}
+
+// result is what the call returns, given the poller's error (a deadline, a closed conn).
+// A failed read has read nothing (n is 0); a failed write reports what it wrote before.
+func (c *call) result(err error) (int, error) {
 	if err != nil {
-		return done, err
+		return c.n, err
 	}
-	if errno != 0 {
-		return done, errno
+	if c.errno != 0 {
+		return c.n, c.errno
 	}
-	return done, nil
+	return c.n, nil
 }
 
 // Recvmsg reads into p and control messages into oob, waiting for readability if nothing is

@@ -123,3 +123,71 @@ func TestRecvmsgPassesFDs(t *testing.T) {
 	}
 	syscall.Close(fds[0])
 }
+
+// A Conn does what the functions do: a partial TryWrite into a full socket, a Write that
+// waits for the reader, a Write cut by its deadline reporting what it wrote, a Read cut by
+// its deadline, read(2)'s EOF.
+func TestConn(t *testing.T) {
+	a, b := pair(t)
+	ca, cb := NewConn(raw(t, a)), NewConn(raw(t, b))
+	big := bytes.Repeat([]byte("x"), 8<<20)
+	n, err := ca.TryWrite(big)
+	if err != nil || n <= 0 || n >= len(big) {
+		t.Fatalf("TryWrite(8 MiB) into an unread socket = %d, %v; want a partial write and no error", n, err)
+	}
+	a.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
+	if m, err := ca.Write(big[n:]); m != 0 || !os.IsTimeout(err) {
+		t.Fatalf("Write into a full socket past the deadline = %d, %v; want 0 and a timeout", m, err)
+	}
+	a.SetWriteDeadline(time.Time{})
+	done := make(chan error)
+	go func() {
+		_, err := ca.Write(big[n:])
+		done <- err
+	}()
+	buf := make([]byte, 1<<20)
+	total := 0
+	for total < len(big) {
+		m, err := cb.Read(buf)
+		if err != nil || m == 0 {
+			t.Fatalf("Read after %d bytes = %d, %v", total, m, err)
+		}
+		total += m
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Write = %v", err)
+	}
+	b.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	if _, err := cb.Read(buf); !os.IsTimeout(err) {
+		t.Fatalf("Read past the deadline = %v; want a timeout", err)
+	}
+	b.SetReadDeadline(time.Time{})
+	a.Close()
+	if n, err := cb.Read(buf); n != 0 || err != nil {
+		t.Fatalf("Read at EOF = %d, %v; want 0, nil (read(2)'s EOF)", n, err)
+	}
+}
+
+// A Conn's reads and writes do not allocate (the functions allocate their callback).
+func TestConnNoAlloc(t *testing.T) {
+	a, b := pair(t)
+	ca, cb := NewConn(raw(t, a)), NewConn(raw(t, b))
+	msg, buf := []byte("hello"), make([]byte, 16)
+	allocs := testing.AllocsPerRun(100, func() {
+		if n, err := ca.TryWrite(msg); n != len(msg) || err != nil {
+			t.Fatalf("TryWrite = %d, %v", n, err)
+		}
+		if n, err := cb.Read(buf); n != len(msg) || err != nil {
+			t.Fatalf("Read = %d, %v", n, err)
+		}
+		if n, err := cb.Write(msg); n != len(msg) || err != nil {
+			t.Fatalf("Write = %d, %v", n, err)
+		}
+		if n, err := ca.Read(buf); n != len(msg) || err != nil {
+			t.Fatalf("Read = %d, %v", n, err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("allocations per TryWrite, Read, Write and Read = %v; want 0", allocs)
+	}
+}

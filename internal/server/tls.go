@@ -4,12 +4,16 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"strconv"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
+	"github.com/gonicorn/gonicorn/internal/rawio"
 	"github.com/gonicorn/gonicorn/internal/tlsconf"
 )
 
@@ -28,14 +32,40 @@ func (s *Server) ServeTLS(ctx context.Context, ln net.Listener, conf *tls.Config
 // tlsTransport is what a tls.Conn reads and writes: the client's socket, with the bytes read
 // ahead of the handshake (after a PROXY header) given back first, and writes that, like the
 // plain clientWriter's, fail only when the client takes nothing for the write timeout.
+//
+// Reads and writes are raw system calls on the non-blocking socket (package rawio), as on
+// a plain connection: through net.Conn each would enter the runtime's system-call state
+// and often cost a sysmon hand-off. Waits go through the poller, so deadlines apply.
 type tlsTransport struct {
 	net.Conn
+	// raw does the raw reads and writes; nil if the socket has none: then through Conn. A
+	// rawio.Conn allows one read and one write at a time: crypto/tls reads under its input
+	// lock and writes under its output lock.
+	raw *rawio.Conn
 	pre []byte // read already, to be returned by Read first; owned by the connection's goroutine
 	// stall is the duration of the last write deadline set, in nanoseconds; 0 = none.
 	// crypto/tls makes a write timeout permanent (a record may be cut), so the transport
 	// renews the deadline itself while the client makes progress: a slow but steady reader
 	// is not cut, as on a plain connection (see clientWriter.writeBlocking).
 	stall atomic.Int64
+	// took reports whether the socket took bytes since the write deadline was set or last
+	// renewed. crypto/tls writes a response as records, one Write each, so a client's
+	// progress counts across Writes: a Write that waits from its start is not cut at the
+	// deadline if the one before it made progress since.
+	took atomic.Bool
+
+	// The spooling mode, for a response written inline by the connection's goroutine
+	// (clientWriter.tryWriteTLS): crypto/tls has no non-blocking write, so while spooling
+	// is on, Write sends what the socket takes now and keeps the rest of the ciphertext in
+	// owed, reporting success; the clientWriter's drain then sends it (flush). Off (the
+	// default: the handshake, HTTP/2, the read path's own writes), Write sends the bytes
+	// owed first and then its own, blocking, so that the records stay in order whoever
+	// writes them.
+	mu       sync.Mutex
+	spooling bool         // guarded by mu
+	owed     []byte       // ciphertext crypto/tls counts as sent and the client has not been sent; guarded by mu; nil when none
+	owedN    atomic.Int64 // len(owed), for the clientWriter's accounting without mu (a flush holds mu while it waits)
+	err      error        // sticky: sending owed bytes failed, so the record stream has a gap; guarded by mu
 }
 
 func (t *tlsTransport) Read(p []byte) (int, error) {
@@ -44,7 +74,17 @@ func (t *tlsTransport) Read(p []byte) (int, error) {
 		t.pre = t.pre[n:]
 		return n, nil
 	}
-	return t.Conn.Read(p)
+	if t.raw == nil {
+		return t.Conn.Read(p)
+	}
+	n, err := t.raw.Read(p)
+	if err != nil {
+		return 0, t.opError("read", err)
+	}
+	if n == 0 && len(p) > 0 {
+		return 0, io.EOF
+	}
+	return n, nil
 }
 
 func (t *tlsTransport) SetWriteDeadline(d time.Time) error {
@@ -53,33 +93,140 @@ func (t *tlsTransport) SetWriteDeadline(d time.Time) error {
 		stall = int64(max(time.Until(d), 1))
 	}
 	t.stall.Store(stall)
+	t.took.Store(false)
 	return t.Conn.SetWriteDeadline(d)
 }
 
 func (t *tlsTransport) SetDeadline(d time.Time) error {
 	t.stall.Store(0) // the handshake's deadline bounds it as a whole
+	t.took.Store(false)
 	return t.Conn.SetDeadline(d)
 }
 
 func (t *tlsTransport) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.err != nil {
+		return 0, t.err
+	}
+	if t.spooling {
+		return t.spoolLocked(p)
+	}
+	if err := t.flushLocked(); err != nil {
+		return 0, err
+	}
+	return t.writeBlocking(p)
+}
+
+// setSpooling turns the spooling mode on or off (possible only with a raw conn) and returns
+// how many bytes are owed.
+func (t *tlsTransport) setSpooling(on bool) int {
+	t.mu.Lock()
+	t.spooling = on && t.raw != nil
+	n := len(t.owed)
+	t.mu.Unlock()
+	return n
+}
+
+// spoolLocked writes what of p the socket takes now, behind the bytes owed already, and
+// owes the rest.
+func (t *tlsTransport) spoolLocked(p []byte) (int, error) {
+	n := 0
+	if len(t.owed) == 0 {
+		var err error
+		n, err = t.raw.TryWrite(p)
+		if err != nil {
+			return n, t.opError("write", err)
+		}
+	}
+	if n < len(p) {
+		t.owed = append(t.owed, p[n:]...)
+		t.owedN.Store(int64(len(t.owed)))
+	}
+	return len(p), nil
+}
+
+// flush sends the bytes owed, under the write deadline set (renewed while the client takes
+// bytes, as Write's).
+func (t *tlsTransport) flush() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.err != nil {
+		return t.err
+	}
+	return t.flushLocked()
+}
+
+func (t *tlsTransport) flushLocked() error {
+	if len(t.owed) == 0 {
+		return nil
+	}
+	_, err := t.writeBlocking(t.owed)
+	// Sent or not, the buffer goes: after a failure nothing more may be sent (t.err).
+	t.owed = nil
+	t.owedN.Store(0)
+	if err != nil {
+		t.err = err
+	}
+	return err
+}
+
+// writeBlocking writes all of p, renewing the write deadline while the client takes bytes:
+// it fails when the client took nothing since the deadline was set or last renewed.
+func (t *tlsTransport) writeBlocking(p []byte) (int, error) {
 	done := 0
 	for {
-		n, err := t.Conn.Write(p[done:])
+		n, err := t.write(p[done:])
 		done += n
-		if err == nil || n == 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+		if n > 0 {
+			t.took.Store(true)
+		}
+		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
 			return done, err
 		}
 		stall := t.stall.Load()
-		if stall == 0 {
+		if stall == 0 || !t.took.Swap(false) {
 			return done, err
 		}
 		t.Conn.SetWriteDeadline(time.Now().Add(time.Duration(stall)))
 	}
 }
 
+// write writes all of p or fails, as net.Conn.Write does.
+func (t *tlsTransport) write(p []byte) (int, error) {
+	if t.raw == nil {
+		return t.Conn.Write(p)
+	}
+	n, err := t.raw.Write(p)
+	if err != nil {
+		return n, t.opError("write", err)
+	}
+	return n, nil
+}
+
+// opError describes a failed raw read or write as net.Conn would: the poller's errors
+// (deadline, closed) come wrapped already; a system call's errno is wrapped here, so that a
+// log line names the connection and crypto/tls sees the same error types as over net.Conn.
+func (t *tlsTransport) opError(op string, err error) error {
+	errno, ok := err.(syscall.Errno)
+	if !ok {
+		return err
+	}
+	e := &net.OpError{Op: op, Source: t.LocalAddr(), Addr: t.RemoteAddr(), Err: os.NewSyscallError(op, errno)}
+	if e.Source != nil {
+		e.Net = e.Source.Network()
+	}
+	return e
+}
+
 // wrapTLS makes c's TLS connection; the caller keeps c for what must bypass TLS.
 func wrapTLS(c net.Conn, conf *tls.Config) (*tls.Conn, *tlsTransport) {
 	t := &tlsTransport{Conn: c}
+	if sc, ok := c.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			t.raw = rawio.NewConn(raw)
+		}
+	}
 	return tls.Server(t, conf), t
 }
 

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/tls"
 	"errors"
 	"io"
 	"math"
@@ -22,7 +23,9 @@ import (
 //
 // Life of a write:
 //  1. While nothing is pending, Write tries the socket directly with one non-blocking
-//     write(2). Usually everything fits in the socket buffer and that is all.
+//     write(2). Usually everything fits in the socket buffer and that is all. Over TLS
+//     the block is encrypted and written the same way (tryWriteTLS); what the socket does
+//     not take is owed ciphertext, which the drain of step 2 sends before anything else.
 //  2. What does not fit is kept in memory, up to memCap bytes, then in an unlinked temp
 //     file, and a drain goroutine starts writing it out with blocking writes.
 //  3. Later Writes append behind the pending bytes, so order is kept.
@@ -35,10 +38,13 @@ import (
 type clientWriter struct {
 	c            net.Conn
 	raw          syscall.RawConn // nil when the conn offers none: then writes block
-	memCap       int             // bytes kept in memory before spilling to a file
+	memCap       int             // bytes kept in memory (TLS ciphertext owed included) before spilling to a file
 	stallTimeout time.Duration   // a blocking write that makes no progress this long fails
 	noSendfile   bool            // ReadFrom copies through a buffer, never with sendfile(2) (--no-sendfile)
 	tempDir      string
+	// tls is the transport under c when c is the server's TLS connection (nil otherwise):
+	// its spooling mode lets Write send a block inline (tryWriteTLS).
+	tls *tlsTransport
 	// spoolCap is the most bytes pending (memory and file) before Write waits for the
 	// client (--max-response-spool); 0 = none may wait: Write writes them itself; < 0 = no
 	// limit (noSpoolLimit, what newClientWriter sets; the server sets its own).
@@ -102,6 +108,11 @@ func newClientWriter(c net.Conn, memCap int, stall time.Duration, tempDir string
 			w.raw = raw
 		}
 	}
+	if tc, ok := c.(*tls.Conn); ok {
+		if t, ok := tc.NetConn().(*tlsTransport); ok && t.raw != nil {
+			w.tls = t
+		}
+	}
 	return w
 }
 
@@ -123,6 +134,9 @@ func (w *clientWriter) tryWrite(p []byte) (int, error) {
 		return tw.TryWrite(p)
 	}
 	if w.raw == nil {
+		if w.tls != nil {
+			return w.tryWriteTLS(p)
+		}
 		return 0, errWouldBlock
 	}
 	n, err := rawio.TryWrite(w.raw, p)
@@ -130,6 +144,42 @@ func (w *clientWriter) tryWrite(p []byte) (int, error) {
 		err = errWouldBlock
 	}
 	return n, err
+}
+
+// tryWriteTLS writes p through TLS without waiting: with the transport in its spooling
+// mode, the ciphertext goes to the socket as far as it takes it now, and the rest is owed
+// by the transport (reported as written to crypto/tls), for the drain, which tryWriteTLS
+// starts, to send first. The owed bytes count as pending, against memCap and spoolCap: so
+// only a block that could be queued in memory is written this way, and the memory held is
+// what queueing it would hold (its ciphertext: the block and a few bytes per record). A
+// bigger one, or any with spoolCap 0, is left to Write to queue or write itself, as on a
+// plain connection whose socket is full.
+func (w *clientWriter) tryWriteTLS(p []byte) (int, error) {
+	if len(p) > w.memCap || w.share != nil || w.roomLocked(len(p)) < len(p) {
+		return 0, errWouldBlock
+	}
+	w.tls.setSpooling(true)
+	n, err := w.c.Write(p)
+	owed := w.tls.setSpooling(false)
+	if owed > 0 && err == nil {
+		w.startDrainLocked()
+	}
+	return n, err
+}
+
+// owed returns how many ciphertext bytes the TLS transport owes the client (tryWriteTLS).
+func (w *clientWriter) owed() int64 {
+	if w.tls == nil {
+		return 0
+	}
+	return w.tls.owedN.Load()
+}
+
+// startDrainLocked starts the drain goroutine, which writes the pending bytes out.
+func (w *clientWriter) startDrainLocked() {
+	w.draining = true
+	w.drained = make(chan struct{})
+	go w.drain()
 }
 
 // WriteTwo writes a then b, as Write(a) and Write(b) would, but with one writev(2) when
@@ -223,9 +273,7 @@ func (w *clientWriter) Write(p []byte) (int, error) {
 			w.written += int64(room)
 			p = p[room:]
 			if !w.draining {
-				w.draining = true
-				w.drained = make(chan struct{})
-				go w.drain()
+				w.startDrainLocked()
 			}
 			if len(p) == 0 {
 				return total, nil
@@ -269,12 +317,12 @@ func (w *clientWriter) roomLocked(n int) int {
 	if w.spoolCap < 0 {
 		return n
 	}
-	free := w.spoolCap - int64(w.memBytes) - (w.fileW - w.fileR)
+	free := w.spoolCap - int64(w.memBytes) - (w.fileW - w.fileR) - w.owed()
 	return int(max(min(int64(n), free), 0))
 }
 
 func (w *clientWriter) appendLocked(p []byte) error {
-	if w.file == nil && w.memBytes+len(p) <= w.memCap {
+	if w.file == nil && int64(w.memBytes+len(p))+w.owed() <= int64(w.memCap) {
 		w.mem = append(w.mem, append([]byte(nil), p...))
 		w.memBytes += len(p)
 		return nil
@@ -306,12 +354,14 @@ func (w *clientWriter) appendLocked(p []byte) error {
 	return nil
 }
 
-// drain writes the pending bytes with blocking writes until none are left. It is started by
-// Write and ends by itself; Wait waits for it.
+// drain writes the pending bytes with blocking writes until none are left: first the
+// ciphertext the TLS transport owes, if any, then the queued blocks. It is started by Write
+// and ends by itself; Wait waits for it.
 func (w *clientWriter) drain() {
+	w.flushOwed()
 	// The buffer for the spill file is made when the file is first read: most drains send
-	// memory blocks only (every response over TLS is drained), and a 64 KiB allocation per
-	// drain was a tenth of a TLS request's CPU, in allocation and garbage collection.
+	// memory blocks only, and a 64 KiB allocation per drain was a tenth of a TLS request's
+	// CPU, in allocation and garbage collection, when every TLS response was drained.
 	var buf []byte
 	for {
 		w.mu.Lock()
@@ -367,6 +417,24 @@ func (w *clientWriter) drain() {
 		w.room.Broadcast()
 		w.mu.Unlock()
 	}
+}
+
+// flushOwed sends the ciphertext the TLS transport owes from an inline write (tryWriteTLS),
+// failing when the client takes nothing for stallTimeout.
+func (w *clientWriter) flushOwed() {
+	if w.owed() == 0 {
+		return
+	}
+	if w.stallTimeout > 0 {
+		w.c.SetWriteDeadline(time.Now().Add(w.stallTimeout))
+	}
+	err := w.tls.flush()
+	w.mu.Lock()
+	if err != nil && w.err == nil {
+		w.err = err
+	}
+	w.room.Broadcast() // the owed bytes counted against spoolCap
+	w.mu.Unlock()
 }
 
 // writeBlocking writes p, failing when the client takes nothing for stallTimeout.
