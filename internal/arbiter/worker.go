@@ -199,7 +199,7 @@ func (a *Arbiter) spawn(ctx context.Context, id int) (*worker, error) {
 
 	slots := make([]*dispatch.Slot, threads)
 	for i, c := range parents {
-		slots[i] = &dispatch.Slot{Conn: c, Reader: wire.NewReader(c)}
+		slots[i] = dispatch.NewSlot(c)
 	}
 	if w.ready, err = a.handshake(ctx, w, slots); err != nil {
 		w.kill("after its readiness handshake failed")

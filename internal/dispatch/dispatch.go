@@ -26,6 +26,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gonicorn/gonicorn/internal/rawio"
 	"github.com/gonicorn/gonicorn/internal/wire"
 )
 
@@ -45,9 +46,12 @@ var ErrSlotGone = errors.New("dispatch: the worker slot's stream has ended")
 // Slot is one worker thread's end of the protocol. Each request that acquired it writes its
 // frame with Send and reads its answer when its Turn comes, then calls Release or Discard.
 type Slot struct {
-	Conn   *net.UnixConn // master's end of the socketpair
-	Reader *wire.Reader  // frames from the worker thread; used by the reader whose turn it is
-	Group  *Group        // the worker process this slot belongs to
+	Conn *net.UnixConn // master's end of the socketpair
+	// Raw writes requests to Conn with raw system calls that do not allocate (package
+	// rawio); nil = write to Conn. Only under the write lock, in Send's write.
+	Raw    *rawio.Conn
+	Reader *wire.Reader // frames from the worker thread; used by the reader whose turn it is
+	Group  *Group       // the worker process this slot belongs to
 
 	inflight int // requests acquired and not yet released; guarded by the Pool's mu
 
@@ -55,6 +59,15 @@ type Slot struct {
 	tail *turnEnd   // the last written request's; guarded by wmu
 
 	running atomic.Pointer[Running] // the request the worker thread runs; nil = idle (see Run)
+}
+
+// NewSlot returns the slot of a worker thread whose socket is c.
+func NewSlot(c *net.UnixConn) *Slot {
+	s := &Slot{Conn: c, Reader: wire.NewReader(c)}
+	if rc, err := c.SyscallConn(); err == nil {
+		s.Raw = rawio.NewConn(rc)
+	}
+	return s
 }
 
 // Turn is a request's place in its slot's pipeline.

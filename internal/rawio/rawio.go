@@ -42,13 +42,39 @@ type Conn struct {
 	rc           syscall.RawConn
 	rd, wr       call                  // the read and the write in progress
 	readFn, wrFn func(fd uintptr) bool // rd.read and wr.write, bound once by NewConn
+	lazyFn       func(fd uintptr) bool // rd.lazy, likewise
+	msgFn        func(fd uintptr) bool // rd.recvmsg, likewise
 }
 
 // NewConn returns a Conn on rc.
 func NewConn(rc syscall.RawConn) *Conn {
 	c := &Conn{rc: rc}
-	c.readFn, c.wrFn = c.rd.read, c.wr.write
+	c.readFn, c.wrFn, c.lazyFn, c.msgFn = c.rd.read, c.wr.write, c.rd.lazy, c.rd.recvmsg
 	return c
+}
+
+// ReadLazy is the function ReadLazy.
+func (c *Conn) ReadLazy(get func() []byte, put func([]byte)) ([]byte, int, error) {
+	c.rd = call{get: get, put: put}
+	n, err := c.rd.result(c.rc.Read(c.lazyFn))
+	p := c.rd.p
+	c.rd = call{}
+	if err != nil {
+		n = 0
+	}
+	return p, n, err
+}
+
+// Recvmsg is the function Recvmsg.
+func (c *Conn) Recvmsg(p, oob []byte, recvFlags int) (n, oobn, flags int, err error) {
+	c.rd = call{p: p, oob: oob, recvFlags: recvFlags}
+	n, err = c.rd.result(c.rc.Read(c.msgFn))
+	oobn, flags = int(c.rd.msg.Controllen), int(c.rd.msg.Flags)
+	c.rd = call{}
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	return n, oobn, flags, nil
 }
 
 // Read is the function Read.
@@ -78,6 +104,55 @@ type call struct {
 	n     int           // bytes read, or written so far
 	errno syscall.Errno // the system call's failure; 0 = none
 	wait  bool          // a write waits for writability until all of p is written
+
+	get func() []byte // lazy: where p comes from before each try
+	put func([]byte)  // lazy: where p goes back to before a wait
+
+	oob       []byte // recvmsg: room for control messages
+	recvFlags int    // recvmsg: its flags argument
+	msg       syscall.Msghdr
+	iov       syscall.Iovec
+}
+
+// lazy is the poller's callback of ReadLazy: it takes a buffer for each try and gives it
+// back before a wait.
+func (c *call) lazy(fd uintptr) bool {
+	c.p = c.get()
+	if !c.read(fd) {
+		c.put(c.p)
+		c.p = nil
+		return false
+	}
+	return true
+}
+
+// recvmsg is the poller's callback of Recvmsg.
+func (c *call) recvmsg(fd uintptr) bool {
+	c.msg = syscall.Msghdr{}
+	if len(c.p) > 0 {
+		c.iov.Base = &c.p[0]
+		c.iov.SetLen(len(c.p))
+		c.msg.Iov = &c.iov
+		c.msg.Iovlen = 1
+	}
+	for {
+		if len(c.oob) > 0 {
+			c.msg.Control = &c.oob[0]
+			c.msg.SetControllen(len(c.oob))
+		}
+		r, _, e := syscall.RawSyscall(syscall.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&c.msg)), uintptr(c.recvFlags))
+		switch e {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		}
+		c.errno = e
+		if e == 0 {
+			c.n = int(r)
+		}
+		return true
+	}
 }
 
 // read is the poller's callback of a read: it reports false (wait for readability) on EAGAIN.
@@ -128,40 +203,7 @@ func (c *call) result(err error) (int, error) {
 // Recvmsg reads into p and control messages into oob, waiting for readability if nothing is
 // there yet. flags are the returned msg_flags (MSG_CTRUNC and the like).
 func Recvmsg(rc syscall.RawConn, p, oob []byte, recvFlags int) (n, oobn, flags int, err error) {
-	var errno syscall.Errno
-	var msg syscall.Msghdr
-	var iov syscall.Iovec
-	if len(p) > 0 {
-		iov.Base = &p[0]
-		iov.SetLen(len(p))
-		msg.Iov = &iov
-		msg.Iovlen = 1
-	}
-	rerr := rc.Read(func(fd uintptr) bool {
-		for {
-			if len(oob) > 0 {
-				msg.Control = &oob[0]
-				msg.SetControllen(len(oob))
-			}
-			r, _, e := syscall.RawSyscall(syscall.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&msg)), uintptr(recvFlags))
-			switch e {
-			case syscall.EINTR:
-				continue
-			case syscall.EAGAIN:
-				return false
-			}
-			errno = e
-			n = int(r)
-			return true
-		}
-	})
-	if rerr != nil {
-		return 0, 0, 0, rerr
-	}
-	if errno != 0 {
-		return 0, 0, 0, errno
-	}
-	return n, int(msg.Controllen), int(msg.Flags), nil
+	return NewConn(rc).Recvmsg(p, oob, recvFlags)
 }
 
 func rawRW(trap uintptr, fd uintptr, p []byte) (int, syscall.Errno) {
@@ -180,29 +222,5 @@ func rawRW(trap uintptr, fd uintptr, p []byte) (int, syscall.Errno) {
 // before it waits, so that a waiting connection holds no buffer. It returns the buffer it
 // read into (nil when it returns an error without having read).
 func ReadLazy(rc syscall.RawConn, get func() []byte, put func([]byte)) ([]byte, int, error) {
-	var p []byte
-	var n int
-	var errno syscall.Errno
-	err := rc.Read(func(fd uintptr) bool {
-		p = get()
-		for {
-			n, errno = rawRW(syscall.SYS_READ, fd, p)
-			switch errno {
-			case syscall.EINTR:
-				continue
-			case syscall.EAGAIN:
-				put(p)
-				p = nil
-				return false
-			}
-			return true
-		}
-	})
-	if err != nil {
-		return p, 0, err
-	}
-	if errno != 0 {
-		return p, 0, errno
-	}
-	return p, n, nil
+	return NewConn(rc).ReadLazy(get, put)
 }

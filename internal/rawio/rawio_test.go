@@ -172,7 +172,8 @@ func TestConn(t *testing.T) {
 func TestConnNoAlloc(t *testing.T) {
 	a, b := pair(t)
 	ca, cb := NewConn(raw(t, a)), NewConn(raw(t, b))
-	msg, buf := []byte("hello"), make([]byte, 16)
+	msg, buf, oob := []byte("hello"), make([]byte, 16), make([]byte, 64)
+	get, put := func() []byte { return buf }, func([]byte) {}
 	allocs := testing.AllocsPerRun(100, func() {
 		if n, err := ca.TryWrite(msg); n != len(msg) || err != nil {
 			t.Fatalf("TryWrite = %d, %v", n, err)
@@ -186,8 +187,16 @@ func TestConnNoAlloc(t *testing.T) {
 		if n, err := ca.Read(buf); n != len(msg) || err != nil {
 			t.Fatalf("Read = %d, %v", n, err)
 		}
+		ca.Write(msg)
+		if p, n, err := cb.ReadLazy(get, put); n != len(msg) || err != nil || &p[0] != &buf[0] {
+			t.Fatalf("ReadLazy = %d, %v", n, err)
+		}
+		cb.Write(msg)
+		if n, _, _, err := ca.Recvmsg(buf, oob, 0); n != len(msg) || err != nil {
+			t.Fatalf("Recvmsg = %d, %v", n, err)
+		}
 	})
 	if allocs != 0 {
-		t.Errorf("allocations per TryWrite, Read, Write and Read = %v; want 0", allocs)
+		t.Errorf("allocations per TryWrite, Read, Write, Read, ReadLazy and Recvmsg = %v; want 0", allocs)
 	}
 }

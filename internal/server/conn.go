@@ -41,9 +41,11 @@ import (
 //     holding no buffer while it waits (idle.go).
 type conn struct {
 	srv *Server
-	c   net.Conn        // the client's stream: nc, or a *tls.Conn over it
-	nc  net.Conn        // the socket; other goroutines (Shutdown) set its deadlines and close it
-	raw syscall.RawConn // c's raw conn, nil if it has none (TLS)
+	c   net.Conn // the client's stream: nc, or a *tls.Conn over it
+	nc  net.Conn // the socket; other goroutines (Shutdown) set its deadlines and close it
+	// raw reads c (and its clientWriter tries writes) with raw system calls that do not
+	// allocate; nil if c has no raw conn (TLS: its transport has its own, tls.go).
+	raw *rawio.Conn
 
 	// tlsIn is what the TLS connection c reads and writes, nil on a plain connection;
 	// tlsEnv is the marshal-encoded TLS part of every request's environ, set by handshake.
@@ -134,7 +136,7 @@ func (s *Server) newConn(c net.Conn, conf *tls.Config) *conn {
 		cn.c, cn.tlsIn = wrapTLS(c, conf) // the handshake is the connection goroutine's
 	} else if sc, ok := c.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
-			cn.raw = raw
+			cn.raw = rawio.NewConn(raw)
 		}
 	}
 	if cn.localHost == "" {
@@ -149,7 +151,7 @@ func (cn *conn) read(p []byte) (int, error) {
 	if cn.raw == nil {
 		return cn.c.Read(p)
 	}
-	n, err := rawio.Read(cn.raw, p)
+	n, err := cn.raw.Read(p)
 	if err == nil && n == 0 && len(p) > 0 {
 		return 0, io.EOF
 	}
@@ -448,7 +450,7 @@ func (cn *conn) sendToWorker(ctx context.Context, b *body) (*dispatch.Slot, disp
 			cn.writeError(503, "no worker available")
 			return nil, dispatch.Turn{}, false
 		}
-		turn, err := slot.Send(func(sc *net.UnixConn) error { return cn.sendRequest(sc, b) })
+		turn, err := slot.Send(func(*net.UnixConn) error { return cn.sendRequest(slot, b) })
 		switch {
 		case errors.Is(err, dispatch.ErrSlotGone):
 			// Nothing was written: the slot's stream ended or broke since Acquire.
@@ -840,11 +842,13 @@ func (cn *conn) frameBuffer(n int) []byte {
 	return make([]byte, 0, n)
 }
 
-// sendRequest writes the frame built by buildRequest to a worker slot.
-func (cn *conn) sendRequest(sc *net.UnixConn, b *body) error {
+// sendRequest writes the frame built by buildRequest to a worker slot; the caller holds the
+// slot's write lock (dispatch.Slot.Send).
+func (cn *conn) sendRequest(slot *dispatch.Slot, b *body) error {
+	sc := slot.Conn
 	if b.file == nil {
-		if raw, err := sc.SyscallConn(); err == nil {
-			_, err := rawio.Write(raw, cn.frame)
+		if slot.Raw != nil {
+			_, err := slot.Raw.Write(cn.frame)
 			return err
 		}
 		_, err := sc.Write(cn.frame)

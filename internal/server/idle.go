@@ -1,14 +1,10 @@
 package server
 
-import (
-	"io"
-
-	"github.com/gonicorn/gonicorn/internal/rawio"
-)
+import "io"
 
 // An idle keep-alive connection holds no buffer: its input buffer and request frame go back
 // to the server's pools while it waits for a next request, and a read takes a buffer only
-// when there is something to read (rawio.ReadLazy). What an idle connection costs is then
+// when there is something to read (rawio.Conn.ReadLazy). What an idle connection costs is then
 // its goroutine's stack, the conn and the runtime's socket state (docs/limits.md).
 
 type (
@@ -54,7 +50,7 @@ func (cn *conn) readIdle() (int, error) {
 		cn.buf = cn.srv.getInBuf()
 		return cn.read(cn.buf)
 	}
-	b, n, err := rawio.ReadLazy(cn.raw, cn.srv.getInBuf, cn.srv.putInBuf)
+	b, n, err := cn.raw.ReadLazy(cn.srv.getInBufFn, cn.srv.putInBufFn)
 	if b == nil {
 		b = cn.srv.getInBuf()
 	}

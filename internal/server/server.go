@@ -105,8 +105,12 @@ type Server struct {
 	bigFrames    sync.Pool  // *[]byte request frames for bodies above smallFrame
 	smallFrames  sync.Pool  // *frameBuf: request frames of idle connections (idle.go)
 	inBufs       sync.Pool  // *inBuf: input buffers of idle connections (idle.go)
-	staticBufs   sync.Pool  // *staticBuf: heads and small bodies of static responses (static.go)
-	h2           *h2Front   // HTTP/2 (h2.go); nil when off
+	// getInBufFn and putInBufFn are getInBuf and putInBuf bound once, for rawio's ReadLazy:
+	// a method value made at each call would be an allocation per request.
+	getInBufFn func() []byte
+	putInBufFn func([]byte)
+	staticBufs sync.Pool // *staticBuf: heads and small bodies of static responses (static.go)
+	h2         *h2Front  // HTTP/2 (h2.go); nil when off
 
 	// connSlots holds a token per open connection when MaxConnections > 0 (nil otherwise);
 	// stopping is closed by Shutdown, so that an accept loop waiting for a slot ends.
@@ -167,6 +171,7 @@ func New(cfg Config, pool *dispatch.Pool, log *slog.Logger) *Server {
 	s := &Server{cfg: cfg, pool: pool, log: log, access: cfg.AccessLog, maxHead: maxHead,
 		conns: make(map[*conn]struct{}), stopping: make(chan struct{}),
 		becameIdle: make(chan struct{}, 1)}
+	s.getInBufFn, s.putInBufFn = s.getInBuf, s.putInBuf
 	s.trustedLimits = cfg.Limits
 	if cfg.Forwarder != nil {
 		s.trustedLimits.Forwarder = cfg.Forwarder.Keeps

@@ -166,6 +166,9 @@ func (cn *conn) writer() *clientWriter {
 	if cn.cw == nil {
 		s := cn.srv
 		cn.cw = newClientWriter(cn.c, outputMemory, s.cfg.WriteTimeout, s.cfg.TempDir)
+		if cn.raw != nil {
+			cn.cw.rio = cn.raw // its write half: the connection's goroutine only reads with it
+		}
 		cn.cw.spoolCap = max(s.cfg.MaxResponseSpool, 0)
 		cn.cw.noSendfile = s.cfg.NoSendfile
 	}

@@ -36,11 +36,14 @@ import (
 //  5. Wait blocks until everything is written (or the client failed); the connection
 //     goroutine calls it after the slot was released, before the next request.
 type clientWriter struct {
-	c            net.Conn
-	raw          syscall.RawConn // nil when the conn offers none: then writes block
-	memCap       int             // bytes kept in memory (TLS ciphertext owed included) before spilling to a file
-	stallTimeout time.Duration   // a blocking write that makes no progress this long fails
-	noSendfile   bool            // ReadFrom copies through a buffer, never with sendfile(2) (--no-sendfile)
+	c   net.Conn
+	raw syscall.RawConn // nil when the conn offers none: then writes block
+	// rio, when set, makes tryWrite's system call without allocating: the connection's
+	// rawio.Conn, whose write half only this writer uses (under mu, while not draining).
+	rio          *rawio.Conn
+	memCap       int           // bytes kept in memory (TLS ciphertext owed included) before spilling to a file
+	stallTimeout time.Duration // a blocking write that makes no progress this long fails
+	noSendfile   bool          // ReadFrom copies through a buffer, never with sendfile(2) (--no-sendfile)
 	tempDir      string
 	// tls is the transport under c when c is the server's TLS connection (nil otherwise):
 	// its spooling mode lets Write send a block inline (tryWriteTLS).
@@ -139,7 +142,13 @@ func (w *clientWriter) tryWrite(p []byte) (int, error) {
 		}
 		return 0, errWouldBlock
 	}
-	n, err := rawio.TryWrite(w.raw, p)
+	var n int
+	var err error
+	if w.rio != nil {
+		n, err = w.rio.TryWrite(p)
+	} else {
+		n, err = rawio.TryWrite(w.raw, p)
+	}
 	if err == nil && n < len(p) {
 		err = errWouldBlock
 	}

@@ -29,8 +29,8 @@ var oobSize = syscall.CmsgSpace(8 * 4)
 // concurrent use; one goroutine owns it.
 type Reader struct {
 	c    *net.UnixConn
-	rc   syscall.RawConn // c's raw conn, for recvmsg without a runtime hand-off (see rawio)
-	buf  []byte          // buf[r:w] is unread; len(buf) is the capacity in use
+	rc   *rawio.Conn // c's raw conn, for recvmsg without a runtime hand-off or an allocation (see rawio)
+	buf  []byte      // buf[r:w] is unread; len(buf) is the capacity in use
 	r, w int
 	cur  int    // size of the frame returned by the last Next, consumed by the next
 	oob  []byte // control message space for each read
@@ -41,7 +41,7 @@ type Reader struct {
 func NewReader(c *net.UnixConn) *Reader {
 	r := &Reader{c: c}
 	if rc, err := c.SyscallConn(); err == nil {
-		r.rc = rc
+		r.rc = rawio.NewConn(rc)
 	}
 	return r
 }
@@ -102,7 +102,7 @@ func (r *Reader) fill(n int) error {
 		var m, oobn, flags int
 		var err error
 		if r.rc != nil {
-			m, oobn, flags, err = rawio.Recvmsg(r.rc, r.buf[r.w:], r.oob, syscall.MSG_CMSG_CLOEXEC)
+			m, oobn, flags, err = r.rc.Recvmsg(r.buf[r.w:], r.oob, syscall.MSG_CMSG_CLOEXEC)
 			if err == nil && m == 0 && oobn == 0 {
 				err = io.EOF
 			}
