@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gonicorn/gonicorn/internal/http1"
+	"github.com/gonicorn/gonicorn/internal/rawio"
 	"golang.org/x/net/http2"
 )
 
@@ -65,7 +66,7 @@ func (cn *conn) takeBuffered() net.Conn {
 	pre := bytes.Clone(cn.buf[cn.r:cn.w])
 	cn.r, cn.w = 0, 0
 	cn.releaseBuffers()
-	return &replayConn{Conn: cn.c, pre: pre}
+	return &replayConn{Conn: cn.c, pre: pre, raw: cn.raw}
 }
 
 // upgradeH2C switches the connection to HTTP/2 when the request just read asks for it (see
@@ -150,6 +151,10 @@ func hasToken(values []string, token string) bool {
 type replayConn struct {
 	net.Conn
 	pre []byte
+	// raw reads and writes the socket with raw system calls (package rawio), as on an
+	// HTTP/1.1 connection; nil = through Conn. x/net reads on one goroutine and writes one
+	// frame batch at a time, as rawio.Conn requires.
+	raw *rawio.Conn
 }
 
 func (c *replayConn) Read(p []byte) (int, error) {
@@ -158,5 +163,26 @@ func (c *replayConn) Read(p []byte) (int, error) {
 		c.pre = c.pre[n:]
 		return n, nil
 	}
-	return c.Conn.Read(p)
+	if c.raw == nil {
+		return c.Conn.Read(p)
+	}
+	n, err := c.raw.Read(p)
+	if err != nil {
+		return 0, opError(c.Conn, "read", err)
+	}
+	if n == 0 && len(p) > 0 {
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+func (c *replayConn) Write(p []byte) (int, error) {
+	if c.raw == nil {
+		return c.Conn.Write(p)
+	}
+	n, err := c.raw.Write(p)
+	if err != nil {
+		return n, opError(c.Conn, "write", err)
+	}
+	return n, nil
 }

@@ -204,15 +204,18 @@ func (t *tlsTransport) write(p []byte) (int, error) {
 	return n, nil
 }
 
-// opError describes a failed raw read or write as net.Conn would: the poller's errors
+func (t *tlsTransport) opError(op string, err error) error { return opError(t.Conn, op, err) }
+
+// opError describes a failed raw read or write on c as net.Conn would: the poller's errors
 // (deadline, closed) come wrapped already; a system call's errno is wrapped here, so that a
-// log line names the connection and crypto/tls sees the same error types as over net.Conn.
-func (t *tlsTransport) opError(op string, err error) error {
+// log line names the connection and crypto/tls or x/net see the same error types as over
+// net.Conn.
+func opError(c net.Conn, op string, err error) error {
 	errno, ok := err.(syscall.Errno)
 	if !ok {
 		return err
 	}
-	e := &net.OpError{Op: op, Source: t.LocalAddr(), Addr: t.RemoteAddr(), Err: os.NewSyscallError(op, errno)}
+	e := &net.OpError{Op: op, Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: os.NewSyscallError(op, errno)}
 	if e.Source != nil {
 		e.Net = e.Source.Network()
 	}
