@@ -112,6 +112,11 @@ type conn struct {
 
 	// h2 is the HTTP/2 stream this conn serves (h2.go), nil on an HTTP/1.1 connection.
 	h2 *h2Stream
+
+	// ctx is serve's, for the runner that serves a request (runner.go); done is where the
+	// runner reports whether the connection stays open.
+	ctx  context.Context
+	done chan bool
 }
 
 // Values of conn.wait.
@@ -215,11 +220,10 @@ func (cn *conn) serve(ctx context.Context) {
 	if !cn.open(ctx) {
 		return
 	}
-	done := make(chan bool, 1)
+	cn.ctx, cn.done = ctx, make(chan bool, 1)
 	for cn.awaitNext() {
-		// The request runs on a goroutine of its own (see awaitNext), and this one waits.
-		go func() { done <- cn.serveOne(ctx) }()
-		if !<-done {
+		// The request runs on a runner (runner.go), and this goroutine waits.
+		if !cn.srv.runOne(cn) {
 			return
 		}
 	}
@@ -260,8 +264,8 @@ func (cn *conn) close() {
 // serving a request needs more than the 4 KiB that the garbage collector leaves a goroutine
 // waiting in a deep frame: a connection whose goroutine served requests and then waited
 // held an 8 KiB stack for as long as it was idle. So the connection's goroutine only waits,
-// in a shallow frame, and each request is served by a goroutine that ends with it, whose
-// stack the runtime reuses for the next one. The frames of this wait fit the smallest stack
+// in a shallow frame, and each request is served by a runner (runner.go), whose grown
+// stack serves the next request of any connection. The frames of this wait fit the smallest stack
 // (2 KiB less the runtime's guard): serve and awaitNext keep theirs small (the handshake and
 // closing are in open and close). 10,000 idle keep-alive connections cost the master 12.5
 // KiB each before, 6.9 after (docs/performance.md); TestIdleConnMemory watches it.

@@ -116,8 +116,11 @@ type Server struct {
 	// stopping is closed by Shutdown, so that an accept loop waiting for a slot ends.
 	connSlots chan struct{}
 	stopping  chan struct{}
-	stopOnce  sync.Once
-	fullLog   atomic.Int64 // unix time of the last "max connections reached" log line
+	// runq hands a request to a waiting runner; idleRunners counts those (runner.go).
+	runq        chan *conn
+	idleRunners atomic.Int32
+	stopOnce    sync.Once
+	fullLog     atomic.Int64 // unix time of the last "max connections reached" log line
 	// roomWanted counts the accept loops waiting for a connection slot; while it is not 0, a
 	// connection that becomes idle sends on becameIdle (capacity 1) so that one of them
 	// closes it (limit.go).
@@ -169,7 +172,7 @@ func New(cfg Config, pool *dispatch.Pool, log *slog.Logger) *Server {
 	// The buffer must hold a full request line plus the header block.
 	maxHead += max(cfg.Limits.RequestLine, 8190) + 4
 	s := &Server{cfg: cfg, pool: pool, log: log, access: cfg.AccessLog, maxHead: maxHead,
-		conns: make(map[*conn]struct{}), stopping: make(chan struct{}),
+		conns: make(map[*conn]struct{}), stopping: make(chan struct{}), runq: make(chan *conn),
 		becameIdle: make(chan struct{}, 1)}
 	s.getInBufFn, s.putInBufFn = s.getInBuf, s.putInBuf
 	s.trustedLimits = cfg.Limits
