@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """CPU time per request of gonicorn binaries: master plus workers.
 
-    bench/cpureq.py SCENARIO BINARY [BINARY...]    # SCENARIO: hello or django-json
+    bench/cpureq.py SCENARIO BINARY [BINARY...]    # SCENARIO: hello, django-json or bytes64k
 
 Each binary serves the shared harness's app (../shared/bench/apps, or $HARNESS/apps) with
 2 workers pinned to CPU 0 ($CPUREQ_ARGS adds flags, e.g. "--workers 1"); wrk on CPU 1 warms up for 1 s, then loads it for $CPUREQ_SECONDS
@@ -27,6 +27,7 @@ APPS = os.path.join(os.environ.get("HARNESS", os.path.join(HERE, "..", "..", "sh
 SCENARIOS = {
     "hello": (APPS, "hello:app", "/"),
     "django-json": (os.path.join(APPS, "djsite"), "djsite.wsgi:application", "/json"),
+    "bytes64k": (APPS, "payload:app", "/bytes64k"),
 }
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 

@@ -24,7 +24,9 @@ import (
 	"golang.org/x/net/http2"
 )
 
-// conn is one client connection. Its goroutine (serve) owns every field.
+// conn is one client connection. Its goroutine (serve) waits for each request's first
+// bytes (awaitNext) and hands the request to a runner (runner.go), which owns every field
+// until it reports the end on done: one goroutine at a time works on a conn.
 //
 // Life of a request:
 //  0. Once per connection, with --proxy-protocol: read the PROXY header (readProxyHeader).
@@ -37,8 +39,8 @@ import (
 //     request frame, and relay the worker's answer to the client (respond) through a
 //     clientWriter that never blocks on the client.
 //  4. Release the slot when the worker reports the end, then wait for the client to take
-//     the rest of the response, log the request, and loop for the next one (keep-alive),
-//     holding no buffer while it waits (idle.go).
+//     the rest of the response, log the request, and hand the connection back to its
+//     goroutine, which waits for the next one (keep-alive), holding no buffer (idle.go).
 type conn struct {
 	srv *Server
 	c   net.Conn // the client's stream: nc, or a *tls.Conn over it
