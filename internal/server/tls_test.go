@@ -254,18 +254,7 @@ func TestTLSInlineStall(t *testing.T) {
 		if w.owed() == 0 {
 			t.Fatal("nothing owed after a 512 KiB write to a client that reads nothing")
 		}
-		t0 := time.Now()
-		err := w.Wait()
-		elapsed := time.Since(t0)
-		if !errors.Is(err, os.ErrDeadlineExceeded) {
-			t.Errorf("Wait() = %v; want a deadline error", err)
-		}
-		if elapsed < stall-50*time.Millisecond || elapsed > stall+2*time.Second {
-			t.Errorf("Wait() returned after %v; want about %v", elapsed, stall)
-		}
-		if _, err2 := w.Write([]byte("x")); err2 != err {
-			t.Errorf("Write after the stall = %v; want the sticky %v", err2, err)
-		}
+		waitStalled(t, w, stall)
 		if _, err := srv.Write([]byte("x")); err == nil {
 			t.Error("the TLS connection wrote after owed bytes were lost; want an error")
 		}

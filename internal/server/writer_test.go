@@ -566,18 +566,7 @@ func TestClientWriterStall(t *testing.T) {
 		all := pattern(4 << 20)
 		sent := fillSocket(t, w, all)
 		w.Write(all[len(sent):][:256<<10])
-		t0 := time.Now()
-		err := w.Wait()
-		elapsed := time.Since(t0)
-		if !errors.Is(err, os.ErrDeadlineExceeded) {
-			t.Errorf("Wait() = %v; want a deadline error", err)
-		}
-		if elapsed < stall-50*time.Millisecond || elapsed > stall+2*time.Second {
-			t.Errorf("Wait() returned after %v; want about %v", elapsed, stall)
-		}
-		if _, err2 := w.Write([]byte("x")); err2 != err {
-			t.Errorf("Write after the stall = %v; want the sticky %v", err2, err)
-		}
+		waitStalled(t, w, stall)
 		if n := spillFiles(dir); n > 0 {
 			t.Errorf("open files in the temp dir = %d; want 0", n)
 		}
@@ -1017,5 +1006,23 @@ func TestClientWriterSpoolShare(t *testing.T) {
 	}
 	if share.free != budget {
 		t.Errorf("budget after both drained: %d; want %d", share.free, budget)
+	}
+}
+
+// waitStalled checks that w's Wait fails with a deadline error about stall after it was
+// called (the client took nothing), and that the error is sticky for later writes.
+func waitStalled(t *testing.T, w *clientWriter, stall time.Duration) {
+	t.Helper()
+	t0 := time.Now()
+	err := w.Wait()
+	elapsed := time.Since(t0)
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("Wait() = %v; want a deadline error", err)
+	}
+	if elapsed < stall-50*time.Millisecond || elapsed > stall+2*time.Second {
+		t.Errorf("Wait() returned after %v; want about %v", elapsed, stall)
+	}
+	if _, err2 := w.Write([]byte("x")); err2 != err {
+		t.Errorf("Write after the stall = %v; want the sticky %v", err2, err)
 	}
 }
