@@ -230,8 +230,13 @@ func ownControlSocket(t *testing.T, cmd *exec.Cmd) {
 			return
 		}
 	}
-	sock := filepath.Join(t.TempDir(), "gonicorn.ctl")
-	cmd.Args = append([]string{cmd.Args[0], "--control-socket", sock}, cmd.Args[1:]...)
+	// Not t.TempDir: its name, the test's, would be in the server's log (tests read it).
+	dir, err := os.MkdirTemp("", "ctl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	cmd.Args = append([]string{cmd.Args[0], "--control-socket", filepath.Join(dir, "gonicorn.ctl")}, cmd.Args[1:]...)
 }
 
 // waitReady waits for the first worker's readiness line and the server answering.
