@@ -22,7 +22,7 @@ func TestReadLazy(t *testing.T) {
 	var err error
 	go func() {
 		defer close(done)
-		p, n, err = ReadLazy(raw(t, a), get, release)
+		p, n, err = NewConn(raw(t, a)).ReadLazy(get, release)
 	}()
 	time.Sleep(50 * time.Millisecond) // let it find nothing and wait
 	if g, r := got.Load(), put.Load(); g == 0 || g != r {
@@ -39,7 +39,7 @@ func TestReadLazy(t *testing.T) {
 
 	// A deadline ends the wait with the buffer given back.
 	a.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
-	p, n, err = ReadLazy(raw(t, a), get, release)
+	p, n, err = NewConn(raw(t, a)).ReadLazy(get, release)
 	if !errors.Is(err, os.ErrDeadlineExceeded) || p != nil || n != 0 {
 		t.Errorf("ReadLazy past the deadline = %v, %d, %v; want nil, 0, deadline exceeded", p, n, err)
 	}
@@ -47,7 +47,7 @@ func TestReadLazy(t *testing.T) {
 	// End of stream: (buffer, 0, nil), as read(2).
 	a.SetReadDeadline(time.Time{})
 	b.Close()
-	if p, n, err = ReadLazy(raw(t, a), get, release); err != nil || n != 0 || p == nil {
+	if p, n, err = NewConn(raw(t, a)).ReadLazy(get, release); err != nil || n != 0 || p == nil {
 		t.Errorf("ReadLazy at EOF = %v, %d, %v; want a buffer, 0, nil", p, n, err)
 	}
 }

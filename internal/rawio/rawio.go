@@ -14,30 +14,11 @@ import (
 	"unsafe"
 )
 
-// Read reads into p, waiting for readability if nothing is there yet. It returns io.EOF as
-// (0, nil) like read(2): the caller checks n == 0.
-func Read(rc syscall.RawConn, p []byte) (int, error) {
-	c := call{p: p}
-	return c.result(rc.Read(c.read))
-}
-
-// Write writes all of p, waiting for writability as needed.
-func Write(rc syscall.RawConn, p []byte) (int, error) {
-	c := call{p: p, wait: true}
-	return c.result(rc.Write(c.write))
-}
-
-// TryWrite writes as much of p as the socket takes now; it never waits. A full socket
-// buffer is not an error: the caller sees n < len(p).
-func TryWrite(rc syscall.RawConn, p []byte) (int, error) {
-	c := call{p: p}
-	return c.result(rc.Write(c.write))
-}
-
-// Conn offers Read, Write and TryWrite on one socket as methods that do not allocate: the
-// functions above make a callback for the poller, and the variables it fills, on the heap
-// at every call; a Conn makes its callbacks once and keeps a call's state in itself. So
-// at most one Read, and one Write or TryWrite, may be in progress at a time.
+// Conn does the raw reads and writes of one socket without allocating: the poller needs a
+// callback, and a callback made at each call would put it, and the variables it fills, on
+// the heap; a Conn makes its callbacks once and keeps a call's state in itself. So at most
+// one read (Read, ReadLazy or Recvmsg), and one Write or TryWrite, may be in progress at a
+// time.
 type Conn struct {
 	rc           syscall.RawConn
 	rd, wr       call                  // the read and the write in progress
@@ -53,7 +34,10 @@ func NewConn(rc syscall.RawConn) *Conn {
 	return c
 }
 
-// ReadLazy is the function ReadLazy.
+// ReadLazy is Read for a socket that may wait long for its next bytes (an idle keep-alive
+// connection): it takes a buffer from get only to try a read, and gives it back to put
+// before it waits, so that a waiting connection holds no buffer. It returns the buffer it
+// read into (nil when it returns an error without having read).
 func (c *Conn) ReadLazy(get func() []byte, put func([]byte)) ([]byte, int, error) {
 	c.rd = call{get: get, put: put}
 	n, err := c.rd.result(c.rc.Read(c.lazyFn))
@@ -65,7 +49,8 @@ func (c *Conn) ReadLazy(get func() []byte, put func([]byte)) ([]byte, int, error
 	return p, n, err
 }
 
-// Recvmsg is the function Recvmsg.
+// Recvmsg reads into p and control messages into oob, waiting for readability if nothing is
+// there yet. flags are the returned msg_flags (MSG_CTRUNC and the like).
 func (c *Conn) Recvmsg(p, oob []byte, recvFlags int) (n, oobn, flags int, err error) {
 	c.rd = call{p: p, oob: oob, recvFlags: recvFlags}
 	n, err = c.rd.result(c.rc.Read(c.msgFn))
@@ -77,7 +62,8 @@ func (c *Conn) Recvmsg(p, oob []byte, recvFlags int) (n, oobn, flags int, err er
 	return n, oobn, flags, nil
 }
 
-// Read is the function Read.
+// Read reads into p, waiting for readability if nothing is there yet. It returns io.EOF as
+// (0, nil) like read(2): the caller checks n == 0.
 func (c *Conn) Read(p []byte) (int, error) {
 	c.rd = call{p: p}
 	n, err := c.rd.result(c.rc.Read(c.readFn))
@@ -85,10 +71,11 @@ func (c *Conn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// Write is the function Write.
+// Write writes all of p, waiting for writability as needed.
 func (c *Conn) Write(p []byte) (int, error) { return c.write(p, true) }
 
-// TryWrite is the function TryWrite.
+// TryWrite writes as much of p as the socket takes now; it never waits. A full socket
+// buffer is not an error: the caller sees n < len(p).
 func (c *Conn) TryWrite(p []byte) (int, error) { return c.write(p, false) }
 
 func (c *Conn) write(p []byte, wait bool) (int, error) {
@@ -200,12 +187,6 @@ func (c *call) result(err error) (int, error) {
 	return c.n, nil
 }
 
-// Recvmsg reads into p and control messages into oob, waiting for readability if nothing is
-// there yet. flags are the returned msg_flags (MSG_CTRUNC and the like).
-func Recvmsg(rc syscall.RawConn, p, oob []byte, recvFlags int) (n, oobn, flags int, err error) {
-	return NewConn(rc).Recvmsg(p, oob, recvFlags)
-}
-
 func rawRW(trap uintptr, fd uintptr, p []byte) (int, syscall.Errno) {
 	if len(p) == 0 {
 		return 0, 0
@@ -215,12 +196,4 @@ func rawRW(trap uintptr, fd uintptr, p []byte) (int, syscall.Errno) {
 		return 0, e
 	}
 	return int(n), 0
-}
-
-// ReadLazy is Read for a socket that may wait long for its next bytes (an idle keep-alive
-// connection): it takes a buffer from get only to try a read, and gives it back to put
-// before it waits, so that a waiting connection holds no buffer. It returns the buffer it
-// read into (nil when it returns an error without having read).
-func ReadLazy(rc syscall.RawConn, get func() []byte, put func([]byte)) ([]byte, int, error) {
-	return NewConn(rc).ReadLazy(get, put)
 }

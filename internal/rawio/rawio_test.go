@@ -43,14 +43,14 @@ func TestWriteThenReadWaits(t *testing.T) {
 	got := make(chan []byte)
 	go func() {
 		buf := make([]byte, 16)
-		n, err := Read(raw(t, b), buf) // waits: nothing written yet
+		n, err := NewConn(raw(t, b)).Read(buf) // waits: nothing written yet
 		if err != nil {
 			t.Error(err)
 		}
 		got <- buf[:n]
 	}()
 	time.Sleep(20 * time.Millisecond)
-	if n, err := Write(raw(t, a), []byte("hello")); n != 5 || err != nil {
+	if n, err := NewConn(raw(t, a)).Write([]byte("hello")); n != 5 || err != nil {
 		t.Fatalf("Write = %d, %v; want 5, nil", n, err)
 	}
 	if g := <-got; string(g) != "hello" {
@@ -61,20 +61,20 @@ func TestWriteThenReadWaits(t *testing.T) {
 func TestTryWriteStopsWhenFull(t *testing.T) {
 	a, b := pair(t)
 	big := bytes.Repeat([]byte("x"), 8<<20)
-	n, err := TryWrite(raw(t, a), big)
+	n, err := NewConn(raw(t, a)).TryWrite(big)
 	if err != nil || n <= 0 || n >= len(big) {
 		t.Fatalf("TryWrite(8 MiB) into an unread socket = %d, %v; want a partial write and no error", n, err)
 	}
 	// Write waits until the reader makes room.
 	done := make(chan error)
 	go func() {
-		_, err := Write(raw(t, a), big[n:])
+		_, err := NewConn(raw(t, a)).Write(big[n:])
 		done <- err
 	}()
 	buf := make([]byte, 1<<20)
 	total := 0
 	for total < len(big) {
-		m, err := Read(raw(t, b), buf)
+		m, err := NewConn(raw(t, b)).Read(buf)
 		if err != nil || m == 0 {
 			t.Fatalf("Read after %d bytes = %d, %v", total, m, err)
 		}
@@ -88,12 +88,12 @@ func TestTryWriteStopsWhenFull(t *testing.T) {
 func TestReadDeadlineAndEOF(t *testing.T) {
 	a, b := pair(t)
 	b.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
-	if _, err := Read(raw(t, b), make([]byte, 4)); !os.IsTimeout(err) {
+	if _, err := NewConn(raw(t, b)).Read(make([]byte, 4)); !os.IsTimeout(err) {
 		t.Fatalf("Read past the deadline = %v; want a timeout", err)
 	}
 	b.SetReadDeadline(time.Time{})
 	a.Close()
-	if n, err := Read(raw(t, b), make([]byte, 4)); n != 0 || err != nil {
+	if n, err := NewConn(raw(t, b)).Read(make([]byte, 4)); n != 0 || err != nil {
 		t.Fatalf("Read at EOF = %d, %v; want 0, nil (read(2)'s EOF)", n, err)
 	}
 }
@@ -109,7 +109,7 @@ func TestRecvmsgPassesFDs(t *testing.T) {
 		t.Fatal(err)
 	}
 	buf, oob := make([]byte, 8), make([]byte, syscall.CmsgSpace(4*4))
-	n, oobn, flags, err := Recvmsg(raw(t, b), buf, oob, syscall.MSG_CMSG_CLOEXEC)
+	n, oobn, flags, err := NewConn(raw(t, b)).Recvmsg(buf, oob, syscall.MSG_CMSG_CLOEXEC)
 	if err != nil || n != 1 || buf[0] != 'F' || flags&syscall.MSG_CTRUNC != 0 {
 		t.Fatalf("Recvmsg = %d, %d, %#x, %v; want 1 byte 'F'", n, oobn, flags, err)
 	}

@@ -38,8 +38,9 @@ import (
 type clientWriter struct {
 	c   net.Conn
 	raw syscall.RawConn // nil when the conn offers none: then writes block
-	// rio, when set, makes tryWrite's system call without allocating: the connection's
-	// rawio.Conn, whose write half only this writer uses (under mu, while not draining).
+	// rio makes tryWrite's system call on raw without allocating; only this writer uses its
+	// write half (under mu, while not draining). The connection's own is given to the
+	// writer (conn.writer), whose goroutine only reads with it; else tryWrite makes one.
 	rio          *rawio.Conn
 	memCap       int           // bytes kept in memory (TLS ciphertext owed included) before spilling to a file
 	stallTimeout time.Duration // a blocking write that makes no progress this long fails
@@ -142,13 +143,10 @@ func (w *clientWriter) tryWrite(p []byte) (int, error) {
 		}
 		return 0, errWouldBlock
 	}
-	var n int
-	var err error
-	if w.rio != nil {
-		n, err = w.rio.TryWrite(p)
-	} else {
-		n, err = rawio.TryWrite(w.raw, p)
+	if w.rio == nil {
+		w.rio = rawio.NewConn(w.raw)
 	}
+	n, err := w.rio.TryWrite(p)
 	if err == nil && n < len(p) {
 		err = errWouldBlock
 	}
