@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/gonicorn/gonicorn/internal/http1"
-	"github.com/gonicorn/gonicorn/internal/rawio"
 	"golang.org/x/net/http2"
 )
 
@@ -145,44 +144,4 @@ func hasToken(values []string, token string) bool {
 		}
 	}
 	return false
-}
-
-// replayConn is a connection whose first reads return bytes read from it already.
-type replayConn struct {
-	net.Conn
-	pre []byte
-	// raw reads and writes the socket with raw system calls (package rawio), as on an
-	// HTTP/1.1 connection; nil = through Conn. x/net reads on one goroutine and writes one
-	// frame batch at a time, as rawio.Conn requires.
-	raw *rawio.Conn
-}
-
-func (c *replayConn) Read(p []byte) (int, error) {
-	if len(c.pre) > 0 {
-		n := copy(p, c.pre)
-		c.pre = c.pre[n:]
-		return n, nil
-	}
-	if c.raw == nil {
-		return c.Conn.Read(p)
-	}
-	n, err := c.raw.Read(p)
-	if err != nil {
-		return 0, opError(c.Conn, "read", err)
-	}
-	if n == 0 && len(p) > 0 {
-		return 0, io.EOF
-	}
-	return n, nil
-}
-
-func (c *replayConn) Write(p []byte) (int, error) {
-	if c.raw == nil {
-		return c.Conn.Write(p)
-	}
-	n, err := c.raw.Write(p)
-	if err != nil {
-		return n, opError(c.Conn, "write", err)
-	}
-	return n, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"io"
 	"net"
 	"os"
 	"strconv"
@@ -37,12 +36,10 @@ func (s *Server) ServeTLS(ctx context.Context, ln net.Listener, conf *tls.Config
 // a plain connection: through net.Conn each would enter the runtime's system-call state
 // and often cost a sysmon hand-off. Waits go through the poller, so deadlines apply.
 type tlsTransport struct {
-	net.Conn
-	// raw does the raw reads and writes; nil if the socket has none: then through Conn. A
-	// rawio.Conn allows one read and one write at a time: crypto/tls reads under its input
-	// lock and writes under its output lock.
-	raw *rawio.Conn
-	pre []byte // read already, to be returned by Read first; owned by the connection's goroutine
+	// replayConn reads and writes the socket: the bytes read ahead of the handshake (pre)
+	// first, then with raw system calls. A rawio.Conn allows one read and one write at a
+	// time: crypto/tls reads under its input lock and writes under its output lock.
+	replayConn
 	// stall is the duration of the last write deadline set, in nanoseconds; 0 = none.
 	// crypto/tls makes a write timeout permanent (a record may be cut), so the transport
 	// renews the deadline itself while the client makes progress: a slow but steady reader
@@ -66,25 +63,6 @@ type tlsTransport struct {
 	owed     []byte       // ciphertext crypto/tls counts as sent and the client has not been sent; guarded by mu; nil when none
 	owedN    atomic.Int64 // len(owed), for the clientWriter's accounting without mu (a flush holds mu while it waits)
 	err      error        // sticky: sending owed bytes failed, so the record stream has a gap; guarded by mu
-}
-
-func (t *tlsTransport) Read(p []byte) (int, error) {
-	if len(t.pre) > 0 {
-		n := copy(p, t.pre)
-		t.pre = t.pre[n:]
-		return n, nil
-	}
-	if t.raw == nil {
-		return t.Conn.Read(p)
-	}
-	n, err := t.raw.Read(p)
-	if err != nil {
-		return 0, t.opError("read", err)
-	}
-	if n == 0 && len(p) > 0 {
-		return 0, io.EOF
-	}
-	return n, nil
 }
 
 func (t *tlsTransport) SetWriteDeadline(d time.Time) error {
@@ -136,7 +114,7 @@ func (t *tlsTransport) spoolLocked(p []byte) (int, error) {
 		var err error
 		n, err = t.raw.TryWrite(p)
 		if err != nil {
-			return n, t.opError("write", err)
+			return n, opError(t.Conn, "write", err)
 		}
 	}
 	if n < len(p) {
@@ -176,7 +154,7 @@ func (t *tlsTransport) flushLocked() error {
 func (t *tlsTransport) writeBlocking(p []byte) (int, error) {
 	done := 0
 	for {
-		n, err := t.write(p[done:])
+		n, err := t.replayConn.Write(p[done:])
 		done += n
 		if n > 0 {
 			t.took.Store(true)
@@ -192,39 +170,9 @@ func (t *tlsTransport) writeBlocking(p []byte) (int, error) {
 	}
 }
 
-// write writes all of p or fails, as net.Conn.Write does.
-func (t *tlsTransport) write(p []byte) (int, error) {
-	if t.raw == nil {
-		return t.Conn.Write(p)
-	}
-	n, err := t.raw.Write(p)
-	if err != nil {
-		return n, t.opError("write", err)
-	}
-	return n, nil
-}
-
-func (t *tlsTransport) opError(op string, err error) error { return opError(t.Conn, op, err) }
-
-// opError describes a failed raw read or write on c as net.Conn would: the poller's errors
-// (deadline, closed) come wrapped already; a system call's errno is wrapped here, so that a
-// log line names the connection and crypto/tls or x/net see the same error types as over
-// net.Conn.
-func opError(c net.Conn, op string, err error) error {
-	errno, ok := err.(syscall.Errno)
-	if !ok {
-		return err
-	}
-	e := &net.OpError{Op: op, Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: os.NewSyscallError(op, errno)}
-	if e.Source != nil {
-		e.Net = e.Source.Network()
-	}
-	return e
-}
-
 // wrapTLS makes c's TLS connection; the caller keeps c for what must bypass TLS.
 func wrapTLS(c net.Conn, conf *tls.Config) (*tls.Conn, *tlsTransport) {
-	t := &tlsTransport{Conn: c}
+	t := &tlsTransport{replayConn: replayConn{Conn: c}}
 	if sc, ok := c.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
 			t.raw = rawio.NewConn(raw)

@@ -62,7 +62,7 @@ func TestTLSTransportWriteStall(t *testing.T) {
 		} {
 			a, b := tr.pair(t)
 			go c.reader(b, tr.step)
-			tt := &tlsTransport{Conn: a}
+			tt := &tlsTransport{replayConn: replayConn{Conn: a}}
 			if tr.name == "TCP" {
 				_, tt = wrapTLS(a, nil)
 				if tt.raw == nil {
