@@ -397,9 +397,7 @@ func (cn *conn) forgetPartialRequest() {
 // has not sent its first request may, until firstRequestGrace after it was accepted.
 func (cn *conn) awaitRequest() bool {
 	if cn.served {
-		cn.idleSince.Store(time.Now().UnixNano())
-		cn.wait.Store(waitNext)
-		cn.srv.noteIdle()
+		cn.markIdle()
 		return !cn.srv.shuttingDown.Load()
 	}
 	cn.wait.Store(waitFirst)
@@ -407,6 +405,14 @@ func (cn *conn) awaitRequest() bool {
 		cn.c.SetReadDeadline(cn.accepted.Add(firstRequestGrace))
 	}
 	return true
+}
+
+// markIdle marks the connection idle in keep-alive from now: a graceful stop closes it, and
+// at --max-connections it may be closed for room, the one idle longest first (evict).
+func (cn *conn) markIdle() {
+	cn.idleSince.Store(time.Now().UnixNano())
+	cn.wait.Store(waitNext)
+	cn.srv.noteIdle()
 }
 
 // evict closes an idle keep-alive connection to make room for a new client: its pending read

@@ -289,9 +289,7 @@ func (h *h2Handler) noteStateLocked() {
 		return
 	}
 	if cn.wait.Load() == waitNone {
-		cn.idleSince.Store(time.Now().UnixNano())
-		cn.wait.Store(waitNext)
-		cn.srv.noteIdle()
+		cn.markIdle()
 	}
 }
 
