@@ -432,7 +432,8 @@ type h2Stream struct {
 	// starts.
 	written chan struct{}
 	// left is how many body bytes are still to come when the head gave the length (-1:
-	// unknown). Set by writeHead before the body; then written by the drain goroutine only.
+	// unknown). Set by writeHead before the body; then written by whoever writes the body:
+	// TryWrite on the relay's goroutine while nothing is pending, else the drain goroutine.
 	left int64
 	// inline is how many body bytes streamWriter.TryWrite wrote on the relay's goroutine.
 	inline int
